@@ -1,0 +1,44 @@
+"""Grid search: every combination of the discrete params' values, each tried once."""
+
+from __future__ import annotations
+
+import math
+
+from hpotk.errors import ConfigError
+from hpotk.searchers import SearchContext, SearchPlan
+
+
+def grid_points(ctx: SearchContext) -> dict[str, list]:
+    """Each tuned param's grid values; ConfigError for a continuous param."""
+    values = {}
+    for p in ctx.space.params.values():
+        if not p.is_discrete:
+            raise ConfigError(
+                p.path or f"space.{p.name}",
+                f"grid search needs discrete values but {p.name!r} is continuous ({p.describe()}); "
+                "give it a step (inc_val / q), options, or use another searcher",
+            )
+        values[p.name] = p.grid_values()
+    return values
+
+
+def build(ctx: SearchContext) -> SearchPlan:
+    from ray import tune
+    from ray.tune.search import BasicVariantGenerator
+
+    values = grid_points(ctx)
+    size = math.prod(len(v) for v in values.values()) if values else 1
+    if size > ctx.trials:
+        raise ConfigError(
+            "budget.trials",
+            f"the grid has {size} points but the budget allows {ctx.trials} trials; "
+            f"raise budget.trials to {size} or coarsen the grid",
+        )
+    param_space = {name: tune.grid_search(v) for name, v in values.items()}
+    param_space.update(ctx.space.fixed_values())
+    return SearchPlan(
+        search_alg=BasicVariantGenerator(random_state=ctx.seed, max_concurrent=ctx.concurrent),
+        param_space=param_space,
+        num_samples=1,
+        notes=[f"grid of {size} points"],
+    )
