@@ -1,0 +1,269 @@
+"""The protocol every built-in trainable follows: a `ray.tune.Trainable` over a torch model.
+
+A subclass says how to load data, build a model and optimiser, train on one batch and evaluate;
+this base turns that into Tune's class API:
+
+- ``setup``: pick the device Ray assigned, load data (cached per process, so ``reuse_actors``
+  and ``reset_config`` never reload it), build model and optimiser.
+- ``step``: train one evaluation unit (``eval_frequency``: N epochs, N batches, or a fraction of
+  an epoch, as in seed 000), evaluate, return metrics; stop early when the objective has not
+  improved for ``window`` evaluations (``enable-early-stop``).
+- ``save_checkpoint``/``load_checkpoint``: weights, optimiser, position in the data stream and
+  RNG state, so a restored trial continues bit-identically.
+- ``reset_config``: a new trial on the same actor. Rebuilds the model only when a
+  ``MODEL_PARAMS`` key changed (otherwise re-initialises its weights in place), always a new
+  optimiser, never the data.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+EVAL_FREQUENCY_TYPES = ("evaluate_every_epoch", "evaluate_every_batch", "evaluate_every_pct")
+
+
+@dataclass(frozen=True)
+class TrainContext:
+    """What a trainable gets besides its hyperparameters (from the experiment file).
+
+    Attributes:
+        data: the experiment's ``data`` mapping (name, size, seed, path, ...).
+        seed: the experiment seed; each trial's seed also depends on its config.
+        metric, mode: the objective, for early stopping.
+        eval_frequency: ``{"type": evaluate_every_epoch|_batch|_pct, "value": ...}``.
+        early_stop: stop a trial after ``window`` evaluations without improvement (a config key
+            ``enable-early-stop`` overrides it, as in seed 000).
+        window: ``window-for-early-stop`` (config key of the same name overrides it).
+        task: trainable-specific settings (task_type, eval_metric options, ...).
+    """
+
+    data: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    metric: str = "val_loss"
+    mode: str = "min"
+    eval_frequency: dict[str, Any] = field(
+        default_factory=lambda: {"type": "evaluate_every_epoch", "value": 1}
+    )
+    early_stop: bool = False
+    window: int = 3
+    task: dict[str, Any] = field(default_factory=dict)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(loader: Any, key: str) -> Any:
+    return loader(json.loads(key))
+
+
+def load_cached(loader: Any, spec: dict[str, Any]) -> Any:
+    """``loader(spec)``, computed once per process for equal specs (``reuse_actors`` keeps it)."""
+    return _cached(loader, json.dumps(spec, sort_keys=True, default=str))
+
+
+def config_seed(seed: int, config: dict[str, Any]) -> int:
+    """A seed that depends on the experiment seed and the trial's config, stable across runs."""
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return (seed * 1_000_003 + zlib.crc32(blob)) % (2**31 - 1)
+
+
+class TorchTrainable(tune.Trainable):
+    """Base class of hpotk's built-in trainables. Subclasses implement the hooks below."""
+
+    #: config keys whose change needs a new model (architecture); the rest are learning params.
+    MODEL_PARAMS: frozenset[str] = frozenset()
+
+    # -- hooks ------------------------------------------------------------------------------
+    @staticmethod
+    def load_data(spec: dict[str, Any]) -> Any:
+        """Load (or generate) the dataset described by ``spec``. Called once per process."""
+        raise NotImplementedError
+
+    def build_model(self, config: dict[str, Any]) -> Any:
+        """A fresh ``torch.nn.Module`` for ``config`` (not yet on the device)."""
+        raise NotImplementedError
+
+    def build_optimizer(self, model: Any, config: dict[str, Any]) -> Any:
+        import torch
+
+        return torch.optim.Adam(model.parameters(), lr=float(config.get("lr", 1e-3)))
+
+    def num_batches(self) -> int:
+        """Training batches in one epoch for the current config."""
+        raise NotImplementedError
+
+    def batches(self, epoch: int, generator: Any) -> Any:
+        """Iterator over the training batches of ``epoch``, shuffled with ``generator``."""
+        raise NotImplementedError
+
+    def train_batch(self, batch: Any) -> float:
+        """One optimiser step on ``batch``; returns the training loss."""
+        raise NotImplementedError
+
+    def evaluate(self) -> dict[str, float]:
+        """Validation (and test) metrics of the current model."""
+        raise NotImplementedError
+
+    # -- Tune's class API ---------------------------------------------------------------------
+    def setup(self, config: dict[str, Any], context: TrainContext | None = None) -> None:
+        self.context = context or TrainContext()
+        self.device = _assigned_device()
+        print(f"[hpotk] {type(self).__name__} trial {self.trial_id} runs on {self.device}",
+              flush=True)
+        self.data = load_cached(type(self).load_data, self.context.data)
+        self.model = None
+        self._configure(dict(config))
+
+    def _configure(self, config: dict[str, Any]) -> None:
+        import torch
+
+        old = getattr(self, "config", None) or {}
+        self.config = config
+        self.seed = config_seed(self.context.seed, config)
+        torch.manual_seed(self.seed)
+        rebuild = self.model is None or any(old.get(k) != config.get(k) for k in self.MODEL_PARAMS)
+        if rebuild:
+            self.model = self.build_model(config).to(self.device)
+        else:
+            _reinitialise(self.model)
+            _set_dropout(self.model, config)
+        self.optimizer = self.build_optimizer(self.model, config)
+        self.position = (0, 0)  # (epoch, batches done in that epoch)
+        self.batches_seen = 0
+        self.best: float | None = None
+        self.since_best = 0
+
+    def reset_config(self, new_config: dict[str, Any]) -> bool:
+        self._configure(dict(new_config))
+        return True
+
+    def _batches_per_step(self) -> int:
+        kind = self.context.eval_frequency.get("type", "evaluate_every_epoch")
+        value = self.context.eval_frequency.get("value", 1)
+        per_epoch = self.num_batches()
+        if kind == "evaluate_every_batch":
+            return max(1, int(value))
+        if kind == "evaluate_every_pct":
+            return max(1, int(math.ceil(float(value) * per_epoch)))
+        return max(1, int(value)) * per_epoch
+
+    def step(self) -> dict[str, Any]:
+        import torch
+
+        self.model.train()
+        todo = self._batches_per_step()
+        losses = []
+        epoch, done_in_epoch = self.position
+        while todo > 0:
+            generator = torch.Generator().manual_seed(self.seed * 7919 + epoch)
+            for i, batch in enumerate(self.batches(epoch, generator)):
+                if i < done_in_epoch:
+                    continue
+                losses.append(self.train_batch(batch))
+                done_in_epoch += 1
+                todo -= 1
+                self.batches_seen += 1
+                if todo == 0:
+                    break
+            if done_in_epoch >= self.num_batches():
+                epoch, done_in_epoch = epoch + 1, 0
+        self.position = (epoch, done_in_epoch)
+        self.model.eval()
+        with torch.no_grad():
+            metrics = self.evaluate()
+        metrics["train_loss"] = float(sum(losses) / max(len(losses), 1))
+        metrics["epoch"] = epoch + done_in_epoch / max(self.num_batches(), 1)
+        early_stop = bool(self.config.get("enable-early-stop", self.context.early_stop))
+        if early_stop and self._no_improvement(metrics):
+            metrics["done"] = True
+            metrics["early_stopped"] = True
+        return metrics
+
+    def _no_improvement(self, metrics: dict[str, Any]) -> bool:
+        value = metrics.get(self.context.metric)
+        if value is None or not math.isfinite(value):
+            return False
+        better = self.best is None or (
+            value < self.best if self.context.mode == "min" else value > self.best
+        )
+        if better:
+            self.best, self.since_best = value, 0
+        else:
+            self.since_best += 1
+        window = int(self.config.get("window-for-early-stop", self.context.window))
+        return self.since_best >= window
+
+    def save_checkpoint(self, checkpoint_dir: str) -> dict | None:
+        import torch
+
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "position": self.position,
+            "batches_seen": self.batches_seen,
+            "best": self.best,
+            "since_best": self.since_best,
+            "torch_rng": torch.get_rng_state(),
+            "config": self.config,
+        }
+        torch.save(state, Path(checkpoint_dir) / "state.pt")
+        return None
+
+    def load_checkpoint(self, checkpoint: str | dict | None) -> None:
+        import torch
+
+        path = Path(checkpoint) / "state.pt"
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        if any(state["config"].get(k) != self.config.get(k) for k in self.MODEL_PARAMS):
+            self.model = self.build_model(state["config"]).to(self.device)
+            self.optimizer = self.build_optimizer(self.model, self.config)
+        self.model.load_state_dict(state["model"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except ValueError:  # a different optimiser (PBT explored another one): keep the new one
+            pass
+        _apply_learning_params(self.optimizer, self.config)
+        self.position = tuple(state["position"])
+        self.batches_seen = state["batches_seen"]
+        self.best, self.since_best = state["best"], state["since_best"]
+        torch.set_rng_state(state["torch_rng"])
+
+
+def _assigned_device() -> Any:
+    """The GPU Ray assigned to this trial (Ray sets CUDA_VISIBLE_DEVICES), else the CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.device("cuda", 0)
+    return torch.device("cpu")
+
+
+def _reinitialise(model: Any) -> None:
+    for module in model.modules():
+        if hasattr(module, "reset_parameters") and module is not model:
+            module.reset_parameters()
+
+
+def _set_dropout(model: Any, config: dict[str, Any]) -> None:
+    import torch
+
+    if "dropout" not in config:
+        return
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = float(config["dropout"])
+
+
+def _apply_learning_params(optimizer: Any, config: dict[str, Any]) -> None:
+    """After restoring optimiser state, keep the *current* config's learning rate (PBT explore)."""
+    for group in optimizer.param_groups:
+        if "lr" in config:
+            group["lr"] = float(config["lr"])
+        if "weight_decay" in config:
+            group["weight_decay"] = float(config["weight_decay"])
