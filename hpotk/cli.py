@@ -1,0 +1,247 @@
+"""The `hpotk` command. Heavy imports (Ray, torch, pydantic) happen inside the subcommands, so
+``hpotk --help`` answers instantly."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE = 2
+
+
+def _add_experiment_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("experiment", help="experiment file (YAML/JSON) or a Neptune "
+                                      "model-HPO-configuration.json")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key by dotted path, e.g. --set budget.trials=8 "
+                        "--set strategy=asha/random (repeatable)")
+    p.add_argument("--trials", type=int, metavar="N",
+                   help="budget.trials (Neptune's maxHPONumberOfTrainingJobs)")
+    p.add_argument("--parallel", type=int, metavar="N",
+                   help="budget.concurrent (Neptune's maxHPOParallelTrainingJobs)")
+    p.add_argument("--data", metavar="DATA",
+                   help="the data: a dataset name, a file path, or key=value,key=value")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hpotk",
+        description="Hyperparameter optimisation on Ray Tune, from one experiment file.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run an experiment (resumes it if it was interrupted)")
+    _add_experiment_args(p)
+    p.add_argument("--address", help="Ray cluster to use (default: $RAY_ADDRESS, else an "
+                                     "embedded local Ray)")
+    p.add_argument("--new", action="store_true",
+                   help="if the experiment is complete, run it again as <name>-<timestamp>")
+    p.add_argument("--exist-ok", action="store_true",
+                   help="if the experiment is complete, print its best trial instead of refusing")
+    p.add_argument("--quiet", action="store_true", help="no progress tables")
+
+    p = sub.add_parser("plan", help="show the resolved space, scheduler plan and resources; "
+                                    "runs nothing")
+    _add_experiment_args(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("resume", help="resume an interrupted experiment from its results dir")
+    p.add_argument("results_dir")
+    p.add_argument("--address")
+
+    p = sub.add_parser("best", help="print the best trial of a results directory")
+    p.add_argument("results_dir")
+    p.add_argument("--json", action="store_true", help="print best.json as it is")
+
+    p = sub.add_parser("data", help="build a dataset ahead of time and print what it cost")
+    p.add_argument("name", help="dataset name, e.g. emt-adsorption")
+    p.add_argument("params", nargs="*", metavar="KEY=VALUE", help="dataset parameters")
+    p.add_argument("--size", type=int, help="number of samples (structures, nodes...)")
+    p.add_argument("--seed", type=int)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    from hpotk.errors import HpotkError
+
+    handlers = {"run": cmd_run, "plan": cmd_plan, "resume": cmd_resume, "best": cmd_best,
+                "data": cmd_data}
+    try:
+        return handlers[args.command](args)
+    except HpotkError as exc:
+        print(f"hpotk: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("hpotk: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parse_data(text: str) -> Any:
+    """``--data``: a name, a path (``{path: ...}``), or ``key=value,...``."""
+    import yaml
+
+    if "=" in text:
+        out = {}
+        for item in text.split(","):
+            key, _, value = item.partition("=")
+            out[key.strip()] = yaml.safe_load(value)
+        return out
+    if Path(text).exists() or "/" in text or Path(text).suffix:
+        return {"path": str(Path(text).resolve())}
+    return {"name": text}
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from hpotk import experiment
+
+    extra: dict[str, Any] = {}
+    if args.trials is not None:
+        extra["budget.trials"] = args.trials
+    if args.parallel is not None:
+        extra["budget.concurrent"] = args.parallel
+    if args.data is not None:
+        extra["data"] = _parse_data(args.data)
+    return experiment.load(args.experiment, args.overrides, extra)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from hpotk import runner
+
+    exp = _load(args)
+    plan = runner.make_plan(exp)  # validates space and strategy before Ray starts
+    _print_plan_short(plan)
+    outcome = runner.run(exp, address=args.address, new=args.new, exist_ok=args.exist_ok,
+                         verbose=0 if args.quiet else 1)
+    return _report_outcome(outcome)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from hpotk import experiment, runner
+    from hpotk.errors import HpotkError
+
+    results_dir = Path(args.results_dir)
+    saved = results_dir / "experiment.json"
+    if not saved.exists():
+        raise HpotkError(f"{results_dir} holds no hpotk experiment (no experiment.json)")
+    doc = json.loads(saved.read_text())
+    doc["results"] = str(results_dir.resolve().parent)
+    doc["name"] = results_dir.resolve().name
+    state = runner.read_state(results_dir) or {}
+    exp = experiment.validate(doc, state.get("source"))
+    outcome = runner.run(exp, address=args.address, exist_ok=True)
+    return _report_outcome(outcome)
+
+
+def _report_outcome(outcome: Any) -> int:
+    if outcome.status == "interrupted":
+        print(f"[hpotk] interrupted after {outcome.n_trials} trial(s); the state is saved. "
+              f"Run the same command again to resume ({outcome.results_dir}).")
+        return 1
+    if outcome.best is None:
+        print(f"[hpotk] no trial reported the objective; see {outcome.results_dir}/trials.csv",
+              file=sys.stderr)
+        return 1
+    _print_best(outcome.best)
+    print(f"[hpotk] results: {outcome.results_dir}  (trials.csv, best.json; "
+          f"tensorboard --logdir {outcome.results_dir})")
+    return 0
+
+
+def _print_plan_short(plan: Any) -> None:
+    exp = plan.experiment
+    tuned = ", ".join(plan.space.params) or "(none)"
+    print(f"[hpotk] {exp.name}: {exp.strategy.label}, {plan.expected_trials} trials "
+          f"({exp.budget.concurrent} at a time), tuning {tuned}", flush=True)
+
+
+def _print_best(best: dict[str, Any]) -> None:
+    print(f"[hpotk] best trial {best['trial_id']}: {best['metric']} = {best['value']:.6g} "
+          f"({best['mode']}) after {best['iterations']} iterations")
+    width = max((len(k) for k in best["config"]), default=0)
+    for key, value in best["config"].items():
+        print(f"    {key:<{width}} = {value!r}")
+    print(f"[hpotk] retrain it: {best['retrain']}")
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from hpotk import runner
+
+    plan = runner.make_plan(_load(args))
+    info = plan.describe()
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    print(f"experiment {info['name']}: trainable {info['trainable']}, objective "
+          f"{info['metric']['name']} ({info['metric']['mode']}), strategy {info['strategy']}")
+    b = info["budget"]
+    print(f"budget: {b['trials']} trials, {b['concurrent']} at a time, max_t {b['max_t']} "
+          f"iterations" + (f", {b['time_s']} s in all" if b["time_s"] else "")
+          + (f", {b['trial_time_s']} s per trial" if b["trial_time_s"] else ""))
+    r = info["resources_per_trial"]
+    print(f"resources per trial: {r['cpu']:g} CPU, {r['gpu']:g} GPU")
+    print(f"tuned ({len(info['tuned'])}):")
+    for name, t in info["tuned"].items():
+        tier = f"  [tier {t['tier']}]" if t.get("tier") else ""
+        print(f"    {name}: {t['sampling']}{tier}  ({t['role']})")
+    print(f"fixed ({len(info['fixed'])}):")
+    for name, f in info["fixed"].items():
+        print(f"    {name} = {f['value']!r}  ({f['why']})")
+    for note in info["notes"]:
+        print(f"note: {note}")
+    sched = info["scheduler"]
+    print(f"scheduler {sched.get('scheduler')}: {sched.get('summary', '')}")
+    for bracket in sched.get("brackets", []) or []:
+        print(f"    bracket {bracket.get('bracket', '')}: " + ", ".join(
+            f"{r['iterations']} it x {r['expected_trials']}" for r in bracket.get("rungs", [])))
+    for rung in sched.get("rungs", []) or []:
+        print(f"    rung at {rung['iterations']} iterations: ~{rung['expected_trials']} trials")
+    print(f"results: {info['results_dir']}")
+    return 0
+
+
+def cmd_best(args: argparse.Namespace) -> int:
+    from hpotk.errors import HpotkError
+
+    path = Path(args.results_dir)
+    best_file = path / "best.json" if path.is_dir() else path
+    if not best_file.exists():
+        raise HpotkError(f"no best.json in {path}: is it a results directory of `hpotk run`?")
+    best = json.loads(best_file.read_text())
+    if args.json:
+        print(json.dumps(best, indent=2))
+    else:
+        _print_best(best)
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    import yaml
+
+    from hpotk.data import prepare
+
+    params: dict[str, Any] = {}
+    for item in args.params:
+        key, sep, value = item.partition("=")
+        if not sep:
+            from hpotk.errors import ConfigError
+
+            raise ConfigError("data", f"expected KEY=VALUE, got {item!r}")
+        params[key] = yaml.safe_load(value)
+    if args.size is not None:
+        params["size"] = args.size
+    if args.seed is not None:
+        params["seed"] = args.seed
+    print(prepare(args.name, **params))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

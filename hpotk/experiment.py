@@ -1,0 +1,438 @@
+"""The experiment spec: load a YAML/JSON file (or a Neptune model-HPO-configuration.json),
+apply ``--set`` overrides, validate, fill defaults.
+
+Every error is a `ConfigError` naming the file, the key path, the value received and what is
+allowed. Unknown keys are errors that list the valid ones.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hpotk.errors import ConfigError
+
+EVAL_FREQUENCY_TYPES = ("evaluate_every_epoch", "evaluate_every_batch", "evaluate_every_pct")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class Metric(_Strict):
+    name: str
+    mode: Literal["min", "max"] = "min"
+
+
+class Component(BaseModel):
+    """A scheduler or searcher: its registry name plus free options (checked by the module)."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Strategy(_Strict):
+    scheduler: Component = Component(name="fifo")
+    searcher: Component = Component(name="random")
+
+    @property
+    def label(self) -> str:
+        return f"{self.scheduler.name}/{self.searcher.name}"
+
+
+class Budget(_Strict):
+    trials: int = Field(10, ge=1)
+    concurrent: int = Field(1, ge=1)
+    time_s: float | None = Field(None, gt=0)
+    trial_time_s: float | None = Field(None, gt=0)
+    max_t: int = Field(10, ge=1)
+
+
+class Resources(_Strict):
+    cpu: float = Field(1.0, gt=0)
+    gpu: float = Field(0.0, ge=0)
+
+
+class Checkpoint(_Strict):
+    every: int = Field(0, ge=0)
+    at_end: bool = False
+    keep: int = Field(1, ge=1)
+
+
+class EvalFrequency(_Strict):
+    type: Literal["evaluate_every_epoch", "evaluate_every_batch", "evaluate_every_pct"] = (
+        "evaluate_every_epoch"
+    )
+    value: float = Field(1, gt=0)
+
+    @model_validator(mode="after")
+    def _pct_in_range(self) -> EvalFrequency:
+        if self.type == "evaluate_every_pct" and not 0 < self.value <= 1:
+            raise ValueError(f"evaluate_every_pct needs 0 < value <= 1, got {self.value}")
+        return self
+
+
+class EarlyStop(_Strict):
+    enabled: bool = False
+    window: int = Field(3, ge=1)
+
+
+class Experiment(_Strict):
+    name: str
+    trainable: str | dict[str, Any]
+    data: dict[str, Any] = Field(default_factory=dict)
+    space: str | dict[str, Any]
+    metric: Metric
+    strategy: Strategy = Strategy()
+    budget: Budget = Budget()
+    resources: Resources = Resources()
+    checkpoint: Checkpoint = Checkpoint()
+    reuse_actors: bool = True
+    results: str = "results/"
+    seed: int = 0
+    fail_fast: bool = False
+    max_failures: int = Field(0, ge=0)
+    eval_frequency: EvalFrequency = EvalFrequency()
+    early_stop: EarlyStop = EarlyStop()
+    task: dict[str, Any] = Field(default_factory=dict)
+    # Not part of the file: where it was loaded from (relative paths resolve against it).
+    source: str | None = Field(None, exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_directory_name(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise ValueError(
+                f"{value!r} is not a valid experiment name: use letters, digits, '.', '_' and '-'"
+            )
+        return value
+
+    @property
+    def base_dir(self) -> Path:
+        return Path(self.source).resolve().parent if self.source else Path.cwd()
+
+    @property
+    def results_dir(self) -> Path:
+        return (Path(self.results).expanduser().resolve() / self.name)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", exclude={"source"})
+        data["strategy"] = {
+            "scheduler": {"name": self.strategy.scheduler.name, **self.strategy.scheduler.options},
+            "searcher": {"name": self.strategy.searcher.name, **self.strategy.searcher.options},
+        }
+        return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def read_document(path: str | Path) -> dict[str, Any]:
+    """Parse a YAML or JSON file into a mapping; ConfigError for a missing file or bad syntax."""
+    import yaml
+
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError("", f"no such file {str(p)!r}", source=str(p))
+    if p.is_dir():
+        raise ConfigError("", f"{str(p)!r} is a directory, expected an experiment file", str(p))
+    text = p.read_text()
+    try:
+        if p.suffix == ".json":
+            doc = json.loads(text)
+        else:
+            doc = yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError("", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+                          str(p)) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError("", f"invalid YAML{where}: {problem}", str(p)) from None
+    if not isinstance(doc, dict):
+        raise ConfigError("", f"expected a mapping of keys at the top level, got "
+                              f"{type(doc).__name__}", str(p))
+    return doc
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """``"budget.trials=8"`` -> ``("budget.trials", 8)``; values are parsed as YAML scalars."""
+    import yaml
+
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError("--set", f"expected KEY.PATH=VALUE, got {item!r}")
+    if not all(re.match(r"^[A-Za-z0-9_-]+$", part) for part in key.split(".")):
+        raise ConfigError("--set", f"bad key path {key!r} in {item!r}: use dot-separated key "
+                                   "names, e.g. budget.trials=8")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def apply_overrides(doc: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Set each ``key.path=value`` in a copy of ``doc``, creating mappings as needed."""
+    doc = copy.deepcopy(doc)
+    for item in overrides:
+        key, value = parse_override(item)
+        parts = key.split(".")
+        node: Any = doc
+        for i, part in enumerate(parts[:-1]):
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = node[part] = {}
+            if part == "strategy" and isinstance(nxt, str):
+                nxt = node[part] = _strategy_mapping(nxt)
+            if isinstance(nxt, str) and part in ("scheduler", "searcher"):
+                nxt = node[part] = {"name": nxt}
+            if not isinstance(nxt, dict):
+                prefix = ".".join(parts[: i + 1])
+                raise ConfigError(f"--set {key}", f"{prefix} is {nxt!r}, not a mapping, so it "
+                                                  f"has no key {parts[i + 1]!r}")
+            node = nxt
+        node[parts[-1]] = value
+    return doc
+
+
+def _strategy_mapping(value: str) -> dict[str, Any]:
+    scheduler, _, searcher = value.partition("/")
+    return {"scheduler": {"name": scheduler}, "searcher": {"name": searcher or "random"}}
+
+
+def normalise_strategy(value: Any, path: str = "strategy") -> dict[str, Any]:
+    """``"asha/tpe"``, ``"asha"``, ``"tpe"`` or a mapping -> ``{scheduler: {...}, searcher: {...}}``."""
+    from hpotk.schedulers import SCHEDULERS
+    from hpotk.searchers import SEARCHERS
+
+    if isinstance(value, str):
+        text = value.strip()
+        if "/" in text:
+            scheduler, searcher = (s.strip() for s in text.split("/", 1))
+        elif text in SEARCHERS and text not in SCHEDULERS:
+            scheduler, searcher = "fifo", text
+        else:
+            scheduler, searcher = text, "random"
+        value = {"scheduler": scheduler, "searcher": searcher}
+    if not isinstance(value, dict):
+        raise ConfigError(path, f"expected 'scheduler/searcher' (e.g. asha/random) or a mapping, "
+                                f"got {value!r}")
+    out = {}
+    for key, item in value.items():
+        if key not in ("scheduler", "searcher"):
+            raise ConfigError(f"{path}.{key}", "unknown key; valid keys: ['scheduler', 'searcher']")
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise ConfigError(f"{path}.{key}", f"expected a name or a mapping with 'name', got "
+                                               f"{item!r}")
+        out[key] = dict(item)
+    registries = {"scheduler": SCHEDULERS, "searcher": SEARCHERS}
+    for key, item in out.items():
+        registries[key].resolve(item["name"], f"{path}.{key}")  # unknown name -> choices
+    return out
+
+
+def load(path: str | Path, overrides: list[str] | None = None,
+         extra: dict[str, Any] | None = None) -> Experiment:
+    """Load, override and validate an experiment file.
+
+    Args:
+        path: a hpotk experiment (YAML/JSON) or a Neptune ``model-HPO-configuration.json``.
+        overrides: ``--set key.path=value`` items, applied in order.
+        extra: overrides already parsed (``--trials``, ``--parallel``, ``--data``), applied last.
+    """
+    source = str(path)
+    doc = read_document(path)
+    if "models" in doc and "trainable" not in doc:
+        doc = neptune_to_experiment(doc, Path(path))
+    doc.setdefault("name", Path(path).stem)
+    try:
+        doc = apply_overrides(doc, overrides or [])
+        for key, value in (extra or {}).items():
+            doc = apply_overrides(doc, [f"{key}={json.dumps(value)}"])
+    except ConfigError as exc:
+        raise ConfigError(exc.path, exc.message, source) from None
+    return validate(doc, source)
+
+
+def validate(doc: dict[str, Any], source: str | None = None) -> Experiment:
+    """A validated `Experiment` from a mapping; ConfigError naming the first problem."""
+    doc = dict(doc)
+    try:
+        if "strategy" in doc:
+            doc["strategy"] = normalise_strategy(doc["strategy"])
+        exp = Experiment.model_validate({**doc, "source": source})
+        _check_cross_fields(exp)
+        if isinstance(exp.trainable, dict):
+            _check_command(exp.trainable)
+    except ConfigError as exc:
+        raise ConfigError(exc.path, exc.message, exc.source or source) from None
+    except ValidationError as exc:
+        raise _first_error(exc, doc, source) from None
+    return exp
+
+
+def _check_cross_fields(exp: Experiment) -> None:
+    if exp.budget.concurrent > exp.budget.trials:
+        exp.budget.concurrent = exp.budget.trials  # more slots than trials is harmless: clamp
+    if isinstance(exp.space, str) and not exp.space.strip():
+        raise ConfigError("space", "empty path; give a search-space file or an inline mapping")
+    if isinstance(exp.trainable, str) and not exp.trainable.strip():
+        raise ConfigError("trainable", "empty; give a built-in name, 'pkg.module:Class' or "
+                                       "{command: [...], metrics: [...]}")
+
+
+def _check_command(spec: dict[str, Any]) -> None:
+    if "command" not in spec:
+        raise ConfigError("trainable", f"a mapping trainable needs 'command' (an argument list); "
+                                       f"got keys {sorted(spec)}")
+    from hpotk.trainables.command import validate_command_spec
+
+    validate_command_spec(spec, "trainable")
+
+
+def _first_error(exc: ValidationError, doc: dict[str, Any], source: str | None) -> ConfigError:
+    err = exc.errors()[0]
+    loc = [part for part in err["loc"] if part not in ("function-after",)]
+    # pydantic reports str|dict unions per branch ("trainable.str"): keep the user's key path.
+    loc = [p for p in loc if not (isinstance(p, str) and p.startswith(("str", "dict[")))]
+    path = _path(loc)
+    value = _lookup(doc, loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        valid = sorted(parent.model_fields) if parent else []
+        valid = [v for v in valid if v != "source"]
+        return ConfigError(path, f"unknown key; valid keys: {valid}", source)
+    if kind == "missing":
+        return ConfigError(path, "required key is missing", source)
+    message = err["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    got = f", got {value!r}" if value is not _MISSING else ""
+    return ConfigError(path, f"{message}{got}", source)
+
+
+_MISSING = object()
+
+
+def _lookup(doc: Any, loc: list[Any]) -> Any:
+    node = doc
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return _MISSING
+    return node
+
+
+def _path(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _model_at(loc: list[Any]) -> type[BaseModel] | None:
+    model: Any = Experiment
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        model = field.annotation
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Neptune ML model-HPO-configuration.json (seed 000) as a whole experiment
+
+METRIC_MODES = {
+    "acc": "max", "acc_topk": "max", "F1": "max", "precision": "max", "recall": "max",
+    "roc_auc": "max", "mrr": "max", "mse": "min", "mae": "min",
+}
+DEFAULT_NEPTUNE_DATA = {
+    "rgcn": {"name": "hetero-synthetic"},
+    "transe": {"name": "kg-synthetic"},
+    "distmult": {"name": "kg-synthetic"},
+    "rotate": {"name": "kg-synthetic"},
+}
+
+
+def neptune_to_experiment(doc: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Map a Neptune ML ``model-HPO-configuration.json`` onto an hpotk experiment mapping.
+
+    ``model`` -> trainable, ``task_type``/``eval_metric`` -> task, ``eval_metric.metric`` ->
+    metric ``val_<metric>`` (mode from the metric), ``eval_frequency`` -> eval_frequency, the
+    tier lists -> the search space. Trial budget and parallelism come from ``--trials`` and
+    ``--parallel`` (Neptune's maxHPONumberOfTrainingJobs / maxHPOParallelTrainingJobs).
+    """
+    models = doc.get("models")
+    if not isinstance(models, list) or not models:
+        raise ConfigError("models", "expected a non-empty list with one model entry", str(path))
+    if len(models) > 1:
+        names = [m.get("model") if isinstance(m, dict) else m for m in models]
+        raise ConfigError("models", f"has {len(models)} entries {names}; Neptune ML (and hpotk) "
+                                    "tune one model per file: keep one entry or split the file",
+                          str(path))
+    model = models[0]
+    if not isinstance(model, dict):
+        raise ConfigError("models[0]", f"expected a mapping, got {model!r}", str(path))
+    unknown = set(doc) - {"models"}
+    if unknown:
+        raise ConfigError(sorted(unknown)[0], "unknown key; valid keys: ['models']", str(path))
+    name = model.get("model")
+    if not isinstance(name, str):
+        raise ConfigError("models[0].model", f"expected a model name, got {name!r}", str(path))
+    eval_metric = model.get("eval_metric", {"metric": "acc"})
+    if not isinstance(eval_metric, dict) or "metric" not in eval_metric:
+        raise ConfigError("models[0].eval_metric", f"expected {{\"metric\": NAME}}, got "
+                                                   f"{eval_metric!r}", str(path))
+    metric = eval_metric["metric"]
+    if metric not in METRIC_MODES:
+        raise ConfigError("models[0].eval_metric.metric",
+                          f"unknown metric {metric!r}; choose one of {sorted(METRIC_MODES)}",
+                          str(path))
+    space = {k: v for k, v in model.items()
+             if k.endswith("-tier-param") or k == "fixed-param"}
+    max_t = _neptune_max_epochs(space)
+    experiment: dict[str, Any] = {
+        "name": path.stem,
+        "trainable": name,
+        "data": dict(DEFAULT_NEPTUNE_DATA.get(name, {})),
+        "space": space,
+        "metric": {"name": f"val_{metric}", "mode": METRIC_MODES[metric]},
+        "strategy": "fifo/random",
+        "budget": {"trials": 10, "concurrent": 2, "max_t": max_t},
+        "task": {"task_type": model.get("task_type"), "eval_metric": eval_metric},
+    }
+    if "eval_frequency" in model:
+        experiment["eval_frequency"] = model["eval_frequency"]
+    return experiment
+
+
+def _neptune_max_epochs(space: dict[str, Any]) -> int:
+    """The largest ``num-epochs`` any trial may ask for (Tune's max_t), 10 if not given."""
+    for params in space.values():
+        for entry in params if isinstance(params, list) else []:
+            if isinstance(entry, dict) and entry.get("param") == "num-epochs":
+                values = [v for v in (entry.get("range") or []) if isinstance(v, (int, float))]
+                if isinstance(entry.get("default"), (int, float)):
+                    values.append(entry["default"])
+                if values:
+                    return int(max(values))
+    return 10

@@ -1,0 +1,128 @@
+"""End-to-end: real experiments of the quickstart model on the session's local Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+QUICKSTART = REPO / "experiments" / "quickstart.yaml"
+
+pytestmark = pytest.mark.e2e
+
+
+def test_run_writes_summary_refuses_complete_and_offers_new(hpotk_cli, tmp_path):
+    args = [ "run", QUICKSTART, "--set", "budget.trials=3", "--set", "budget.max_t=2",
+             "--set", "results=out", "--quiet"]
+    code, out, err = hpotk_cli(*args)
+    assert code == 0, out + err
+    exp_dir = tmp_path / "out" / "quickstart"
+    best = json.loads((exp_dir / "best.json").read_text())
+    trials = pd.read_csv(exp_dir / "trials.csv")
+    assert len(trials) == 3
+    assert set(trials["status"]) <= {"COMPLETED", "STOPPED"}
+    assert {"config/lr", "config/hidden_size", "val_acc", "best_val_acc", "iterations", "time_s",
+            "node", "status"} <= set(trials.columns)
+    assert best["value"] == trials["best_val_acc"].max()
+    assert set(best["config"]) == {"lr", "hidden_size", "num_layers", "dropout", "batch_size"}
+    assert "best trial" in out and best["trial_id"] in out
+    assert json.loads((exp_dir / "hpotk.json").read_text())["status"] == "complete"
+
+    # a complete experiment is never overwritten
+    code, out, err = hpotk_cli(*args)
+    assert code == 2 and "already complete" in err and "--new" in err
+    code, out, err = hpotk_cli(*args, "--exist-ok")
+    assert code == 0 and best["trial_id"] in out
+    code, out, err = hpotk_cli(*args, "--new")
+    assert code == 0, err
+    assert len([p for p in (tmp_path / "out").iterdir() if p.name.startswith("quickstart-")]) == 1
+    assert json.loads((exp_dir / "best.json").read_text()) == best
+
+    # the retrain file is a valid experiment of one trial with the best config
+    code, out, err = hpotk_cli("plan", exp_dir / "retrain.yaml", "--json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["tuned"] == {} and plan["expected_trials"] == 1
+    assert {k: v["value"] for k, v in plan["fixed"].items()} == best["config"]
+
+    # hpotk best
+    code, out, err = hpotk_cli("best", exp_dir)
+    assert code == 0 and best["trial_id"] in out
+
+
+def test_tensorboard_hparams_written(hpotk_cli, tmp_path):
+    code, out, err = hpotk_cli("run", QUICKSTART, "--set", "budget.trials=1",
+                               "--set", "budget.max_t=1", "--set", "results=tb", "--quiet")
+    assert code == 0, err
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = list((tmp_path / "tb" / "quickstart").rglob("events.out.tfevents.*"))
+    assert events
+    plugins = set()
+    for event_file in events:
+        acc = EventAccumulator(str(event_file))
+        acc.Reload()
+        try:
+            plugins |= set(acc.PluginTagToContent("hparams"))
+        except KeyError:  # this events file has no HParams summary
+            pass
+    assert plugins, "no HParams summary in the TensorBoard events"
+
+
+def _finished_trials(exp_dir: Path, max_t: int) -> list[str]:
+    done = []
+    for progress in exp_dir.glob("*/progress.csv"):
+        try:
+            rows = len(progress.read_text().strip().splitlines()) - 1
+        except OSError:
+            continue
+        if rows >= max_t:
+            done.append(progress.parent.name)
+    return done
+
+
+def test_interrupted_experiment_resumes_keeping_finished_trials(hpotk_cli, tmp_path):
+    max_t, trials = 3, 5
+    args = ["run", QUICKSTART, "--set", f"budget.trials={trials}", "--set", "budget.concurrent=1",
+            "--set", f"budget.max_t={max_t}", "--set", "strategy=fifo/random",
+            "--set", "results=res", "--quiet"]
+    exp_dir = tmp_path / "res" / "quickstart"
+    sent = threading.Event()
+
+    def interrupt_after_two() -> None:
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            if len(_finished_trials(exp_dir, max_t)) >= 2:
+                os.kill(os.getpid(), signal.SIGINT)
+                sent.set()
+                return
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=interrupt_after_two, daemon=True)
+    watcher.start()
+    code, out, err = hpotk_cli(*args)
+    watcher.join(timeout=5)
+    assert sent.is_set(), "the experiment finished before it could be interrupted"
+    assert code == 1, out + err
+    assert json.loads((exp_dir / "hpotk.json").read_text())["status"] == "interrupted"
+    finished_before = set(_finished_trials(exp_dir, max_t))
+    assert len(finished_before) >= 2
+    progress_before = {t: (exp_dir / t / "progress.csv").read_text() for t in finished_before}
+
+    code, out, err = hpotk_cli(*args)  # the same command resumes
+    assert code == 0, out + err
+    table = pd.read_csv(exp_dir / "trials.csv")
+    assert len(table) == trials
+    assert table["trial_id"].is_unique
+    assert set(table["status"]) == {"COMPLETED"}
+    assert finished_before <= set(table["trial_id"])
+    for trial_id, text in progress_before.items():  # finished trials were not run again
+        assert (exp_dir / trial_id / "progress.csv").read_text() == text
+    assert json.loads((exp_dir / "hpotk.json").read_text())["status"] == "complete"
