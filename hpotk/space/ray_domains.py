@@ -1,4 +1,19 @@
-"""`Param` -> Ray Tune search domain (used for `Space.to_ray()` and the random/grid searchers)."""
+"""`Param` -> Ray Tune search domain (used for `Space.to_ray()` and the random/grid searchers).
+
+Plain cases map onto Ray's own domains (``choice``, ``uniform``, ``loguniform``, ``randint``,
+``randn``). Everything else gets a Ray ``Float``/``Integer`` domain whose sampler is
+`ParamSampler`, which draws exactly what `Param` means, because Ray's own domains differ from it:
+
+- ``tune.qrandint(low, high, 1)`` never returns ``high`` (Ray 2.60), so int ranges would lose
+  their upper end;
+- ``tune.quniform`` refuses bounds that are not multiples of q, and snaps values to multiples
+  of q, while a tiered ``inc_val`` grid starts at ``low`` (``[1, 10]`` step 2 is 1, 3, ..., 9);
+- lognormal, reverse-log and int-valued normal have no Ray domain at all.
+
+`hpotk.space.ray_sampler.ParamSampler` draws (with `draw`) from the random state Ray hands it,
+so a seeded ``BasicVariantGenerator`` is reproducible; it is a module-level class so the domains
+pickle. Ray is imported only when a domain is made.
+"""
 
 from __future__ import annotations
 
@@ -9,73 +24,72 @@ from hpotk.space.param import Param
 
 
 def to_ray_domain(p: Param) -> Any:
+    """The Ray Tune domain that samples ``p``."""
     from ray import tune
+    from ray.tune.search.sample import Float, Integer
+
+    from hpotk.space.ray_sampler import ParamSampler
 
     if p.choices is not None:
         return tune.choice(list(p.choices))
-    q = p.step
-    if p.scale == "linear":
-        if p.kind == "int":
-            return tune.qrandint(int(p.low), int(p.high), int(q or 1))
-        return tune.quniform(p.low, p.high, q) if q else tune.uniform(p.low, p.high)
-    if p.scale == "log":
-        if p.kind == "int":
-            return tune.qlograndint(int(p.low), int(p.high), int(q or 1))
-        return tune.qloguniform(p.low, p.high, q) if q else tune.loguniform(p.low, p.high)
-    if p.scale == "normal":
-        domain = tune.qrandn(p.mu, p.sigma, q) if q else tune.randn(p.mu, p.sigma)
-        return _as_int(domain) if p.kind == "int" else domain
-    if p.scale == "lognormal":
-        return _custom(p, lambda rng, size: rng.lognormal(p.mu, p.sigma, size=size))
-    if p.scale == "reverse_log":
-        lo, hi = 1.0 - p.high, 1.0 - p.low  # both > 0: validated by the front-end
-
-        def sample(rng, size):
-            return 1.0 - _exp_uniform(rng, math.log(lo), math.log(hi), size)
-
-        return _custom(p, sample)
-    raise ValueError(f"unknown scale {p.scale!r} for param {p.name!r}")
-
-
-def _exp_uniform(rng, log_lo: float, log_hi: float, size):
-    import numpy as np
-
-    return np.exp(rng.uniform(log_lo, log_hi, size=size))
-
-
-def _custom(p: Param, draw) -> Any:
-    """A Ray Float domain with a custom sampler (lognormal, reverse_log), quantised and cast."""
-    from ray.tune.search.sample import Float, Sampler
-
-    class _ParamSampler(Sampler):
-        def sample(self, domain, config=None, size=1, random_state=None):
-            import numpy as np
-
-            rng = random_state if random_state is not None else np.random.default_rng()
-            if not hasattr(rng, "uniform"):  # a _BackwardsCompatibleNumpyRng wrapper
-                rng = rng._rng if hasattr(rng, "_rng") else np.random.default_rng()
-            values = np.asarray(draw(rng, size), dtype=float)
-            if p.step:
-                values = np.round(values / p.step) * p.step
-            out = [p.cast(v) for v in values]
-            return out if size > 1 else out[0]
-
-        def __str__(self) -> str:
-            return p.describe()
-
+    if p.step is None and p.kind != "int":
+        if p.scale == "linear":
+            return tune.uniform(p.low, p.high)
+        if p.scale == "log":
+            return tune.loguniform(p.low, p.high)
+        if p.scale == "normal":
+            return tune.randn(p.mu, p.sigma)
+    if p.scale == "linear" and p.kind == "int" and p.step in (None, 1):
+        return tune.randint(int(p.low), int(p.high) + 1)  # Ray's upper bound is exclusive
+    if p.scale not in ("linear", "log", "normal", "lognormal", "reverse_log"):
+        raise ValueError(f"unknown scale {p.scale!r} for param {p.name!r}")
     lower = p.low if p.low is not None else -math.inf
     upper = p.high if p.high is not None else math.inf
-    domain = Float(lower, upper)
-    domain.set_sampler(_ParamSampler())
+    domain = Integer(lower, upper) if p.kind == "int" else Float(lower, upper)
+    domain.set_sampler(ParamSampler(p))
     return domain
 
 
-def _as_int(domain: Any) -> Any:
-    from ray import tune
+def draw(p: Param, rng: Any, size: int) -> list[Any]:
+    """``size`` values of ``p`` drawn with ``rng`` (numpy Generator, RandomState or Ray's wrapper).
 
-    base = domain
+    Rules, by scale:
+        linear, step s     low + k*s, k uniform over 0..floor((high-low)/s)
+        linear, int        every integer in [low, high] equally likely
+        linear             uniform(low, high)
+        log, step s        round(loguniform(low, high) / s) * s, kept in [low, high]
+        log, int           loguniform over [low - 0.5, high + 0.5], rounded
+        log                loguniform(low, high)
+        normal             normal(mu, sigma) (rounded to step / int if set)
+        lognormal          exp(normal(mu, sigma)) (rounded to step / int if set)
+        reverse_log        1 - loguniform(1 - high, 1 - low): dense near 1
+    """
+    import numpy as np
 
-    def sample(_spec):
-        return int(round(base.sample()))
-
-    return tune.sample_from(sample)
+    s = p.step
+    if p.scale == "linear" and (s is not None or p.kind == "int"):
+        s = s or 1
+        n = int(math.floor((p.high - p.low) / s + 1e-9)) + 1
+        values = p.low + s * np.asarray(rng.integers(0, n, size=size), dtype=float)
+    elif p.scale == "linear":
+        values = rng.uniform(p.low, p.high, size=size)
+    elif p.scale == "log":
+        lo, hi = (p.low - 0.5, p.high + 0.5) if p.kind == "int" and s is None else (p.low, p.high)
+        values = np.exp(rng.uniform(math.log(lo), math.log(hi), size=size))
+    elif p.scale == "normal":
+        values = rng.normal(p.mu, p.sigma, size=size)
+    elif p.scale == "lognormal":
+        values = np.exp(rng.normal(p.mu, p.sigma, size=size))
+    elif p.scale == "reverse_log":
+        lo, hi = math.log(1.0 - p.high), math.log(1.0 - p.low)
+        values = 1.0 - np.exp(rng.uniform(lo, hi, size=size))
+    else:
+        raise ValueError(f"unknown scale {p.scale!r} for param {p.name!r}")
+    values = np.asarray(values, dtype=float)
+    if s is not None and p.scale != "linear":
+        values = np.round(values / s) * s
+    if p.kind == "int":
+        values = np.round(values)
+    if p.low is not None and p.scale in ("linear", "log"):
+        values = np.clip(values, p.low, p.high)
+    return [p.cast(v) for v in values]
