@@ -1,24 +1,30 @@
 """ASHA: asynchronous successive halving with one bracket (Li et al. 2020).
 
-A trial reaching rung r (grace_period * reduction_factor**k iterations) continues only if its
-result is in the top 1/reduction_factor of the results recorded at that rung so far.
+A trial reaching rung k (``grace_period * reduction_factor**k`` iterations) continues only if its
+result is in the top ``1/reduction_factor`` of the results recorded at that rung so far; every
+trial stops at ``max_t``. Ray's `AsyncHyperBandScheduler` with ``brackets=1``; `hpotk.schedulers.ahb`
+is the same with several brackets.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hpotk.errors import ConfigError
 from hpotk.options import check_options
 from hpotk.schedulers import ScheduleContext
 
-OPTIONS = {"grace_period": int, "reduction_factor": (int, float), "brackets": int,
-           "max_t": int, "stop_last_trials": bool}
+OPTIONS = {"grace_period": int, "reduction_factor": (int, float), "max_t": int,
+           "stop_last_trials": bool}
 
 
-def _settings(ctx: ScheduleContext, options: dict[str, Any]) -> dict[str, Any]:
-    check_options(options, OPTIONS, ctx.path)
-    s = {"grace_period": 1, "reduction_factor": 3, "brackets": 1, "max_t": ctx.max_t}
+def settings(ctx: ScheduleContext, options: dict[str, Any], allowed: dict | None = None,
+             defaults: dict | None = None) -> dict[str, Any]:
+    """Checked settings of an async successive-halving scheduler (asha, ahb)."""
+    check_options(options, allowed or OPTIONS, ctx.path)
+    s = {"grace_period": 1, "reduction_factor": 3, "max_t": ctx.max_t, "stop_last_trials": True}
+    s.update(defaults or {})
     s.update({k: v for k, v in options.items() if v is not None})
     if s["grace_period"] < 1:
         raise ConfigError(f"{ctx.path}.grace_period", f"must be >= 1, got {s['grace_period']}")
@@ -32,28 +38,47 @@ def _settings(ctx: ScheduleContext, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(ctx: ScheduleContext, **options: Any) -> Any:
-    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.schedulers import AsyncHyperBandScheduler
 
-    s = _settings(ctx, options)
-    return ASHAScheduler(time_attr=ctx.time_attr, **s)
+    s = settings(ctx, options)
+    return AsyncHyperBandScheduler(time_attr=ctx.time_attr, brackets=1, **s)
 
 
-def rungs(grace_period: int, reduction_factor: float, max_t: int) -> list[int]:
-    """Resource levels at which ASHA compares trials (below max_t)."""
-    levels, r = [], grace_period
-    while r < max_t:
-        levels.append(int(r))
-        r *= reduction_factor
+def rung_count(grace_period: int, reduction_factor: float, max_t: int, bracket: int = 0) -> int:
+    """How many rungs Ray's async bracket ``bracket`` has (its own formula, milestones <= max_t)."""
+    n = int(math.log(max_t / grace_period) / math.log(reduction_factor) - bracket + 1)
+    return max(n, 0)
+
+
+def rungs(grace_period: int, reduction_factor: float, max_t: int, bracket: int = 0) -> list[int]:
+    """Iterations at which bracket ``bracket`` compares trials, below max_t (ascending).
+
+    A rung at a fractional milestone acts at the first iteration >= the milestone.
+    """
+    levels = []
+    for k in range(rung_count(grace_period, reduction_factor, max_t, bracket)):
+        milestone = grace_period * reduction_factor ** (k + bracket)
+        if milestone < max_t:
+            levels.append(math.ceil(milestone - 1e-9))
     return levels
 
 
+def bracket_plan(trials: float, grace_period: int, reduction_factor: float, max_t: int,
+                 bracket: int = 0) -> list[dict]:
+    """Rungs of one bracket and the expected number of its ``trials`` that reach each one.
+
+    In the long run a fraction ``1/reduction_factor`` of the trials at a rung pass it.
+    """
+    levels = rungs(grace_period, reduction_factor, max_t, bracket) + [max_t]
+    return [{"iterations": t, "expected_trials": round(trials / reduction_factor**i, 1)}
+            for i, t in enumerate(levels)]
+
+
 def describe(ctx: ScheduleContext, **options: Any) -> dict:
-    s = _settings(ctx, options)
+    s = settings(ctx, options)
     eta = s["reduction_factor"]
-    levels = rungs(s["grace_period"], eta, s["max_t"]) + [s["max_t"]]
-    expected = [round(ctx.trials / eta**i, 1) for i in range(len(levels))]
     return {
-        "rungs": [{"iterations": t, "expected_trials": n} for t, n in zip(levels, expected)],
+        "rungs": bracket_plan(ctx.trials, s["grace_period"], eta, s["max_t"]),
         "summary": f"one bracket, reduction_factor {eta}: a trial continues past a rung only in "
-                   f"the top 1/{eta}",
+                   f"the top 1/{eta} of the results recorded there; all stop at max_t={s['max_t']}",
     }

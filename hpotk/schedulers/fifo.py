@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from hpotk.options import check_options
 from hpotk.schedulers import ScheduleContext
 
 
-def build(ctx: ScheduleContext) -> Any:
+def build(ctx: ScheduleContext, **options: Any) -> Any:
     from ray.tune.schedulers import FIFOScheduler
 
+    check_options(options, {}, ctx.path)
     return FIFOScheduler()
 
 
-def describe(ctx: ScheduleContext) -> dict:
+def describe(ctx: ScheduleContext, **options: Any) -> dict:
+    check_options(options, {}, ctx.path)
     return {"rungs": [], "summary": f"every trial runs to max_t={ctx.max_t}"}

@@ -1,0 +1,49 @@
+"""HyperBand, synchronous (Li et al. 2018), as Ray's `HyperBandScheduler` runs it.
+
+Trials fill brackets in order ``s = 0, 1, ...`` of a band: bracket ``s`` holds up to
+``ceil(s_max_1 / (s + 1) * eta**s)`` trials that all run ``int(max_t / eta**s)`` iterations; then
+the bracket waits (pausing trials) until every trial got there, keeps the best ``1/eta`` and
+multiplies the budget by ``eta``, up to ``max_t``. ``s_max_1 = round(log_eta(max_t)) + 1``.
+Bracket 0 is plain random search at full budget; the last bracket stops the most.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ray.tune.schedulers import HyperBandScheduler
+
+from hpotk.errors import ConfigError
+from hpotk.options import check_options
+from hpotk.schedulers import ScheduleContext
+
+OPTIONS = {"reduction_factor": (int, float), "max_t": int, "stop_last_trials": bool}
+
+
+def _settings(ctx: ScheduleContext, options: dict[str, Any]) -> dict[str, Any]:
+    check_options(options, OPTIONS, ctx.path)
+    s = {"reduction_factor": 3, "max_t": ctx.max_t, "stop_last_trials": True}
+    s.update({k: v for k, v in options.items() if v is not None})
+    if s["reduction_factor"] <= 1:
+        raise ConfigError(f"{ctx.path}.reduction_factor",
+                          f"must be > 1, got {s['reduction_factor']}")
+    if s["max_t"] < 1:
+        raise ConfigError(f"{ctx.path}.max_t", f"must be >= 1, got {s['max_t']}")
+    return s
+
+
+class HyperBand(HyperBandScheduler):
+    """Ray's `HyperBandScheduler`, made picklable (Ray keeps two lambdas on the instance)."""
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("_get_n0", "_get_r0")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._get_n0 = lambda s: int(math.ceil(self._s_max_1 / (s + 1) * self._eta**s))
+        self._get_r0 = lambda s: int(self._max_t_attr * self._eta ** (-s))
+
+
+def build(ctx: ScheduleContext, **options: Any) -> HyperBand:
+    return HyperBand(time_attr=ctx.time_attr, **_settings(ctx, options))

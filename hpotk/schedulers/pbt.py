@@ -1,0 +1,178 @@
+"""Population Based Training (Jaderberg et al. 2017) over the space's *algorithm* params.
+
+Every ``perturbation_interval`` iterations a trial in the bottom ``quantile`` of the population
+loads the checkpoint of a trial in the top ``quantile`` (exploit) and perturbs that trial's
+algorithm params (explore): with probability ``resample_probability`` a value is drawn afresh from
+the param's own distribution, otherwise a number is multiplied by one of
+``perturbation_factors`` (and clipped back into its bounds) and a choice moves to a neighbouring
+value. The mutations are built from `hpotk.space.param.Param`, never from Ray domains.
+
+Why only algorithm params (seed 004): exploit copies a trial's *weights* into another trial, so
+all trials must share one architecture. A space that tunes a *model* param (``role="model"``:
+layer sizes, layer counts, ...) is refused; fix those params or choose another scheduler.
+
+PBT needs checkpoints (``REQUIRES_CHECKPOINTING``): the runner turns them on, and only random or
+grid search can feed it (Ray refuses PBT behind any other searcher).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+from hpotk.errors import ConfigError
+from hpotk.options import check_options
+from hpotk.schedulers import ScheduleContext
+from hpotk.space.param import Param
+
+REQUIRES_CHECKPOINTING = True
+SEARCHERS = ("random", "grid")  # the searchers Ray lets PBT run behind
+LIST_LIMIT = 64  # a discrete param with at most this many values mutates to a neighbouring value
+
+OPTIONS = {
+    "perturbation_interval": int, "burn_in_period": int, "quantile": (int, float),
+    "resample_probability": (int, float), "perturbation_factors": (list, tuple),
+    "synch": bool, "log_config": bool,
+}
+
+
+class ParamSampler:
+    """Draws a fresh value of one numeric `Param` (picklable, unlike a lambda)."""
+
+    def __init__(self, param: Param):
+        self.param = param
+
+    def __call__(self) -> Any:
+        p = self.param
+        if p.scale == "log":
+            value = math.exp(random.uniform(math.log(p.low), math.log(p.high)))
+        elif p.scale == "reverse_log":
+            value = 1.0 - math.exp(random.uniform(math.log(1.0 - p.high), math.log(1.0 - p.low)))
+        elif p.scale == "normal":
+            value = random.gauss(p.mu, p.sigma)
+        elif p.scale == "lognormal":
+            value = random.lognormvariate(p.mu, p.sigma)
+        else:
+            value = random.uniform(p.low, p.high)
+        return _fit(p, value)
+
+
+class KeepInBounds:
+    """PBT's ``custom_explore_fn``: puts perturbed numbers back into their param's bounds/step."""
+
+    def __init__(self, params: list[Param]):
+        self.params = [p for p in params if not p.is_choice]
+
+    def __call__(self, config: dict) -> dict:
+        for p in self.params:
+            if p.name in config:
+                config[p.name] = _fit(p, config[p.name])
+        return config
+
+
+def _fit(p: Param, value: float) -> Any:
+    if p.low is not None and p.high is not None:
+        value = min(max(float(value), p.low), p.high)
+    if p.step:
+        base = p.low if p.low is not None else 0.0
+        value = base + round((value - base) / p.step) * p.step
+        if p.high is not None and value > p.high + 1e-12:
+            value -= p.step
+    return p.cast(value)
+
+
+def mutations(params: list[Param]) -> dict[str, Any]:
+    """``hyperparam_mutations`` for Ray's PBT: a value list or a `ParamSampler` per param."""
+    out: dict[str, Any] = {}
+    for p in params:
+        if p.is_choice:
+            out[p.name] = list(p.choices)
+        elif p.is_discrete and len(p.grid_values()) <= LIST_LIMIT:
+            out[p.name] = p.grid_values()
+        else:
+            out[p.name] = ParamSampler(p)
+    return out
+
+
+def _settings(ctx: ScheduleContext, options: dict[str, Any]) -> dict[str, Any]:
+    check_options(options, OPTIONS, ctx.path)
+    s = {"perturbation_interval": max(1, ctx.max_t // 4), "burn_in_period": 0, "quantile": 0.25,
+         "resample_probability": 0.25, "perturbation_factors": (1.2, 0.8), "synch": False,
+         "log_config": True}
+    s.update({k: v for k, v in options.items() if v is not None})
+    if s["perturbation_interval"] < 1:
+        raise ConfigError(f"{ctx.path}.perturbation_interval",
+                          f"must be >= 1 iteration, got {s['perturbation_interval']}")
+    if s["burn_in_period"] < 0:
+        raise ConfigError(f"{ctx.path}.burn_in_period",
+                          f"must be >= 0, got {s['burn_in_period']}")
+    if not 0 < s["quantile"] <= 0.5:
+        raise ConfigError(f"{ctx.path}.quantile",
+                          f"must be in (0, 0.5] (the fraction of the population copied from and "
+                          f"into), got {s['quantile']}")
+    if not 0 <= s["resample_probability"] <= 1:
+        raise ConfigError(f"{ctx.path}.resample_probability",
+                          f"must be in [0, 1], got {s['resample_probability']}")
+    factors = s["perturbation_factors"]
+    if not factors or not all(isinstance(f, (int, float)) and not isinstance(f, bool) and f > 0
+                              for f in factors):
+        raise ConfigError(f"{ctx.path}.perturbation_factors",
+                          f"must be a non-empty list of positive numbers, got {factors!r}")
+    s["perturbation_factors"] = tuple(float(f) for f in factors)
+    _check_space(ctx)
+    if ctx.searcher is not None and ctx.searcher not in SEARCHERS:
+        raise ConfigError(ctx.path, f"pbt cannot run behind searcher {ctx.searcher!r}: Ray's PBT "
+                                    f"takes its configs from {' or '.join(SEARCHERS)} search only")
+    return s
+
+
+def _check_space(ctx: ScheduleContext) -> None:
+    model = ctx.space.model_params()
+    if model:
+        names = ", ".join(repr(p.name) for p in model)
+        raise ConfigError(
+            model[0].path or f"space.{model[0].name}",
+            f"pbt cannot tune model (architecture) params ({names}): PBT copies the weights of a "
+            f"better trial into a worse one, so every trial must have the same architecture, and "
+            f"it may vary only algorithm (learning) params. Fix these params to one value, or "
+            f"use another scheduler (asha, ahb, hyperband, ...)")
+    if not ctx.space.algorithm_params():
+        raise ConfigError(ctx.path, "pbt needs at least one tuned algorithm param (e.g. lr) to "
+                                    "mutate; the space has none")
+
+
+def build(ctx: ScheduleContext, **options: Any) -> Any:
+    from ray.tune.schedulers import PopulationBasedTraining
+
+    s = _settings(ctx, options)
+    params = ctx.space.algorithm_params()
+    return PopulationBasedTraining(
+        time_attr=ctx.time_attr,
+        perturbation_interval=s["perturbation_interval"],
+        burn_in_period=s["burn_in_period"],
+        hyperparam_mutations=mutations(params),
+        quantile_fraction=float(s["quantile"]),
+        resample_probability=float(s["resample_probability"]),
+        perturbation_factors=s["perturbation_factors"],
+        custom_explore_fn=KeepInBounds(params),
+        log_config=s["log_config"],
+        synch=s["synch"],
+    )
+
+
+def describe(ctx: ScheduleContext, **options: Any) -> dict:
+    s = _settings(ctx, options)
+    factors = "/".join(f"x{f:g}" for f in s["perturbation_factors"])
+    how = {}
+    for name, m in mutations(ctx.space.algorithm_params()).items():
+        p = ctx.space.params[name]
+        how[name] = (f"neighbouring value of {m}" if isinstance(m, list)
+                     else f"{factors} within bounds, or resample {p.describe()}")
+    return {
+        "mutations": how,
+        "summary": f"every {s['perturbation_interval']} iterations (after "
+                   f"{s['burn_in_period']}) the bottom {s['quantile']:g} of trials copy a top "
+                   f"{s['quantile']:g} trial's checkpoint and perturb its algorithm params "
+                   f"(resample with probability {s['resample_probability']:g}); needs checkpoints",
+    }
