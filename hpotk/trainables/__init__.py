@@ -16,6 +16,7 @@ TRAINABLES = Registry(
     "trainable",
     {
         "mlp-digits": "hpotk.trainables.digits:DigitsMLP",
+        "cgcnn": "hpotk.trainables.cgcnn:CGCNNTrainable",
     },
 )
 
