@@ -47,3 +47,45 @@ class HyperBand(HyperBandScheduler):
 
 def build(ctx: ScheduleContext, **options: Any) -> HyperBand:
     return HyperBand(time_attr=ctx.time_attr, **_settings(ctx, options))
+
+
+
+
+def brackets(trials: int, reduction_factor: float, max_t: int) -> list[dict]:
+    """The brackets ``trials`` trials fill, in order, with the trials at each rung.
+
+    Mirrors Ray's bookkeeping: a bracket whose first budget rounds to 0 is skipped; a bracket
+    that is not full keeps everyone at a rung where it has no more than the surviving count.
+    """
+    eta = reduction_factor
+    s_max_1 = int(round(math.log(max_t) / math.log(eta))) + 1
+    plan: list[dict] = []
+    left, band = trials, 0
+    while left > 0:
+        for s in range(s_max_1):
+            r0 = int(max_t * eta ** (-s))
+            if r0 == 0 or left <= 0:
+                continue
+            n0 = int(math.ceil(s_max_1 / (s + 1) * eta**s))
+            n = min(n0, left)
+            left -= n
+            rungs, budget, survivors, alive = [], r0, n0, n
+            for _ in range(s + 1):
+                rungs.append({"iterations": budget, "trials": alive})
+                survivors = int(math.ceil(survivors / eta))
+                alive = min(alive, survivors)
+                budget = int(min(budget * eta, max_t))
+            plan.append({"band": band, "bracket": s, "trials": n, "max_trials": n0,
+                         "rungs": rungs})
+        band += 1
+    return plan
+
+
+def describe(ctx: ScheduleContext, **options: Any) -> dict:
+    s = _settings(ctx, options)
+    eta = s["reduction_factor"]
+    return {
+        "brackets": brackets(ctx.trials, eta, s["max_t"]),
+        "summary": f"synchronous HyperBand, reduction_factor {eta}: a bracket pauses its trials "
+                   f"at each rung until all arrive, then keeps the best 1/{eta}",
+    }
