@@ -35,7 +35,7 @@ from hpotk.data import _crystal_graph as cg
 from hpotk.errors import ConfigError
 
 NAME = "emt-adsorption"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 METALS = ("Cu", "Ag", "Au", "Ni", "Pd", "Pt", "Al")
 ADSORBATES = ("H", "C", "N", "O")
 SITES = ("ontop", "bridge", "fcc", "hcp")
@@ -67,7 +67,8 @@ class EMTAdsorption:
             ``edge_attr`` [E] interatomic distances in Å, ``y`` [1] adsorption energy in eV.
         energies: [size] float64 adsorption energies (eV).
         records: per structure: host, guest (second metal), substituted (count), adsorbate,
-            site, height (Å above the top layer after relaxation), evaluations (EMT calls).
+            site, height (Å above the top layer after relaxation), force_z (eV/Å, the
+            adsorbate's remaining vertical force), evaluations (EMT calls).
         split: ``{"train", "val", "test"}`` -> int64 index arrays into ``graphs``.
         params: the generation and split parameters.
         cache_path: the file the structures were loaded from (or written to).
@@ -174,6 +175,10 @@ def generate(size: int, seed: int, cutoff: float, max_neighbors: int, relax_step
     else:
         import multiprocessing
 
+        import ase.build  # noqa: F401  imported once here, inherited by the forked workers
+        import ase.calculators.emt  # noqa: F401
+        import ase.neighborlist  # noqa: F401
+
         chunk = max(1, size // (workers * 8))
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_single_thread) as pool:
@@ -204,55 +209,79 @@ def one_structure(seed: int, index: int, cutoff: float, max_neighbors: int,
         ``energy`` (eV), ``elements`` [N] int8 rows of the atom feature table, ``edge_index``
         [2, E] int32, ``distance`` [E] float32, ``record`` (what the structure is).
     """
-    from ase import Atoms
-    from ase.build import add_adsorbate, fcc111
-    from ase.calculators.emt import EMT
-
     rng = np.random.default_rng([seed, index])
     host = METALS[rng.integers(len(METALS))]
     guests = [m for m in METALS if m != host]
     guest = guests[rng.integers(len(guests))]
     adsorbate = ADSORBATES[rng.integers(len(ADSORBATES))]
     site = SITES[rng.integers(len(SITES))]
+    top_count = SLAB_SIZE[0] * SLAB_SIZE[1]
+    substituted = rng.choice(top_count, size=int(rng.integers(top_count + 1)), replace=False)
+    cell = (int(rng.integers(SLAB_SIZE[0])), int(rng.integers(SLAB_SIZE[1])))
+    shift = rng.normal(0.0, _OFFSET_SIGMA, size=2)
+    norm = float(np.linalg.norm(shift))
+    if norm > _OFFSET_MAX:
+        shift *= _OFFSET_MAX / norm
+    system, energy, record = adsorption_energy(host, guest, substituted.tolist(), adsorbate, site,
+                                               cell, tuple(shift), relax_steps)
+    edge_index, distance = cg.crystal_graph(system, cutoff, max_neighbors)
+    return {
+        "energy": energy,
+        "elements": cg.element_indices(system.get_chemical_symbols()),
+        "edge_index": edge_index,
+        "distance": distance,
+        "record": record,
+    }
+
+
+def adsorption_energy(host: str, guest: str, substituted: list[int], adsorbate: str, site: str,
+                      cell: tuple[int, int] = (0, 0), shift: tuple[float, float] = (0.0, 0.0),
+                      relax_steps: int = 10) -> tuple[Any, float, dict[str, Any]]:
+    """EMT adsorption energy of one adsorbate atom on a (substituted) fcc(111) slab.
+
+    Args:
+        host: the slab's metal.
+        guest: the metal that replaces the top-layer atoms listed in ``substituted``.
+        substituted: positions (0..3) among the 4 top-layer atoms that hold ``guest``.
+        adsorbate: H, C, N or O.
+        site: ontop, bridge, fcc or hcp.
+        cell: which surface cell of the 2x2 slab the site is in.
+        shift: lateral offset (Å) from the ideal site.
+        relax_steps: adsorbate-height relaxation steps (0: none).
+
+    Returns:
+        The relaxed ``ase.Atoms`` (slab + adsorbate, adsorbate last), ``E(slab+ads) - E(slab)
+        - E(ads)`` in eV, and a record of the structure.
+    """
+    from ase import Atoms
+    from ase.build import add_adsorbate, fcc111
+    from ase.calculators.emt import EMT
 
     slab = fcc111(host, size=SLAB_SIZE, vacuum=VACUUM)
     top = np.flatnonzero(slab.get_tags() == 1)
-    substituted = int(rng.integers(len(top) + 1))
     symbols = slab.get_chemical_symbols()
-    for atom in rng.choice(top, size=substituted, replace=False):
-        symbols[atom] = guest
+    for k in substituted:
+        symbols[top[k]] = guest
     slab.set_chemical_symbols(symbols)
     slab.calc = EMT()
     e_slab = slab.get_potential_energy()
 
     system = slab.copy()
-    cell = (int(rng.integers(SLAB_SIZE[0])), int(rng.integers(SLAB_SIZE[1])))
     add_adsorbate(system, adsorbate, _START_HEIGHT[site], site, offset=cell)
-    shift = rng.normal(0.0, _OFFSET_SIGMA, size=2)
-    norm = float(np.linalg.norm(shift))
-    if norm > _OFFSET_MAX:
-        shift *= _OFFSET_MAX / norm
-    system.positions[-1, :2] += shift
+    system.positions[-1, :2] += np.asarray(shift, dtype=float)
     system.calc = EMT()
     evaluations = _relax_height(system, relax_steps)
     e_system = system.get_potential_energy()
 
     isolated = Atoms(adsorbate, cell=[12.0, 12.0, 12.0], pbc=False)
     isolated.calc = EMT()
-    energy = e_system - e_slab - isolated.get_potential_energy()
-
-    edge_index, distance = cg.crystal_graph(system, cutoff, max_neighbors)
-    surface_z = slab.positions[top, 2].max()
-    return {
-        "energy": float(energy),
-        "elements": cg.element_indices(system.get_chemical_symbols()),
-        "edge_index": edge_index,
-        "distance": distance,
-        "record": {"host": host, "guest": guest, "substituted": substituted,
-                   "adsorbate": adsorbate, "site": site,
-                   "height": round(float(system.positions[-1, 2] - surface_z), 4),
-                   "evaluations": evaluations},
+    energy = float(e_system - e_slab - isolated.get_potential_energy())
+    record = {
+        "host": host, "guest": guest, "substituted": len(substituted), "adsorbate": adsorbate,
+        "site": site, "height": round(float(system.positions[-1, 2] - slab.positions[top, 2].max()), 4),
+        "force_z": round(float(system.get_forces()[-1, 2]), 5), "evaluations": evaluations,
     }
+    return system, energy, record
 
 
 def _relax_height(system: Any, steps: int) -> int:
