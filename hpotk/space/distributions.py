@@ -33,7 +33,9 @@ A spec is one of:
   ``"quniform(0, 1, q=0.1)"``, ``"continuous(1e-4, 0.1, scaling='log')"`` (positional arguments
   in the order above, or by name). A string that does not look like a call is a fixed value.
 
-- ``{type: fixed, value: V}`` or a bare scalar (number, string, bool, null): a fixed value.
+- ``{type: fixed, value: V}`` or a bare value (number, string, bool, null, list): a fixed
+  value. A bare list is fixed too (so a best config written back as a space stays as it was);
+  to tune over a list of values write ``choice(...)``.
 
 Every mapping spec may also carry ``role`` (``model`` | ``algorithm``; default from
 `hpotk.space.param.default_role`) and ``default`` (a searcher's starting point).
@@ -110,11 +112,7 @@ def build_one(name: str, spec: Any, path: str, notes: list[str]) -> Param | Fixe
     origin = spec if isinstance(spec, str) else ""
     if isinstance(spec, str) and _CALL.match(spec):
         spec = parse_call(spec, path)
-    if isinstance(spec, list):
-        raise ConfigError(path, f"a bare list {spec!r} is ambiguous: write choice(...) or "
-                                "{type: choice, values: [...]} to tune over it, or "
-                                "{type: fixed, value: [...]} to fix it")
-    if not isinstance(spec, dict):
+    if not isinstance(spec, dict):  # a bare value, lists included (a best config's fanout)
         return Fixed(name, spec, "fixed value", None, default_role(name))
     kind = spec.get("type")
     if not isinstance(kind, str) or kind.lower() not in ARGUMENTS:
