@@ -31,7 +31,8 @@ A spec is one of:
 
 - the same as a compact string: ``"loguniform(-9.2, -2.3)"``, ``"choice(16, 32, 64)"``,
   ``"quniform(0, 1, q=0.1)"``, ``"continuous(1e-4, 0.1, scaling='log')"`` (positional arguments
-  in the order above, or by name). A string that does not look like a call is a fixed value.
+  in the order above, or by name). A string that neither looks like a call nor starts with a
+  distribution name and "(" is a fixed value.
 
 - ``{type: fixed, value: V}`` or a bare value (number, string, bool, null, list): a fixed
   value. A bare list is fixed too (so a best config written back as a space stays as it was);
@@ -84,6 +85,7 @@ OPTIONAL = ("scaling", "role", "default")
 SCALINGS = {"linear": "linear", "log": "log", "logarithmic": "log", "reverse_log": "reverse_log",
             "reverselogarithmic": "reverse_log", "auto": "auto"}
 _CALL = re.compile(r"^\s*[A-Za-z_]\w*\s*\(.*\)\s*$", re.DOTALL)
+_STARTS = re.compile(r"^\s*(\w+)\s*\(")
 
 
 def build_distributions(doc: dict[str, Any], *, path: str = "space") -> Space:
@@ -110,7 +112,7 @@ def build_distributions(doc: dict[str, Any], *, path: str = "space") -> Space:
 def build_one(name: str, spec: Any, path: str, notes: list[str]) -> Param | Fixed:
     """One param from its spec; remarks for `hpotk plan` are appended to ``notes``."""
     origin = spec if isinstance(spec, str) else ""
-    if isinstance(spec, str) and _CALL.match(spec):
+    if isinstance(spec, str) and _looks_like_call(spec):
         spec = parse_call(spec, path)
     if not isinstance(spec, dict):  # a bare value, lists included (a best config's fanout)
         return Fixed(name, spec, "fixed value", None, default_role(name))
@@ -138,6 +140,13 @@ def build_one(name: str, spec: Any, path: str, notes: list[str]) -> Param | Fixe
     return Param(p.name, p.kind, p.scale, low=p.low, high=p.high, mu=p.mu, sigma=p.sigma,
                  step=p.step, choices=p.choices, default=default, role=role, origin=origin,
                  path=path)
+
+
+def _looks_like_call(text: str) -> bool:
+    """A whole call ``f(...)``, or a string starting with a distribution's name and ``(``
+    (so a typo such as ``"uniform(0,"`` is an error, not a fixed string)."""
+    start = _STARTS.match(text)
+    return bool(_CALL.match(text) or (start and start.group(1).lower() in ARGUMENTS))
 
 
 def parse_call(text: str, path: str) -> dict[str, Any]:
