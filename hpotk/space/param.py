@@ -202,7 +202,9 @@ def _midpoint(p: Param) -> Any:
         value = math.sqrt(p.low * p.high)
     else:
         value = (p.low + p.high) / 2
-    if p.step:
+    if p.step and p.scale == "linear":  # the grid starts at low (see Param.grid_values)
+        value = p.low + round((value - p.low) / p.step) * p.step
+    elif p.step:
         value = round(value / p.step) * p.step
     return p.cast(value)
 

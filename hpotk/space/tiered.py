@@ -140,7 +140,7 @@ def _resolve(e: Entry, tier: int | None, top: int, trials: int, graph_nodes: flo
         size = graph_nodes if e.graph[0] == "node" else graph_edges
         low, high, scaled = _scale_for_graph(e, size, notes)
         origin = f"{origin}; {scaled}" if scaled else origin
-    return _ranged(e, low, high, default, tier, origin)
+    return _ranged(e, low, high, default, tier, origin, notes)
 
 
 def _choice_kind(e: Entry, choices: list[Any]) -> str:
@@ -156,8 +156,8 @@ def _how(e: Entry) -> str:
     return f"{inc} over [{fmt(low)}, {fmt(high)}]"
 
 
-def _ranged(e: Entry, low: float, high: float, default: Any, tier: int,
-            origin: str) -> Param | Fixed:
+def _ranged(e: Entry, low: float, high: float, default: Any, tier: int, origin: str,
+            notes: list[str]) -> Param | Fixed:
     """A Param over [low, high] by ``inc_strategy``; a Fixed if the range holds one value."""
     kind = e.type
     common = dict(tier=tier, role=e.role, origin=origin, path=e.path)
@@ -182,7 +182,9 @@ def _ranged(e: Entry, low: float, high: float, default: Any, tier: int,
     if high == low:
         return _collapsed(e, low, tier, origin)
     if default is not None and not low <= default <= high:
-        default = None  # stated for the unscaled range: searchers start mid-range instead
+        notes.append(f"{e.name}: default {fmt(default)} is outside the scaled range "
+                     f"[{fmt(low)}, {fmt(high)}]; searchers start from its middle instead")
+        default = None
     scale = "log" if e.inc_strategy == "log" else "linear"
     return Param(e.name, kind, scale, low=low, high=high, step=step, default=default, **common)
 

@@ -176,3 +176,17 @@ def test_role_defaults_and_override():
 def test_missing_sections_are_empty():
     space = build_tiered({"1-tier-param": [T1]}, trials=100)
     assert list(space.params) == ["lr"] and space.fixed == {}
+
+
+def test_default_outside_a_scaled_range_is_dropped_with_a_note():
+    entry = dict(EPOCHS, range=[10, 200], default=100)  # / 25 -> [1, 8]
+    space = build_tiered(tiers([entry]), trials=5, graph_nodes=25e6)
+    assert space.params["num-epochs"].default is None
+    assert any("default 100 is outside the scaled range [1, 8]" in n for n in space.notes)
+    assert space.defaults()["num-epochs"] in range(1, 9)
+
+
+def test_defaults_of_an_off_grid_quantised_param_stay_on_the_grid():
+    entry = {"param": "k", "range": [1, 10], "type": "int", "inc_val": 2}
+    space = build_tiered(tiers([entry]), trials=1)
+    assert space.defaults()["k"] in space.params["k"].grid_values()
