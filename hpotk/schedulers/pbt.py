@@ -11,15 +11,22 @@ Why only algorithm params (seed 004): exploit copies a trial's *weights* into an
 all trials must share one architecture. A space that tunes a *model* param (``role="model"``:
 layer sizes, layer counts, ...) is refused; fix those params or choose another scheduler.
 
-PBT needs checkpoints (``REQUIRES_CHECKPOINTING``): the runner turns them on, and only random or
-grid search can feed it (Ray refuses PBT behind any other searcher).
+PBT needs checkpoints: the module says so with ``REQUIRES_CHECKPOINTING`` (read by
+`hpotk.schedulers.requires_checkpointing`) and the built scheduler with the attributes
+``hpotk_requires_checkpoints`` and ``hpotk_checkpoint_every`` (= ``perturbation_interval``), which
+the runner uses to turn checkpoints on. It keeps every checkpoint of its trials, whatever
+``checkpoint.keep`` says (see `PBT`). Only random or grid search can feed PBT (Ray refuses it
+behind any other searcher).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from typing import Any
+
+from ray.tune.schedulers import PopulationBasedTraining
 
 from hpotk.errors import ConfigError
 from hpotk.options import check_options
@@ -142,12 +149,27 @@ def _check_space(ctx: ScheduleContext) -> None:
                                     "mutate; the space has none")
 
 
-def build(ctx: ScheduleContext, **options: Any) -> Any:
-    from ray.tune.schedulers import PopulationBasedTraining
+class PBT(PopulationBasedTraining):
+    """Ray's PBT, keeping every checkpoint of its trials.
 
+    Exploit loads the checkpoint a top trial saved at its last perturbation; by then the top
+    trial may have saved newer ones, and a ``checkpoint.keep`` limit would have deleted it
+    ("Could not recover from checkpoint as it does not exist on storage anymore"; Ray warns about
+    ``num_to_keep <= 2``). So each trial's checkpoint manager keeps all of them.
+    """
+
+    def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
+        manager = trial.run_metadata.checkpoint_manager
+        if manager.checkpoint_config.num_to_keep is not None:
+            manager._checkpoint_config = dataclasses.replace(manager.checkpoint_config,
+                                                             num_to_keep=None)
+        super().on_trial_add(tune_controller, trial)
+
+
+def build(ctx: ScheduleContext, **options: Any) -> PBT:
     s = _settings(ctx, options)
     params = ctx.space.algorithm_params()
-    return PopulationBasedTraining(
+    scheduler = PBT(
         time_attr=ctx.time_attr,
         perturbation_interval=s["perturbation_interval"],
         burn_in_period=s["burn_in_period"],
@@ -159,6 +181,10 @@ def build(ctx: ScheduleContext, **options: Any) -> Any:
         log_config=s["log_config"],
         synch=s["synch"],
     )
+    # what the runner reads: checkpoints on, at least once per perturbation interval
+    scheduler.hpotk_requires_checkpoints = True
+    scheduler.hpotk_checkpoint_every = s["perturbation_interval"]
+    return scheduler
 
 
 def describe(ctx: ScheduleContext, **options: Any) -> dict:

@@ -167,6 +167,7 @@ def test_pbt_mutations_come_from_params():
     draws = [mutations["lr"]() for _ in range(200)]
     assert all(1e-3 <= x <= 1e-1 for x in draws) and min(draws) < 1e-2 < max(draws)
     assert scheduler._quantile_fraction == 0.5 and scheduler._resample_probability == 0.5
+    assert scheduler.hpotk_requires_checkpoints and scheduler.hpotk_checkpoint_every == 2
     # the explore hook puts a perturbed number back into bounds and onto its kind
     keep = scheduler._custom_explore_fn
     assert keep({"lr": 0.5, "num_negs": 11.6, "batch_size": 32}) == {
@@ -189,3 +190,20 @@ def test_pbt_keeps_perturbed_values_in_bounds():
 def test_pbt_describe_lists_mutations():
     info = schedulers.describe("pbt", ctx(), {"perturbation_interval": 3})
     assert "lr" in info["mutations"] and "every 3 iterations" in info["summary"]
+
+
+def test_pbt_keeps_every_checkpoint():
+    import types
+
+    from ray.tune import CheckpointConfig
+    from ray.tune.experiment import Trial
+
+    shared = CheckpointConfig(num_to_keep=1, checkpoint_frequency=2)
+    trial = Trial("sim", config={"lr": 0.01}, trial_id="t0", stub=True)
+    trial.run_metadata.checkpoint_manager._checkpoint_config = shared
+    scheduler = schedulers.make("pbt", ctx())
+    scheduler.set_search_properties("loss", "min")
+    scheduler.on_trial_add(types.SimpleNamespace(search_alg=None), trial)
+    config = trial.run_metadata.checkpoint_manager.checkpoint_config
+    assert config.num_to_keep is None and config.checkpoint_frequency == 2
+    assert shared.num_to_keep == 1  # the experiment's own config is left alone
