@@ -224,7 +224,7 @@ def run(exp: Experiment, *, address: str | None = None, new: bool = False,
     elapsed = time.time() - started
     rows = summarise(exp, result_grid)
     out_of_time = exp.budget.time_s is not None and elapsed >= exp.budget.time_s * 0.98
-    unfinished = any(r["status"] in ("PENDING", "RUNNING", "PAUSED") for r in rows)
+    unfinished = any(r["status"] == "UNFINISHED" for r in rows)
     interrupted = (unfinished or len(rows) < plan.expected_trials) and not out_of_time
     best = write_summary(exp, rows, results_dir)
     status = "interrupted" if interrupted else "complete"
@@ -330,17 +330,7 @@ def summarise(exp: Experiment, result_grid: Any) -> list[dict[str, Any]]:
         best = (min(values) if mode == "min" else max(values)) if values else None
         iterations = int(last.get("training_iteration", 0) or 0)
         seconds = float(last.get("time_total_s", 0.0) or 0.0)
-        status = trial.status if trial is not None else ("ERROR" if result.error else "TERMINATED")
-        if status == "TERMINATED":
-            if exp.budget.trial_time_s and seconds >= exp.budget.trial_time_s:
-                status = "TIMEOUT"
-            elif iterations >= exp.budget.max_t or last.get("done") and not last.get(
-                    "early_stopped"):
-                status = "COMPLETED"
-            elif last.get("early_stopped"):
-                status = "EARLY_STOPPED"
-            else:
-                status = "STOPPED"  # by the scheduler
+        status = _status(exp, trial, result, last, iterations, seconds)
         row = {"trial_id": trial_id, "status": status}
         row.update({f"config/{k}": v for k, v in (result.config or {}).items()})
         row[f"{metric}"] = last.get(metric)
@@ -357,6 +347,27 @@ def summarise(exp: Experiment, result_grid: Any) -> list[dict[str, Any]]:
         rows.append(row)
     rows.sort(key=lambda r: r["trial_id"])
     return rows
+
+
+def _status(exp: Experiment, trial: Any, result: Any, last: dict[str, Any], iterations: int,
+            seconds: float) -> str:
+    """COMPLETED, STOPPED (by the scheduler), EARLY_STOPPED (by the trainable), TIMEOUT, ERROR,
+    or UNFINISHED (the experiment was interrupted while the trial was pending or running).
+
+    Tune marks the last result of every trial that ended with ``done=True``; a trial without it
+    has not ended.
+    """
+    if result.error or (trial is not None and trial.status == "ERROR"):
+        return "ERROR"
+    if not last.get("done"):
+        return "UNFINISHED"
+    if exp.budget.trial_time_s and seconds >= exp.budget.trial_time_s:
+        return "TIMEOUT"
+    if iterations >= exp.budget.max_t or last.get("finished"):
+        return "COMPLETED"
+    if last.get("early_stopped"):
+        return "EARLY_STOPPED"
+    return "STOPPED"
 
 
 def _first_line(error: Any) -> str:

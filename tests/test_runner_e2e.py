@@ -59,7 +59,8 @@ def test_run_writes_summary_refuses_complete_and_offers_new(hpotk_cli, tmp_path)
 
 def test_tensorboard_hparams_written(hpotk_cli, tmp_path):
     code, out, err = hpotk_cli("run", QUICKSTART, "--set", "budget.trials=1",
-                               "--set", "budget.max_t=1", "--set", "results=tb", "--quiet")
+                               "--set", "budget.max_t=1", "--set", "strategy=fifo/random",
+                               "--set", "results=tb", "--quiet")
     assert code == 0, err
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -89,9 +90,11 @@ def _finished_trials(exp_dir: Path, max_t: int) -> list[str]:
 
 
 def test_interrupted_experiment_resumes_keeping_finished_trials(hpotk_cli, tmp_path):
-    max_t, trials = 3, 5
+    max_t, trials = 4, 8
+    # small batches make each trial take a few seconds, so the interrupt lands mid-experiment
     args = ["run", QUICKSTART, "--set", f"budget.trials={trials}", "--set", "budget.concurrent=1",
             "--set", f"budget.max_t={max_t}", "--set", "strategy=fifo/random",
+            "--set", "space.batch_size=8", "--set", "space.hidden_size=256",
             "--set", "results=res", "--quiet"]
     exp_dir = tmp_path / "res" / "quickstart"
     sent = threading.Event()

@@ -7,7 +7,9 @@ this base turns that into Tune's class API:
   and ``reset_config`` never reload it), build model and optimiser.
 - ``step``: train one evaluation unit (``eval_frequency``: N epochs, N batches, or a fraction of
   an epoch, as in seed 000), evaluate, return metrics; stop early when the objective has not
-  improved for ``window`` evaluations (``enable-early-stop``).
+  improved for ``window`` evaluations (``enable-early-stop``). A trainable that ends by itself
+  (e.g. it reached its ``num-epochs``) returns ``done=True`` with ``finished=True``, so the
+  summary tells it from a trial the scheduler stopped.
 - ``save_checkpoint``/``load_checkpoint``: weights, optimiser, position in the data stream and
   RNG state, so a restored trial continues bit-identically.
 - ``reset_config``: a new trial on the same actor. Rebuilds the model only when a
