@@ -23,7 +23,8 @@ def _add_experiment_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--parallel", type=int, metavar="N",
                    help="budget.concurrent (Neptune's maxHPOParallelTrainingJobs)")
     p.add_argument("--data", metavar="DATA",
-                   help="the data: a dataset name, a file path, or key=value,key=value")
+                   help="the data: a dataset name, a file path, or key=value,... (these "
+                        "change parameters of the experiment's dataset)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,7 +109,11 @@ def _load(args: argparse.Namespace) -> Any:
     if args.parallel is not None:
         extra["budget.concurrent"] = args.parallel
     if args.data is not None:
-        extra["data"] = _parse_data(args.data)
+        data = _parse_data(args.data)
+        if "name" in data or "path" in data:
+            extra["data"] = data  # another dataset: replaces the file's data mapping
+        else:
+            extra.update({f"data.{k}": v for k, v in data.items()})  # same dataset, new params
     return experiment.load(args.experiment, args.overrides, extra)
 
 

@@ -156,3 +156,19 @@ def test_malformed_file_through_the_real_command(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "budget.trials" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_data_flag_replaces_or_updates_the_dataset(tmp_path):
+    from hpotk.cli import _load, build_parser
+
+    path = write(tmp_path, BASE + "data: {name: emt-adsorption, size: 100, seed: 0}\n")
+    parse = build_parser().parse_args
+    exp = _load(parse(["run", str(path), "--data", "size=40,seed=2", "--trials", "6"]))
+    assert exp.data == {"name": "emt-adsorption", "size": 40, "seed": 2}
+    assert exp.budget.trials == 6
+    exp = _load(parse(["run", str(path), "--data", "hetero-synthetic", "--parallel", "3"]))
+    assert exp.data == {"name": "hetero-synthetic"} and exp.budget.concurrent == 3
+    graph = tmp_path / "graph.pt"
+    graph.write_bytes(b"")
+    exp = _load(parse(["run", str(path), "--data", str(graph)]))
+    assert exp.data == {"path": str(graph.resolve())}
