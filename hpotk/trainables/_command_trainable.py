@@ -60,7 +60,20 @@ class CommandTrainable(tune.Trainable):
     # -- paths -----------------------------------------------------------------------------------
     @property
     def trial_dir(self) -> Path:
-        return Path(self.logdir)
+        """The trial's directory under the experiment's results (``results/<name>/<trial>``).
+
+        That is where Tune writes the trial's results when its storage is a local (or shared)
+        filesystem, as hpotk configures it; otherwise (and outside Tune) the Trainable's logdir.
+        """
+        storage = getattr(self, "_storage", None)
+        path = self.logdir
+        if storage is not None and storage.trial_dir_name is not None:
+            from pyarrow.fs import LocalFileSystem
+
+            if isinstance(storage.storage_filesystem, LocalFileSystem):
+                path = storage.trial_fs_path
+        Path(path).mkdir(parents=True, exist_ok=True)
+        return Path(path)
 
     @property
     def log_path(self) -> Path:

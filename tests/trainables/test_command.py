@@ -383,3 +383,51 @@ def test_lines_split_on_cr_and_crlf(tmp_path):
     process.stop()
     assert lines == ["a", "b", "c", "d"]
     assert (tmp_path / "log").read_text() == "a\nb\nc\nd\n"
+
+
+# -- end to end: the example through the CLI -------------------------------------------------------
+EXAMPLE = Path(__file__).resolve().parents[2] / "experiments" / "digits_command.yaml"
+
+
+def processes_with_env(text: str) -> list[int]:
+    """Pids of this user's processes whose environment contains ``text``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as handle:
+                    if text.encode() in handle.read() and alive(int(entry)):
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.e2e
+def test_example_runs_and_asha_stops_poor_scripts_early(hpotk_cli, tmp_path):
+    """The example on the session's Ray: a grid over lr whose later trials are worse after one
+    epoch, so ASHA's first rung stops them; max_t=3 stops the rest while their script (12 epochs)
+    still runs. No process of any trial survives."""
+    import pandas as pd
+
+    code, out, err = hpotk_cli(
+        "run", EXAMPLE, "--set", "results=out", "--set", "budget.trials=4",
+        "--set", "budget.max_t=3", "--set", "strategy.searcher=grid",
+        "--set", "space={lr: {type: categorical, values: [0.1, 0.003, 0.001, 0.0003]}}",
+        "--quiet")
+    assert code == 0, out + err
+    exp_dir = tmp_path / "out" / "digits-command"
+    trials = pd.read_csv(exp_dir / "trials.csv")
+    assert len(trials) == 4 and set(trials["status"]) <= {"COMPLETED", "STOPPED"}
+    assert trials["iterations"].max() == 3
+    stopped_early = trials[trials["iterations"] < 3]
+    assert len(stopped_early) >= 1 and set(stopped_early["status"]) == {"STOPPED"}
+    best = trials.loc[trials["best_test_loss"].idxmin()]
+    assert best["config/lr"] == 0.1 and best["iterations"] == 3
+    for trial_id in trials["trial_id"]:
+        log = (exp_dir / trial_id / "command.log").read_text()
+        assert "Test set: Average loss:" in log
+        config = json.loads((exp_dir / trial_id / "hpotk-config.json").read_text())
+        assert set(config) == {"lr"}
+    time.sleep(0.5)
+    assert processes_with_env(f"HPOTK_TRIAL_DIR={exp_dir}") == []
