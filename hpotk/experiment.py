@@ -279,7 +279,7 @@ def validate(doc: dict[str, Any], source: str | None = None) -> Experiment:
         exp = Experiment.model_validate({**doc, "source": source})
         _check_cross_fields(exp)
         if isinstance(exp.trainable, dict):
-            _check_command(exp.trainable)
+            exp.trainable = _check_command(exp.trainable, exp)
     except ConfigError as exc:
         raise ConfigError(exc.path, exc.message, exc.source or source) from None
     except ValidationError as exc:
@@ -297,13 +297,15 @@ def _check_cross_fields(exp: Experiment) -> None:
                                        "{command: [...], metrics: [...]}")
 
 
-def _check_command(spec: dict[str, Any]) -> None:
+def _check_command(spec: dict[str, Any], exp: Experiment) -> dict[str, Any]:
+    """The normalised command spec: relative script paths resolved against the experiment file."""
     if "command" not in spec:
         raise ConfigError("trainable", f"a mapping trainable needs 'command' (an argument list); "
                                        f"got keys {sorted(spec)}")
     from hpotk.trainables.command import validate_command_spec
 
-    validate_command_spec(spec, "trainable")
+    return validate_command_spec(spec, "trainable", base_dir=str(exp.base_dir),
+                                 objective=exp.metric.name)
 
 
 def _first_error(exc: ValidationError, doc: dict[str, Any], source: str | None) -> ConfigError:
