@@ -157,8 +157,12 @@ class CommandTrainable(tune.Trainable):
         self.finished = True
         status = process.poll()
         if status != 0:
-            how = (f"was killed by signal {signal.Signals(-status).name}" if status < 0
-                   else f"exited with code {status}")
+            how = f"exited with code {status}"
+            if status < 0:
+                try:
+                    how = f"was killed by signal {signal.Signals(-status).name}"
+                except ValueError:
+                    how = f"was killed by signal {-status}"
             tail = "\n".join(process.stderr_tail) or "(no stderr output)"
             raise CommandFailed(f"the command {how}; its output is in {self.log_path}; "
                                 f"last lines of stderr:\n{tail}")

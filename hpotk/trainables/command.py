@@ -244,6 +244,25 @@ def supports_checkpoints(spec: dict[str, Any]) -> bool:
     return "checkpoint_dir" in placeholders(spec)
 
 
+def refuse_without_checkpoints(spec: dict[str, Any], why: str,
+                               path: str = "trainable.command") -> None:
+    """Raise a ConfigError if the command cannot checkpoint but ``why`` needs it.
+
+    For the runner: call it when the scheduler pauses or clones trials (pbt, synchronous
+    hyperband) or the experiment asks for checkpoints (``checkpoint.every``/``at_end``).
+
+    Args:
+        spec: a validated command spec.
+        why: what needs checkpoints, e.g. ``"strategy.scheduler pbt"``.
+    """
+    if not supports_checkpoints(spec):
+        raise ConfigError(path, f"{why} needs checkpoints, and hpotk cannot snapshot an external "
+                          "process: put {checkpoint_dir} in the command (or env) and make the "
+                          "script save its state there and resume from it, or use a scheduler "
+                          "that only stops trials (asha, ahb, median, bandit, truncation, fifo) "
+                          "with checkpoint.every: 0 and checkpoint.at_end: false")
+
+
 def format_value(value: Any) -> str:
     """A hyperparameter as a command-line string: numbers and strings as Python writes them
     (``0.001``, ``64``, ``True``), lists and mappings as JSON."""

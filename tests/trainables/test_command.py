@@ -431,3 +431,31 @@ def test_example_runs_and_asha_stops_poor_scripts_early(hpotk_cli, tmp_path):
         assert set(config) == {"lr"}
     time.sleep(0.5)
     assert processes_with_env(f"HPOTK_TRIAL_DIR={exp_dir}") == []
+
+
+def test_refuse_without_checkpoints_explains_the_fix():
+    from hpotk.trainables.command import refuse_without_checkpoints
+
+    with pytest.raises(ConfigError, match=r"pbt needs checkpoints.*\{checkpoint_dir\}"):
+        refuse_without_checkpoints(validate_command_spec(spec()), "strategy.scheduler pbt")
+    refuse_without_checkpoints(validate_command_spec(spec(command=["run", "{checkpoint_dir}"])),
+                               "strategy.scheduler pbt")
+
+
+# -- through the experiment loader -------------------------------------------------------------------
+def test_loader_refuses_an_invalid_regex_and_resolves_the_script():
+    from hpotk.experiment import load, validate
+
+    doc = {"name": "x", "space": {"lr": {"type": "continuous", "min_value": 0.1,
+                                          "max_value": 1.0}},
+           "metric": {"name": "loss", "mode": "min"},
+           "trainable": {"command": ["python", "t.py"],
+                         "metrics": [{"name": "loss", "regex": "loss: (["}]}}
+    with pytest.raises(ConfigError) as info:
+        validate(doc, "x.yaml")
+    assert info.value.path == "trainable.metrics[0].regex"
+    assert "invalid regular expression 'loss: (['" in info.value.message
+    exp = load(EXAMPLE)
+    script_path = EXAMPLE.parent / "scripts" / "train_digits.py"
+    assert exp.trainable["command"][:2] == ["{python}", str(script_path)]
+    assert exp.trainable["base_dir"] == str(EXAMPLE.parent)
