@@ -26,8 +26,9 @@ from ray import tune
 from ray.tune.result import RESULT_DUPLICATE
 
 from hpotk.trainables import command as spec_tools
+from hpotk.trainables._command_output import MetricScanner
 from hpotk.trainables._process import END, CommandProcess
-from hpotk.trainables.command import CommandFailed, MetricScanner
+from hpotk.trainables.command import CommandFailed
 
 TICK_S = 0.2  # how often a waiting step() checks the timeout and the process
 DRAIN_S = 2.0  # after the command exits, how long its leftover children may hold the pipes

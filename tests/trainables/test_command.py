@@ -22,10 +22,10 @@ import pytest
 
 from hpotk.errors import ConfigError
 from hpotk.report import report
+from hpotk.trainables._command_output import MetricScanner
 from hpotk.trainables._process import END, CommandProcess, group_members
 from hpotk.trainables.command import (
     CommandFailed,
-    MetricScanner,
     build_argv,
     env_name,
     make_command_trainable,
