@@ -175,12 +175,9 @@ def generate(size: int, seed: int, cutoff: float, max_neighbors: int, relax_step
     else:
         import multiprocessing
 
-        import ase.build  # noqa: F401  imported once here, inherited by the forked workers
-        import ase.calculators.emt  # noqa: F401
-        import ase.neighborlist  # noqa: F401
-
+        # spawn, not fork: this may run inside a Ray worker, whose threads a fork would copy
         chunk = max(1, size // (workers * 8))
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_single_thread) as pool:
             results = list(pool.map(_star, jobs, chunksize=chunk))
     return {
@@ -195,6 +192,9 @@ def generate(size: int, seed: int, cutoff: float, max_neighbors: int, relax_step
 
 def _single_thread() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
+    import ase.build  # noqa: F401  once per worker, not in the timed loop
+    import ase.calculators.emt  # noqa: F401
+    import ase.neighborlist  # noqa: F401
 
 
 def _star(job: tuple) -> dict[str, Any]:
