@@ -57,11 +57,11 @@ class BanditPolicy(IntervalPolicy):
         return ref + abs(ref) * s  # = ref * (1 + s) for ref > 0
 
     def should_stop(self, trial_id: str, t: float) -> bool:
-        refs = [self.best_upto(other, t) for other in self.reached(t)]
+        refs = [self.history[other].best_upto(t) for other in self.reached(t)]
         ref = max(refs, default=WORST)
         if ref == WORST:
             return False  # no finite value yet: nothing to compare against
-        best = self.best_upto(trial_id, t)
+        best = self.history[trial_id].best_upto(t)
         if best == WORST:
             return True  # only NaN/inf so far, while another trial has a real value
         limit = self.threshold(self.raw(ref))

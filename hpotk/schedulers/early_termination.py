@@ -16,6 +16,7 @@ reference for others; a trial's own non-finite value counts as worse than every 
 
 from __future__ import annotations
 
+import bisect
 import math
 import pickle
 from typing import Any
@@ -51,6 +52,56 @@ def when(s: dict[str, int]) -> str:
     return f"at {step} from interval {max(s['delay_evaluation'], 1)} on"
 
 
+class Curve:
+    """One trial's primary metric by interval, with running sums so lookups cost O(log n).
+
+    Scores are mode-adjusted (higher is better); ``None`` marks a non-finite value. A report at an
+    interval not after the last one (a trial restored from an older checkpoint) rewrites the
+    history from there.
+    """
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.scores: list[float | None] = []
+        self.sums: list[float] = []  # sum of finite scores up to each entry
+        self.counts: list[int] = []  # number of finite scores up to each entry
+        self.bests: list[float] = []  # best finite score up to each entry (WORST if none)
+
+    def add(self, t: float, score: float | None) -> None:
+        while self.times and self.times[-1] >= t:
+            for column in (self.times, self.scores, self.sums, self.counts, self.bests):
+                column.pop()
+        finite = score is not None
+        self.times.append(t)
+        self.scores.append(score)
+        self.sums.append((self.sums[-1] if self.sums else 0.0) + (score if finite else 0.0))
+        self.counts.append((self.counts[-1] if self.counts else 0) + finite)
+        self.bests.append(max(self.bests[-1] if self.bests else WORST,
+                              score if finite else WORST))
+
+    @property
+    def reached(self) -> float:
+        return self.times[-1] if self.times else -math.inf
+
+    def _upto(self, t: float) -> int:
+        return bisect.bisect_right(self.times, t) - 1
+
+    def mean_upto(self, t: float) -> float | None:
+        """Running average of the finite scores at intervals <= t; None if there are none."""
+        i = self._upto(t)
+        return self.sums[i] / self.counts[i] if i >= 0 and self.counts[i] else None
+
+    def best_upto(self, t: float) -> float:
+        i = self._upto(t)
+        return self.bests[i] if i >= 0 else WORST
+
+    def at(self, t: float) -> float:
+        """The score of the last report at or before t (WORST if none or non-finite)."""
+        i = self._upto(t)
+        score = self.scores[i] if i >= 0 else None
+        return WORST if score is None else score
+
+
 class IntervalPolicy(FIFOScheduler):
     """Base of the Azure policies: bookkeeping and the schedule; subclasses decide.
 
@@ -70,8 +121,7 @@ class IntervalPolicy(FIFOScheduler):
         self.time_attr = time_attr
         self._metric = metric
         self._mode = mode
-        # trial_id -> [(interval, mode-adjusted score or None if non-finite)], in report order
-        self.history: dict[str, list[tuple[float, float | None]]] = {}
+        self.history: dict[str, Curve] = {}  # trial_id -> its metric by interval
         self.ended: set[str] = set()  # completed, stopped, errored or removed
         self.stopped: set[str] = set()  # stopped by this policy
 
@@ -92,7 +142,7 @@ class IntervalPolicy(FIFOScheduler):
         if not self._metric or self._mode not in ("min", "max"):
             raise ValueError(f"{type(self).__name__} needs a metric and a mode ('min' or 'max'): "
                              f"pass them to tune.TuneConfig (got {self._metric!r}, {self._mode!r})")
-        self.history.setdefault(trial.trial_id, [])
+        self.history.setdefault(trial.trial_id, Curve())
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
         if not self._record(trial.trial_id, result):
@@ -134,22 +184,7 @@ class IntervalPolicy(FIFOScheduler):
 
     def reached(self, t: float) -> list[str]:
         """Trials (any state) that have reported interval ``t`` or later."""
-        return [tid for tid, h in self.history.items() if h and max(x for x, _ in h) >= t]
-
-    def scores_upto(self, trial_id: str, t: float) -> list[float]:
-        """The trial's finite scores at intervals <= t."""
-        return [s for x, s in self.history.get(trial_id, []) if x <= t and s is not None]
-
-    def best_upto(self, trial_id: str, t: float) -> float:
-        return max(self.scores_upto(trial_id, t), default=WORST)
-
-    def score_at(self, trial_id: str, t: float) -> float:
-        """The trial's score at interval t (its last report at or before t)."""
-        before = [(x, s) for x, s in self.history.get(trial_id, []) if x <= t]
-        if not before:
-            return WORST
-        score = max(before, key=lambda xs: xs[0])[1]
-        return WORST if score is None else score
+        return [tid for tid, curve in self.history.items() if curve.reached >= t]
 
     def raw(self, score: float) -> float:
         """A mode-adjusted score back as the metric's value."""
@@ -164,9 +199,5 @@ class IntervalPolicy(FIFOScheduler):
         except (TypeError, ValueError):
             value = math.nan
         score = (value if self._mode == "max" else -value) if math.isfinite(value) else None
-        entries = self.history.setdefault(trial_id, [])
-        if entries and entries[-1][0] == t:
-            entries[-1] = (t, score)  # the same interval again (on_trial_complete's last result)
-        else:
-            entries.append((t, score))
+        self.history.setdefault(trial_id, Curve()).add(t, score)
         return True

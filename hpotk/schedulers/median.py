@@ -32,14 +32,11 @@ class MedianStoppingPolicy(IntervalPolicy):
     """Stop a trial whose best so far is worse than the median of all running averages."""
 
     def should_stop(self, trial_id: str, t: float) -> bool:
-        averages = []
-        for other in self.reached(t):
-            scores = self.scores_upto(other, t)
-            if scores:
-                averages.append(sum(scores) / len(scores))
+        averages = [self.history[other].mean_upto(t) for other in self.reached(t)]
+        averages = [a for a in averages if a is not None]
         if not averages:
             return False
-        return self.best_upto(trial_id, t) < statistics.median(averages)
+        return self.history[trial_id].best_upto(t) < statistics.median(averages)
 
 
 def _settings(ctx: ScheduleContext, options: dict[str, Any]) -> dict[str, int]:

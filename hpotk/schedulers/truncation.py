@@ -46,8 +46,8 @@ class TruncationSelectionPolicy(IntervalPolicy):
                    if other == trial_id or not (self.exclude_finished_jobs
                                                 and other in self.ended)]
         cut = math.floor(len(members) * self.truncation_percentage / 100)
-        mine = self.score_at(trial_id, t)
-        no_better = sum(1 for other in members if self.score_at(other, t) <= mine)
+        mine = self.history[trial_id].at(t)
+        no_better = sum(1 for other in members if self.history[other].at(t) <= mine)
         return no_better <= cut
 
 

@@ -223,3 +223,17 @@ def test_evaluation_interval_zero_means_every_interval():
     events = [("BEST", 1, 0.8), ("L", 1, 0.1)]
     assert feed("bandit", "max", {"slack_amount": 0.1, "evaluation_interval": 0}, events) == {
         ("L", 1)}
+
+
+def test_curve_running_values_and_rewrite_after_restore():
+    from hpotk.schedulers.early_termination import WORST, Curve
+
+    curve = Curve()
+    for t, score in [(1, 0.2), (2, None), (3, 0.8), (4, 0.5)]:
+        curve.add(t, score)
+    assert curve.mean_upto(2) == 0.2 and curve.mean_upto(4) == pytest.approx(0.5)
+    assert curve.best_upto(2) == 0.2 and curve.best_upto(4) == 0.8 and curve.best_upto(0) == WORST
+    assert curve.at(2) == WORST and curve.at(3.5) == 0.8 and curve.reached == 4
+    curve.add(3, 0.1)  # restored from the checkpoint at 2: intervals 3, 4 are replaced
+    assert curve.times == [1, 2, 3] and curve.best_upto(4) == 0.2
+    assert curve.mean_upto(3) == pytest.approx(0.15)
