@@ -54,9 +54,10 @@ def train(model, loader, optimizer, epoch, log_interval):
         loss.backward()
         optimizer.step()
         if batch_idx % log_interval == 0:
-            logger.info("Train Epoch: {} [{}/{} ({:.0f}%)] Loss: {:.6f}".format(
-                epoch, batch_idx * len(data), len(loader.dataset),
-                100.0 * batch_idx / len(loader), loss.item()))
+            seen, total = batch_idx * len(data), len(loader.dataset)
+            percent = 100.0 * batch_idx / len(loader)
+            logger.info(f"Train Epoch: {epoch} [{seen}/{total} ({percent:.0f}%)] "
+                        f"Loss: {loss.item():.6f}")
 
 
 def test(model, loader):
@@ -68,8 +69,9 @@ def test(model, loader):
             test_loss += F.nll_loss(output, target, reduction="sum").item()
             correct += output.argmax(dim=1).eq(target).sum().item()
     test_loss /= len(loader.dataset)
-    logger.info("Test set: Average loss: {:.4f}, Accuracy: {}/{} ({:.0f}%)".format(
-        test_loss, correct, len(loader.dataset), 100.0 * correct / len(loader.dataset)))
+    total = len(loader.dataset)
+    logger.info(f"Test set: Average loss: {test_loss:.4f}, "
+                f"Accuracy: {correct}/{total} ({100.0 * correct / total:.0f}%)")
 
 
 def main(argv=None):

@@ -161,6 +161,15 @@ def test_hyperparameters_reach_the_script(trainables, style, extra_argv, extra_e
         assert "HPOTK_LR" not in env
 
 
+def test_cwd_option_with_a_placeholder(trainables, tmp_path):
+    work = tmp_path / "work-0.5"
+    work.mkdir()
+    t = trainables({"drop": 0.5}, command=script("echo_args.py"), args="none",
+                   cwd=str(tmp_path / "work-{drop}"))
+    t.train()
+    assert json.loads((work / "seen.json").read_text())["cwd"] == os.path.realpath(work)
+
+
 def test_env_name_and_build_argv_formats_values():
     assert env_name("batch-size") == "HPOTK_BATCH_SIZE"
     assert env_name("model.lr") == "HPOTK_MODEL_LR"
