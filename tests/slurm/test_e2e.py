@@ -1,0 +1,168 @@
+"""hpotk's Slurm scripts on a real Slurm (slurm/testing/cluster.sh: two nodes, each a network
+namespace with its own address and hostname). Few and small: every job starts a 2-node Ray."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.slurm.conftest import (
+    REPO,
+    job_info,
+    job_output,
+    ray_processes_of_job,
+    release_if_requeued,
+    sbatch,
+    wait_for,
+    wait_job,
+)
+
+pytestmark = pytest.mark.slurm
+
+SUBMIT = REPO / "slurm" / "submit.sbatch"
+QUICKSTART = REPO / "experiments" / "quickstart.yaml"
+PYTHON = REPO / ".venv" / "bin" / "python"
+
+
+def small(results: Path, name: str, trials: int, max_t: int) -> list[str]:
+    """`hpotk run` arguments: the quickstart, shrunk; FIFO so every trial runs max_t steps; no
+    actor reuse so the two concurrent trials sit on the two 1-CPU nodes."""
+    return [f"--set=results={results}", f"--set=name={name}", f"--set=budget.trials={trials}",
+            "--set=budget.concurrent=2", f"--set=budget.max_t={max_t}",
+            "--set=strategy=fifo/random", "--set=reuse_actors=false", "--quiet"]
+
+
+def trials_csv(results: Path, name: str) -> list[dict[str, str]]:
+    with open(results / name / "trials.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def assert_completed(info: dict[str, str], cwd: Path, job_id: int) -> None:
+    assert info["JobState"] == "COMPLETED" and info["ExitCode"] == "0:0", (
+        f"job {job_id}: {info.get('JobState')} {info.get('ExitCode')}\n"
+        + job_output(cwd, job_id)[-5000:])
+
+
+def assert_no_ray_left(job_id: int) -> None:
+    # teardown runs before the job ends; give the last process a moment to be reaped
+    left = ray_processes_of_job(job_id)
+    for _ in range(20):
+        if not left:
+            break
+        time.sleep(0.5)
+        left = ray_processes_of_job(job_id)
+    assert not left, f"Ray processes of job {job_id} survived it:\n" + "\n".join(left)
+
+
+def test_two_node_job_runs_trials_on_both_nodes(slurm_nodes, job_env, tmp_path):
+    results = tmp_path / "results"
+    job = sbatch(str(SUBMIT), str(QUICKSTART), *small(results, "two-nodes", 2, 3), cwd=tmp_path)
+    info = wait_job(job, tmp_path)
+    assert_completed(info, tmp_path, job)
+    output = job_output(tmp_path, job)
+    assert "all 2 node(s) joined the Ray cluster" in output
+    state = json.loads((results / "two-nodes" / "hpotk.json").read_text())
+    assert state["ray_nodes"] == 2  # what Ray reported to the driver
+    rows = trials_csv(results, "two-nodes")
+    assert len(rows) == 2
+    assert {row["status"] for row in rows} == {"COMPLETED"}
+    assert {row["node"] for row in rows} == set(slurm_nodes[:2])
+    assert_no_ray_left(job)
+    assert not (tmp_path / ".hpotk-jobs" / str(job) / "ray_token").exists()
+
+
+def completed_trials(experiment_dir: Path, max_t: int) -> dict[str, list[str]]:
+    """Trials whose result.json already reached max_t: their result lines."""
+    done = {}
+    for result in experiment_dir.glob("*/result.json"):
+        lines = result.read_text().splitlines()
+        if lines and json.loads(lines[-1]).get("training_iteration") == max_t:
+            done[result.parent.name] = lines
+    return done
+
+
+def test_usr1_stops_requeues_and_resumes_to_the_full_budget(slurm_nodes, job_env, tmp_path):
+    results, name, trials, max_t = tmp_path / "results", "requeued", 3, 5
+    job = sbatch(str(SUBMIT), str(QUICKSTART), *small(results, name, trials, max_t), cwd=tmp_path)
+    # wait for the first completed trial, then signal as Slurm does near the time limit
+    before = wait_for(lambda: completed_trials(results / name, max_t), 300, "a completed trial")
+    subprocess.run(["scancel", "--signal=USR1", "--batch", str(job)], check=True)
+    assert len(before) < trials, "every trial finished before USR1; nothing to resume"
+
+    info = wait_job(job, tmp_path)
+    assert_completed(info, tmp_path, job)
+    output = job_output(tmp_path, job)
+    assert int(info["Restarts"]) == 1, output[-4000:]
+    assert "requeueing job" in output and "resuming interrupted experiment" in output
+    rows = trials_csv(results, name)
+    assert len(rows) == trials
+    assert len({row["trial_id"] for row in rows}) == trials
+    assert {row["status"] for row in rows} == {"COMPLETED"}
+    assert all(int(row["iterations"]) == max_t for row in rows)
+    # a trial completed before USR1 was not run again: its results are exactly as they were
+    for trial, lines in before.items():
+        now = (results / name / trial / "result.json").read_text().splitlines()
+        assert now == lines, f"completed trial {trial} was run again after the requeue"
+    assert_no_ray_left(job)
+
+
+def auth_probe(address: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Ask the cluster's GCS for its keys as a client with the given auth environment."""
+    code = ("import sys\nfrom ray._raylet import GcsClient\n"
+            "try:\n    GcsClient(address=sys.argv[1]).internal_kv_keys(b'', None, timeout=10)\n"
+            "except Exception as exc:\n    print('REFUSED', type(exc).__name__, exc)\n"
+            "    sys.exit(3)\nprint('ACCEPTED')\n")
+    base = {k: v for k, v in env.items() if not k.startswith("RAY_AUTH")}
+    return subprocess.Popen([str(PYTHON), "-c", code, address], env={**base, **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_two_jobs_on_the_same_nodes_are_isolated(slurm_nodes, job_env, tmp_path, monkeypatch,
+                                                  capsys):
+    from hpotk import slurm
+
+    results = tmp_path / "results"
+    job_a = sbatch(str(SUBMIT), str(QUICKSTART), *small(results, "job-a", 2, 8), cwd=tmp_path)
+    # job B through `hpotk submit`'s rendered script (sbatch reads it on stdin)
+    monkeypatch.chdir(tmp_path)
+    assert slurm.submit(str(QUICKSTART), nodes=2, gpus_per_node=0, time="00:20:00",
+                        extra_args=small(results, "job-b", 2, 3)) == 0
+    job_b = int(capsys.readouterr().out.split()[-1])
+    dirs = {job: tmp_path / ".hpotk-jobs" / str(job) for job in (job_a, job_b)}
+
+    def both_running() -> bool:
+        for job in (job_a, job_b):
+            release_if_requeued(job, job_info(job))
+        return all((d / "head.ready").exists() for d in dirs.values())
+
+    wait_for(both_running, 300, "both clusters to start")
+    address_a = (dirs[job_a] / "head.ready").read_text()
+    address_b = (dirs[job_b] / "head.ready").read_text()
+    assert address_a.split(":")[1] != address_b.split(":")[1]  # separate port blocks
+    token_a = (dirs[job_a] / "ray_token").read_text()
+    token_b = (dirs[job_b] / "ray_token").read_text()
+    assert token_a != token_b
+    assert (dirs[job_a] / "ray_token").stat().st_mode & 0o777 == 0o600
+    probes = {
+        "job B's token": auth_probe(address_a, {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token_b}),
+        "no token": auth_probe(address_a, {"RAY_AUTH_MODE": "disabled"}),
+        "job A's token": auth_probe(address_a, {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token_a}),
+    }
+    outputs = {what: probe.communicate(timeout=120)[0] for what, probe in probes.items()}
+    assert "ACCEPTED" in outputs["job A's token"], outputs  # the cluster was up and reachable
+    for what in ("job B's token", "no token"):
+        assert "REFUSED AuthenticationError" in outputs[what], (what, outputs[what])
+
+    for job, name in ((job_a, "job-a"), (job_b, "job-b")):
+        info = wait_job(job, tmp_path)
+        assert_completed(info, tmp_path, job)
+        rows = trials_csv(results, name)
+        assert len(rows) == 2 and {row["status"] for row in rows} == {"COMPLETED"}
+        assert_no_ray_left(job)
+    print(sys.version)  # keep capsys in use after the job id was read
