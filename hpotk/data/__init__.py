@@ -17,6 +17,8 @@ DATASETS = Registry(
     "dataset",
     {
         "emt-adsorption": "hpotk.data.emt_adsorption:prepare",
+        "hetero-synthetic": "hpotk.data.hetero:prepare",
+        "kg-synthetic": "hpotk.data.kg:prepare",
     },
 )
 

@@ -16,6 +16,10 @@ TRAINABLES = Registry(
     "trainable",
     {
         "mlp-digits": "hpotk.trainables.digits:DigitsMLP",
+        "rgcn": "hpotk.trainables.rgcn:RGCNTrainable",
+        "transe": "hpotk.trainables.kge:TransETrainable",
+        "distmult": "hpotk.trainables.kge:DistMultTrainable",
+        "rotate": "hpotk.trainables.kge:RotatETrainable",
         "cgcnn": "hpotk.trainables.cgcnn:CGCNNTrainable",
     },
 )
