@@ -21,6 +21,10 @@ SEARCHERS = Registry(
     {
         "random": "hpotk.searchers.random:build",
         "grid": "hpotk.searchers.grid:build",
+        "sobol": "hpotk.searchers.sobol:build",
+        "tpe": "hpotk.searchers.tpe:build",
+        "anneal": "hpotk.searchers.anneal:build",
+        "bo": "hpotk.searchers.bo:build",
     },
 )
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from hpotk.errors import ConfigError
+from hpotk.options import check_options
 from hpotk.searchers import SearchContext, SearchPlan
 
 
@@ -22,10 +24,12 @@ def grid_points(ctx: SearchContext) -> dict[str, list]:
     return values
 
 
-def build(ctx: SearchContext) -> SearchPlan:
+def build(ctx: SearchContext, **options: Any) -> SearchPlan:
+    """No options: refuses any."""
     from ray import tune
     from ray.tune.search import BasicVariantGenerator
 
+    check_options(options, {}, ctx.path)
     values = grid_points(ctx)
     size = math.prod(len(v) for v in values.values()) if values else 1
     if size > ctx.trials:

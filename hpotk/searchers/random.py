@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from hpotk.options import check_options
 from hpotk.searchers import SearchContext, SearchPlan
 
 
-def build(ctx: SearchContext) -> SearchPlan:
+def build(ctx: SearchContext, **options: Any) -> SearchPlan:
+    """No options: refuses any."""
     from ray.tune.search import BasicVariantGenerator
 
+    check_options(options, {}, ctx.path)
     return SearchPlan(
         search_alg=BasicVariantGenerator(random_state=ctx.seed, max_concurrent=ctx.concurrent),
         param_space=ctx.space.to_ray(),

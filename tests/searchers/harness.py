@@ -1,0 +1,90 @@
+"""Drive any hpotk `SearchPlan` without Ray's Tuner, the way Tune's controller would.
+
+A ``ray.tune.search.Searcher`` (sobol, tpe, anneal, bo) is called directly: ``suggest`` /
+``on_trial_result`` / ``on_trial_complete``; its suggestion is merged over the plan's
+``param_space`` (the fixed values) as Tune's SearchGenerator does. A ``BasicVariantGenerator``
+(random, grid) gets the plan's ``param_space`` through ``add_configurations`` and is asked with
+``next_trial()``. Either way the test sees ``suggest() -> (trial_id, config)`` and
+``complete(trial_id, result | None, error)``.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+from ray.tune.search import BasicVariantGenerator, Searcher
+
+from hpotk.searchers import SearchPlan
+
+
+def _noop(config: dict[str, Any]) -> None:  # the trainable is never run
+    return None
+
+
+class Driver:
+    """One experiment's search, driven by hand.
+
+    Args:
+        plan: a freshly built plan.
+        restore_from: a directory written by `save`: the plan's algorithm is restored from it
+            (Tune's ``restore_from_dir``) instead of starting afresh.
+    """
+
+    def __init__(self, plan: SearchPlan, restore_from: str | None = None):
+        self.plan = plan
+        self.alg = plan.search_alg
+        self.is_generator = isinstance(self.alg, BasicVariantGenerator)
+        assert self.is_generator or isinstance(self.alg, Searcher), type(self.alg)
+        self.n_suggested = 0
+        if restore_from is not None:
+            self.alg.restore_from_dir(restore_from)
+            # trial ids must not repeat after a restore
+            self.n_suggested = json.loads(Path(restore_from, "driver.json").read_text())["n"]
+        elif self.is_generator:
+            self.alg.add_configurations({"conformance": {
+                "run": _noop, "config": plan.param_space, "num_samples": plan.num_samples}})
+
+    def suggest(self) -> tuple[str, dict[str, Any]] | None:
+        if self.is_generator:
+            trial = self.alg.next_trial()
+            if trial is None:
+                return None
+            self.n_suggested += 1
+            return trial.trial_id, dict(trial.config)
+        trial_id = f"trial_{self.n_suggested:04d}"
+        config = self.alg.suggest(trial_id)
+        if config is None or config == Searcher.FINISHED:
+            return None
+        self.n_suggested += 1
+        return trial_id, {**self.plan.param_space, **config}
+
+    def result(self, trial_id: str, result: dict[str, Any]) -> None:
+        self.alg.on_trial_result(trial_id, result)
+
+    def complete(self, trial_id: str, result: dict[str, Any] | None = None,
+                 error: bool = False) -> None:
+        self.alg.on_trial_complete(trial_id, result=result, error=error)
+
+    def save(self, dirpath: str) -> None:
+        """Checkpoint the search state as Tune does (``save_to_dir``)."""
+        self.alg.save_to_dir(dirpath, session_str="conformance")
+        Path(dirpath, "driver.json").write_text(json.dumps({"n": self.n_suggested}))
+
+    def clone_by_pickle(self) -> Driver:
+        """A copy made by pickling: an hpotk searcher itself (plain pickle), or a generator's
+        state."""
+        if self.is_generator:
+            import cloudpickle  # what Ray checkpoints a generator's state with (argparse inside)
+
+            fresh = BasicVariantGenerator()
+            fresh.set_state(pickle.loads(cloudpickle.dumps(self.alg.get_state())))
+            alg = fresh
+        else:
+            alg = pickle.loads(pickle.dumps(self.alg))
+        twin = Driver.__new__(Driver)
+        twin.plan = SearchPlan(alg, self.plan.param_space, self.plan.num_samples)
+        twin.alg, twin.is_generator, twin.n_suggested = alg, self.is_generator, self.n_suggested
+        return twin
