@@ -22,6 +22,9 @@ class ConfigError(HpotkError):
         self.source = source
         super().__init__(self._format())
 
+    def __reduce__(self):  # survives pickling (Ray sends errors back from workers)
+        return (type(self), (self.path, self.message, self.source))
+
     def _format(self) -> str:
         where = f"{self.source}: " if self.source else ""
         key = f"{self.path}: " if self.path else ""

@@ -82,10 +82,33 @@ def make_plan(exp: Experiment) -> Plan:
     )
     search = searchers.make(exp.strategy.searcher.name, search_ctx, exp.strategy.searcher.options)
     sched_ctx = _schedule_context(exp, space)
+    scheduler = schedulers.make(exp.strategy.scheduler.name, sched_ctx,
+                                exp.strategy.scheduler.options)
+    _check_checkpointing(exp, scheduler)
     info = schedulers.describe(exp.strategy.scheduler.name, sched_ctx,
                                exp.strategy.scheduler.options)
     expected = search.num_samples * _grid_size(search.param_space)
     return Plan(exp, space, search, info, expected)
+
+
+def needs_checkpoints(scheduler: Any) -> bool:
+    """True for schedulers that pause or clone trials (PBT, synchronous HyperBand)."""
+    from ray.tune.schedulers import HyperBandScheduler, PopulationBasedTraining
+
+    return bool(getattr(scheduler, "hpotk_requires_checkpoints", False)) or isinstance(
+        scheduler, (HyperBandScheduler, PopulationBasedTraining))
+
+
+def _check_checkpointing(exp: Experiment, scheduler: Any) -> None:
+    """A command trainable checkpoints only if its script can: refuse what needs it otherwise."""
+    if not isinstance(exp.trainable, dict):
+        return
+    from hpotk.trainables.command import refuse_without_checkpoints
+
+    if needs_checkpoints(scheduler):
+        refuse_without_checkpoints(exp.trainable, f"strategy.scheduler {exp.strategy.scheduler.name}")
+    elif exp.checkpoint.every or exp.checkpoint.at_end:
+        refuse_without_checkpoints(exp.trainable, "checkpoint.every / checkpoint.at_end")
 
 
 def _schedule_context(exp: Experiment, space: Any) -> Any:

@@ -172,3 +172,19 @@ def test_data_flag_replaces_or_updates_the_dataset(tmp_path):
     graph.write_bytes(b"")
     exp = _load(parse(["run", str(path), "--data", str(graph)]))
     assert exp.data == {"path": str(graph.resolve())}
+
+
+def test_command_trainable_refuses_what_needs_checkpoints(capsys):
+    path = REPO / "experiments" / "digits_command.yaml"
+    for extra in (["--set", "checkpoint.every=2"], ["--set", "strategy=hyperband/random"]):
+        assert main(["plan", str(path), *extra]) == 2
+        err = capsys.readouterr().err
+        assert "trainable.command" in err and "{checkpoint_dir}" in err
+
+
+def test_config_error_survives_pickling():
+    import pickle
+
+    exc = pickle.loads(pickle.dumps(ConfigError("budget.trials", "must be >= 1", "x.yaml")))
+    assert (exc.path, exc.message, exc.source) == ("budget.trials", "must be >= 1", "x.yaml")
+    assert str(exc) == "x.yaml: budget.trials: must be >= 1"
