@@ -139,7 +139,7 @@ hpotk_fail() {
 # Run this node's part of the job's Ray cluster in the foreground until SIGTERM/SIGINT (or until
 # Ray dies), then stop it. ROLE is head or worker. CPUs and GPUs come from the allocation.
 hpotk_ray_node() {  # hpotk_ray_node ROLE
-    local role=$1 node ip tmp cpus gpus rc=0
+    local role=$1 node ip tmp cpus gpus
     : "${HPOTK_JOB_DIR:?} ${HPOTK_PORT_BASE:?} ${SLURM_JOB_ID:?}"
     node=$(hpotk_node_name)
     ip=$(hpotk_node_ip) || hpotk_fail "no IP address for node $node"
@@ -179,7 +179,7 @@ hpotk_ray_node() {  # hpotk_ray_node ROLE
     fi
     hpotk_log "Ray $role up"
     while kill -0 "$ray_pid" 2>/dev/null; do
-        wait "$ray_pid" || rc=$?
+        wait "$ray_pid" || true  # a trapped signal interrupts wait: wait again
     done
-    hpotk_log "Ray $role stopped (rc=$rc)"
+    hpotk_log "Ray $role stopped"
 }
