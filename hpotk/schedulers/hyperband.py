@@ -71,7 +71,7 @@ def brackets(trials: int, reduction_factor: float, max_t: int) -> list[dict]:
             left -= n
             rungs, budget, survivors, alive = [], r0, n0, n
             for _ in range(s + 1):
-                rungs.append({"iterations": budget, "trials": alive})
+                rungs.append({"iterations": budget, "expected_trials": alive})
                 survivors = int(math.ceil(survivors / eta))
                 alive = min(alive, survivors)
                 budget = int(min(budget * eta, max_t))
