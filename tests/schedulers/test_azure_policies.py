@@ -237,3 +237,16 @@ def test_curve_running_values_and_rewrite_after_restore():
     curve.add(3, 0.1)  # restored from the checkpoint at 2: intervals 3, 4 are replaced
     assert curve.times == [1, 2, 3] and curve.best_upto(4) == 0.2
     assert curve.mean_upto(3) == pytest.approx(0.15)
+
+
+@pytest.mark.parametrize("name, options", [("median", {}), ("bandit", {"slack_amount": 0.1}),
+                                           ("truncation", {"truncation_percentage": 10})])
+def test_search_properties_come_once_from_the_tune_config(name, options):
+    ctx = ScheduleContext(space=Space(), metric="m", mode="max", max_t=10)
+    policy = schedulers.make(name, ctx, options)
+    assert policy.metric is None  # nothing until Tune passes its TuneConfig's metric and mode
+    assert policy.set_search_properties("val_acc", "max")
+    assert policy.metric == "val_acc" and policy._mode == "max"
+    assert not policy.set_search_properties("loss", "min")  # already set: Ray's convention
+    with pytest.raises(ValueError, match="mode"):
+        schedulers.make(name, ctx, options).set_search_properties("m", "up")
