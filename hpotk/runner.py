@@ -116,7 +116,7 @@ def _schedule_context(exp: Experiment, space: Any) -> Any:
 
     return schedulers.ScheduleContext(
         space=space, metric=exp.metric.name, mode=exp.metric.mode, max_t=exp.budget.max_t,
-        trials=exp.budget.trials, seed=exp.seed,
+        trials=exp.budget.trials, seed=exp.seed, searcher=exp.strategy.searcher.name,
     )
 
 
