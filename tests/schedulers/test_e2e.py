@@ -66,3 +66,10 @@ def test_pbt_refuses_an_architecture_param(hpotk_cli, tmp_path):
                                "budget.trials=4", *TINY)
     assert code == 2
     assert "hidden_size" in err and "architecture" in err
+
+
+def test_pbt_refuses_a_searcher_ray_cannot_pair_it_with(hpotk_cli):
+    code, out, err = hpotk_cli("run", QUICKSTART, "--set", "strategy=pbt/tpe", "--set",
+                               "space.hidden_size=64", *TINY)
+    assert code == 2
+    assert "pbt cannot run behind searcher 'tpe'" in err
