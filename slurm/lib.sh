@@ -4,6 +4,9 @@
 # never share a port, a temp directory or a token:
 #   HPOTK_JOB_DIR          shared job directory (token, readiness files), mode 0700
 #   HPOTK_PORT_BASE        first port of the job's block (HPOTK_PORT_BLOCK ports)
+#   HPOTK_SHARED_HOST=1    several Slurm nodes share one host and network namespace (test
+#                          clusters): each node of the job then gets its own block
+#   HPOTK_NODE_INDEX       this node's position in the job's node list (set per step)
 #   HPOTK_RAY_TMPROOT      node-local root for Ray's temp dir (default /tmp)
 #   RAY_AUTH_MODE=token, RAY_AUTH_TOKEN_PATH=$HPOTK_JOB_DIR/ray_token
 
@@ -21,18 +24,25 @@ hpotk_node_name() { echo "${SLURMD_NODENAME:-$(hostname -s)}"; }
 hpotk_node_ip() {
     local name=${1:-$(hpotk_node_name)} ip
     if [[ -n ${HPOTK_NODE_IP:-} ]]; then echo "$HPOTK_NODE_IP"; return; fi
-    ip=$(getent ahostsv4 "$name" 2>/dev/null | awk '$1 !~ /^127\./ {print $1; exit}')
+    # not 127.0.0.1 / 127.0.1.1, where many distributions map the machine's own name
+    ip=$(getent ahostsv4 "$name" 2>/dev/null | awk '$1 != "127.0.0.1" && $1 != "127.0.1.1" {print $1; exit}')
     [[ -n $ip ]] || ip=$(hostname -I 2>/dev/null | awk '{print $1}')
     [[ -n $ip ]] || { hpotk_log "cannot find an IP address for node $name"; return 1; }
     echo "$ip"
 }
 
 # Number of port blocks and the job's first candidate block.
-hpotk_port_slots() { echo $(( (HPOTK_PORT_LAST - HPOTK_PORT_FIRST + 1) / HPOTK_PORT_BLOCK )); }
+# A job spans one block, or one per node (HPOTK_PORT_BLOCKS, set by submit.sbatch) on a shared host.
+hpotk_job_span() { echo $(( HPOTK_PORT_BLOCK * ${HPOTK_PORT_BLOCKS:-1} )); }
+hpotk_port_slots() { echo $(( (HPOTK_PORT_LAST - HPOTK_PORT_FIRST + 1) / $(hpotk_job_span) )); }
 hpotk_port_base_for() {  # hpotk_port_base_for JOB_ID TRY
     local slots
     slots=$(hpotk_port_slots)
-    echo $(( HPOTK_PORT_FIRST + (( $1 + $2 ) % slots) * HPOTK_PORT_BLOCK ))
+    echo $(( HPOTK_PORT_FIRST + (( $1 + $2 ) % slots) * $(hpotk_job_span) ))
+}
+# This node's first port: the job's block, or the node's own block on a shared host.
+hpotk_node_port_base() {
+    echo $(( HPOTK_PORT_BASE + (${HPOTK_PORT_BLOCKS:-1} > 1 ? ${HPOTK_NODE_INDEX:-0} : 0) * HPOTK_PORT_BLOCK ))
 }
 
 # The ports of the block, one per Ray service; workers get the rest of the block.
@@ -50,9 +60,9 @@ hpotk_ray_port_args() {  # hpotk_ray_port_args BASE [head]
     printf '%s\n' "${args[@]}"
 }
 
-# Exit 0 when no port of the block [BASE, BASE+HPOTK_PORT_BLOCK) is listening on this node.
-hpotk_ports_free() {  # hpotk_ports_free BASE
-    local lo=$1 hi=$(( $1 + HPOTK_PORT_BLOCK - 1 )) busy
+# Exit 0 when no port in [BASE, BASE+COUNT) is in use on this node (COUNT: one block).
+hpotk_ports_free() {  # hpotk_ports_free BASE [COUNT]
+    local lo=$1 hi=$(( $1 + ${2:-$HPOTK_PORT_BLOCK} - 1 )) busy
     if command -v ss >/dev/null; then
         busy=$(ss -Htan 2>/dev/null | awk -v lo="$lo" -v hi="$hi" '
             { n = split($4, a, ":"); p = a[n] + 0; if (p >= lo && p <= hi) { print p; exit } }')
@@ -139,19 +149,19 @@ hpotk_fail() {
 # Run this node's part of the job's Ray cluster in the foreground until SIGTERM/SIGINT (or until
 # Ray dies), then stop it. ROLE is head or worker. CPUs and GPUs come from the allocation.
 hpotk_ray_node() {  # hpotk_ray_node ROLE
-    local role=$1 node ip tmp cpus gpus
+    local role=$1 node ip tmp cpus gpus base
     : "${HPOTK_JOB_DIR:?} ${HPOTK_PORT_BASE:?} ${SLURM_JOB_ID:?}"
     node=$(hpotk_node_name)
     ip=$(hpotk_node_ip) || hpotk_fail "no IP address for node $node"
     tmp=$(hpotk_ray_tmp) || hpotk_fail "Ray temp dir too long on $node"
     cpus=${SLURM_CPUS_ON_NODE:-${SLURM_CPUS_PER_TASK:-1}}
     gpus=$(hpotk_gpus)
-    hpotk_ports_free "$HPOTK_PORT_BASE" \
-        || hpotk_fail "port block $HPOTK_PORT_BASE+$HPOTK_PORT_BLOCK is in use on $node"
+    base=$(hpotk_node_port_base)
+    hpotk_ports_free "$base" || hpotk_fail "port block $base+$HPOTK_PORT_BLOCK is in use on $node"
 
     local args=(start --block --node-ip-address="$ip" --num-cpus="$cpus" --num-gpus="$gpus"
                 --temp-dir="$tmp" --disable-usage-stats)
-    mapfile -t -O "${#args[@]}" args < <(hpotk_ray_port_args "$HPOTK_PORT_BASE" "$role")
+    mapfile -t -O "${#args[@]}" args < <(hpotk_ray_port_args "$base" "$role")
     [[ -n ${HPOTK_OBJECT_STORE_BYTES:-} ]] && args+=(--object-store-memory="$HPOTK_OBJECT_STORE_BYTES")
     if [[ $role == head ]]; then
         args+=(--head --include-dashboard="${HPOTK_RAY_DASHBOARD:-false}")
@@ -167,14 +177,14 @@ hpotk_ray_node() {  # hpotk_ray_node ROLE
     trap 'hpotk_log "stopping Ray ($HPOTK_NODE_ROLE)"; [[ -n $ray_pid ]] && kill -TERM "$ray_pid" 2>/dev/null || true' TERM INT HUP USR2
     trap 'hpotk_stop_local "$HPOTK_NODE_TMP"' EXIT
     mkdir -p -m 0700 "$tmp"
-    hpotk_log "starting Ray $role: $ip, $cpus CPU(s), $gpus GPU(s), ports $HPOTK_PORT_BASE+, temp $tmp"
+    hpotk_log "starting Ray $role: $ip, $cpus CPU(s), $gpus GPU(s), ports $base+, temp $tmp"
     "$HPOTK_RAY" "${args[@]}" >"$HPOTK_JOB_DIR/ray-$role-$node.log" 2>&1 &
     ray_pid=$!
     # `ray start` writes ray_current_cluster into its temp dir once this node has started
     hpotk_wait_file "$tmp/ray_current_cluster" "${HPOTK_START_TIMEOUT:-300}" "$ray_pid" \
         || hpotk_fail "Ray $role did not start on $node; see $HPOTK_JOB_DIR/ray-$role-$node.log"
     if [[ $role == head ]]; then
-        printf '%s:%s' "$ip" "$HPOTK_PORT_BASE" >"$HPOTK_JOB_DIR/head.ready.tmp"
+        printf '%s:%s' "$ip" "$base" >"$HPOTK_JOB_DIR/head.ready.tmp"
         mv "$HPOTK_JOB_DIR/head.ready.tmp" "$HPOTK_JOB_DIR/head.ready"
     fi
     hpotk_log "Ray $role up"

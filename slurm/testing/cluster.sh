@@ -229,7 +229,7 @@ up() {
     if write_conf "$mode"; then
         # a new configuration: restart whatever runs with the old one
         stop_daemons
-        [[ $mode == netns ]] && netns_up
+        if [[ $mode == netns ]]; then netns_up; else netns_down; fi
     fi
     start_ctld
     local i

@@ -20,8 +20,8 @@ FINAL_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT
 
 
 @pytest.fixture(scope="session")
-def slurm_nodes() -> list[str]:
-    """Start (or find) the test Slurm; the names of its nodes."""
+def slurm_nodes() -> dict[str, str]:
+    """Start (or find) the test Slurm; its nodes, name -> address."""
     if os.geteuid() != 0:
         pytest.skip("the test Slurm needs root (slurm/testing/cluster.sh starts daemons)")
     proc = subprocess.run(["bash", str(CLUSTER_SH), "up"], capture_output=True, text=True,
@@ -29,16 +29,25 @@ def slurm_nodes() -> list[str]:
     if proc.returncode != 0:
         pytest.skip(f"slurm/testing/cluster.sh cannot start Slurm here: "
                     f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
-    out = subprocess.run(["sinfo", "-h", "-N", "-o", "%N"], capture_output=True, text=True,
+    out = subprocess.run(["sinfo", "-h", "-N", "-o", "%N %o"], capture_output=True, text=True,
                          check=True).stdout
-    return sorted(set(out.split()))
+    return dict(sorted(line.split() for line in set(out.splitlines())))
+
+
+@pytest.fixture(scope="session")
+def slurm_shared_host() -> bool:
+    """True when the test Slurm's nodes share one network namespace (cluster.sh's fallback)."""
+    out = subprocess.run(["bash", str(CLUSTER_SH), "status"], capture_output=True, text=True)
+    return "mode: loopback" in out.stdout
 
 
 @pytest.fixture
-def job_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def job_env(monkeypatch: pytest.MonkeyPatch, slurm_nodes, slurm_shared_host) -> dict[str, str]:
     """Environment the jobs inherit (sbatch exports it): this checkout's hpotk and Ray first on
     PATH, a small object store (four Ray nodes share this machine)."""
     monkeypatch.setenv("PATH", f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    if slurm_shared_host:
+        monkeypatch.setenv("HPOTK_SHARED_HOST", "1")  # one port block per node
     monkeypatch.setenv("HPOTK_OBJECT_STORE_BYTES", str(150 * 1024 * 1024))
     monkeypatch.delenv("HPOTK_SLURM_DIR", raising=False)
     return dict(os.environ)

@@ -26,6 +26,13 @@ def test_port_block_follows_the_job_id_and_stays_in_range():
     assert first == 20000 + (123 % slots) * 400
     assert second == first + 400 or second == 20000  # the next block, wrapping around
     assert 20000 <= first and third + 400 - 1 <= 32767
+    # several nodes on one host: the job spans a block per node, each node uses its own
+    out = bash("hpotk_port_base_for 123 0; HPOTK_PORT_BASE=24000 HPOTK_NODE_INDEX=2 hpotk_node_port_base",
+               HPOTK_PORT_BLOCKS="3").stdout.split()
+    assert int(out[0]) == 20000 + (123 % (slots // 3)) * 1200
+    assert out[1] == "24800"
+    assert bash("HPOTK_PORT_BASE=24000 HPOTK_NODE_INDEX=2 hpotk_node_port_base").stdout.strip() \
+        == "24000"
     args = bash("hpotk_ray_port_args 24000 head").stdout.split()
     ports = sorted(int(a.split("=")[1]) for a in args)
     assert ports[0] == 24000 and ports[-1] == 24399  # every port inside the block
