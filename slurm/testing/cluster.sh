@@ -214,12 +214,8 @@ up() {
     [[ $(id -u) -eq 0 ]] || die "must run as root (starts daemons, network namespaces)"
     install_packages
     start_munge
-    local mode=${HPOTK_SLURM_MODE:-}
-    if [[ -z $mode ]]; then
-        mode=$(current_mode)
-        [[ -n $mode ]] || mode=netns
-        [[ ${HPOTK_SLURM_NETNS:-1} == 0 ]] && mode=loopback
-    fi
+    local mode=netns
+    [[ ${HPOTK_SLURM_NETNS:-1} == 0 ]] && mode=loopback
     if [[ $mode == netns ]] && ! netns_up; then
         log "network namespaces unavailable here; falling back to 127.0.0.x nodes"
         netns_down
