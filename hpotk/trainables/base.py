@@ -125,13 +125,16 @@ class TorchTrainable(tune.Trainable):
     def _configure(self, config: dict[str, Any]) -> None:
         import torch
 
-        old = getattr(self, "config", None) or {}
+        # Ray's Trainable.reset() sets self.config to the new config before calling
+        # reset_config, so compare with the config the model was built from.
+        old = getattr(self, "_built_config", None) or {}
         self.config = config
         self.seed = config_seed(self.context.seed, config)
         torch.manual_seed(self.seed)
         rebuild = self.model is None or any(old.get(k) != config.get(k) for k in self.MODEL_PARAMS)
         if rebuild:
             self.model = self.build_model(config).to(self.device)
+            self._built_config = config
         else:
             _reinitialise(self.model)
             _set_dropout(self.model, config)
@@ -224,6 +227,7 @@ class TorchTrainable(tune.Trainable):
         state = torch.load(path, map_location=self.device, weights_only=False)
         if any(state["config"].get(k) != self.config.get(k) for k in self.MODEL_PARAMS):
             self.model = self.build_model(state["config"]).to(self.device)
+            self._built_config = state["config"]
             self.optimizer = self.build_optimizer(self.model, self.config)
         self.model.load_state_dict(state["model"])
         try:
