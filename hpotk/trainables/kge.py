@@ -183,7 +183,7 @@ class KGETrainable(TorchTrainable):
     def step(self) -> dict[str, Any]:
         metrics = super().step()
         if metrics["epoch"] >= int(self._get("num-epochs")):
-            metrics["done"] = True
+            metrics["done"] = metrics["finished"] = True
         return metrics
 
 
