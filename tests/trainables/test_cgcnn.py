@@ -120,3 +120,20 @@ def test_runs_on_the_gpu():
     assert all(p.is_cuda for p in trainable.model.parameters())
     result = trainable.train()
     assert math.isfinite(result["val_mae"]) and math.isfinite(result["test_mae"])
+
+
+@pytest.mark.e2e
+def test_cgcnn_experiment_runs_on_ray(hpotk_cli, tmp_path):
+    """The shipped experiment file, cut to 2 trials of 2 epochs on 40 structures."""
+    import json
+    from pathlib import Path
+
+    experiment = Path(__file__).resolve().parents[2] / "experiments" / "cgcnn_asha_rs.yaml"
+    code, out, err = hpotk_cli("run", experiment, "--set", "data.size=40", "--set",
+                               "budget.trials=2", "--set", "budget.max_t=2", "--set",
+                               "results=out", "--quiet")
+    assert code == 0, out + err
+    best = json.loads((tmp_path / "out" / "cgcnn-asha-rs" / "best.json").read_text())
+    assert set(best["config"]) == {"lr", "batch_size", "atom_embedding_size",
+                                   "num_graph_conv_layers", "fc_feat_size", "num_fc_layers"}
+    assert {"val_mae", "test_mae", "baseline_mae"} <= set(best["metrics"])
