@@ -206,6 +206,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     for bracket in sched.get("brackets", []) or []:
         print(f"    bracket {bracket.get('bracket', '')}: " + ", ".join(
             f"{r['iterations']} it x {r['expected_trials']}" for r in bracket.get("rungs", [])))
+    for name, how in (sched.get("mutations") or {}).items():
+        print(f"    mutates {name}: {how}")
     for rung in sched.get("rungs", []) or []:
         print(f"    rung at {rung['iterations']} iterations: ~{rung['expected_trials']} trials")
     print(f"results: {info['results_dir']}")
