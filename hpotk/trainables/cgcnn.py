@@ -25,6 +25,21 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: config keys the base protocol reads (seed 000's early stopping)
+_PROTOCOL_KEYS = frozenset({"enable-early-stop", "window-for-early-stop"})
+
+
+def _refuse_unknown(config: dict[str, Any]) -> None:
+    """A hyperparameter this model does not have is a mistake in the space, not something to
+    ignore (called for every new config: setup and reset_config)."""
+    unknown = sorted(set(config) - set(DEFAULTS) - _PROTOCOL_KEYS)
+    if unknown:
+        from hpotk.errors import ConfigError
+
+        raise ConfigError(f"space.{unknown[0]}", f"the cgcnn trainable has no hyperparameter "
+                          f"{unknown[0]!r}; its hyperparameters are {sorted(DEFAULTS)}")
+
+
 class CGCNNTrainable(TorchTrainable):
     MODEL_PARAMS = frozenset(
         {"atom_embedding_size", "num_graph_conv_layers", "fc_feat_size", "num_fc_layers"}
@@ -38,7 +53,7 @@ class CGCNNTrainable(TorchTrainable):
 
         from hpotk.data import emt_adsorption
 
-        spec = dict(spec) or {"name": emt_adsorption.NAME}
+        spec = dict(spec)
         name = spec.get("name", emt_adsorption.NAME)
         if name != emt_adsorption.NAME:
             from hpotk.errors import ConfigError
@@ -82,6 +97,7 @@ class CGCNNTrainable(TorchTrainable):
     def build_optimizer(self, model: Any, config: dict[str, Any]) -> Any:
         import torch
 
+        _refuse_unknown(config)
         return torch.optim.Adam(model.parameters(), lr=float(config.get("lr", DEFAULTS["lr"])))
 
     def _batch_size(self) -> int:

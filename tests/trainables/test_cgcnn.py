@@ -137,3 +137,13 @@ def test_cgcnn_experiment_runs_on_ray(hpotk_cli, tmp_path):
     assert set(best["config"]) == {"lr", "batch_size", "atom_embedding_size",
                                    "num_graph_conv_layers", "fc_feat_size", "num_fc_layers"}
     assert {"val_mae", "test_mae", "baseline_mae"} <= set(best["metrics"])
+
+
+def test_unknown_hyperparameter_is_refused():
+    from hpotk.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no hyperparameter 'dropout'"):
+        make({**CONFIG, "dropout": 0.1})
+    trainable = make(CONFIG)
+    with pytest.raises(ConfigError, match="space.hidden_size"):
+        trainable.reset_config({**CONFIG, "hidden_size": 3})
