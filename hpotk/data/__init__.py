@@ -44,3 +44,23 @@ def prepare(name: str, **params: Any) -> str:
         rate = count / entry.seconds if entry.seconds > 0 else float("inf")
         how = f"built {count} {unit} in {entry.seconds:.1f} s ({rate:.1f} {unit}/s)"
     return f"{name} ({shown}): {how}\ncache: {entry.path} ({size_mb:.1f} MB)"
+
+
+def graph_size(spec: dict[str, Any]) -> tuple[int, int]:
+    """(nodes, edges) of a graph data spec, for ``node_strategy``/``edge_strategy`` ranges.
+
+    Heterogeneous graphs (``hetero-synthetic``, a ``.pt`` HeteroData file) give nodes and edges;
+    knowledge graphs (``kg-synthetic``, a ``.tsv`` of triples) give entities and triples.
+    Raises ValueError for a spec that is not a graph.
+    """
+    path = str(spec.get("path", ""))
+    name = spec.get("name")
+    if name == "kg-synthetic" or path.endswith(".tsv"):
+        from hpotk.data.kg import graph_size as kg_size
+
+        return kg_size(spec)
+    if name == "hetero-synthetic" or path.endswith(".pt"):
+        from hpotk.data.hetero import graph_size as hetero_size
+
+        return hetero_size(spec)
+    raise ValueError(f"not a graph data spec: {spec!r}")
