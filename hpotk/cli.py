@@ -67,7 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["data"]:  # KEY=VALUE pairs may come before or after --size / --seed
+        data_parser = parser._subparsers._group_actions[0].choices["data"]
+        args = data_parser.parse_intermixed_args(argv[1:],
+                                                 namespace=argparse.Namespace(command="data"))
+    else:
+        args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE

@@ -188,3 +188,15 @@ def test_config_error_survives_pickling():
     exc = pickle.loads(pickle.dumps(ConfigError("budget.trials", "must be >= 1", "x.yaml")))
     assert (exc.path, exc.message, exc.source) == ("budget.trials", "must be >= 1", "x.yaml")
     assert str(exc) == "x.yaml: budget.trials: must be >= 1"
+
+
+def test_data_command_builds_then_hits_the_cache(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HPOTK_DATA_DIR", str(tmp_path))
+    argv = ["data", "emt-adsorption", "workers=1", "--size", "10", "relax_steps=0"]
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    assert "built 10 structures" in first and str(tmp_path) in first
+    assert main(argv) == 0
+    assert "already cached" in capsys.readouterr().out
+    assert main(["data", "emt-adsorption", "--size", "10", "bogus=1"]) == 2
+    assert "data.bogus: unknown option" in capsys.readouterr().err
