@@ -60,18 +60,22 @@ hpotk_ray_port_args() {  # hpotk_ray_port_args BASE [head]
     printf '%s\n' "${args[@]}"
 }
 
-# Exit 0 when no port in [BASE, BASE+COUNT) is in use on this node (COUNT: one block).
+# Exit 0 when no port in [BASE, BASE+COUNT) is listening on this node (COUNT: one block);
+# exit 1 and print the first busy port otherwise. A block is checked, not reserved: two jobs
+# collide only if one had to skip its own block and both start within the same seconds.
 hpotk_ports_free() {  # hpotk_ports_free BASE [COUNT]
     local lo=$1 hi=$(( $1 + ${2:-$HPOTK_PORT_BLOCK} - 1 )) busy
     if command -v ss >/dev/null; then
-        busy=$(ss -Htan 2>/dev/null | awk -v lo="$lo" -v hi="$hi" '
+        busy=$(ss -Htln 2>/dev/null | awk -v lo="$lo" -v hi="$hi" '
             { n = split($4, a, ":"); p = a[n] + 0; if (p >= lo && p <= hi) { print p; exit } }')
-    else
-        busy=$(awk -v lo="$lo" -v hi="$hi" 'NR > 1 {
+    else  # state 0A: LISTEN
+        busy=$(awk -v lo="$lo" -v hi="$hi" 'NR > 1 && $4 == "0A" {
             split($2, a, ":"); p = strtonum("0x" a[2]); if (p >= lo && p <= hi) { print p; exit } }' \
             /proc/net/tcp /proc/net/tcp6 2>/dev/null)
     fi
-    [[ -z $busy ]]
+    [[ -z $busy ]] && return 0
+    echo "$busy"
+    return 1
 }
 
 # This node's Ray temp dir: short (Ray's unix socket paths must stay < 108 characters) and
@@ -157,7 +161,8 @@ hpotk_ray_node() {  # hpotk_ray_node ROLE
     cpus=${SLURM_CPUS_ON_NODE:-${SLURM_CPUS_PER_TASK:-1}}
     gpus=$(hpotk_gpus)
     base=$(hpotk_node_port_base)
-    hpotk_ports_free "$base" || hpotk_fail "port block $base+$HPOTK_PORT_BLOCK is in use on $node"
+    hpotk_ports_free "$base" >/dev/null \
+        || hpotk_fail "port block $base+$HPOTK_PORT_BLOCK is in use on $node"
 
     local args=(start --block --node-ip-address="$ip" --num-cpus="$cpus" --num-gpus="$gpus"
                 --temp-dir="$tmp" --disable-usage-stats)

@@ -45,7 +45,8 @@ def test_ports_free_sees_a_listening_socket():
         sock.listen()
         port = sock.getsockname()[1]
         base = port - 5
-        assert bash(f"hpotk_ports_free {base}", HPOTK_PORT_BLOCK="10").returncode == 1
+        busy = bash(f"hpotk_ports_free {base}", HPOTK_PORT_BLOCK="10")
+        assert busy.returncode == 1 and busy.stdout.strip() == str(port)
         assert bash(f"hpotk_ports_free {port + 1}", HPOTK_PORT_BLOCK="1").returncode == 0
 
 
