@@ -183,3 +183,26 @@ def test_runs_on_the_gpu():
     assert trainable.graph["edge_index"].is_cuda
     result = trainable.train()
     assert math.isfinite(result["val_acc"])
+
+
+@pytest.mark.e2e
+def test_seed_example_neptune_file_runs_as_given_and_tunes_tiers_1_2(hpotk_cli, tmp_path):
+    """Seed 000's own model-HPO-configuration.json (rgcn, node_class, acc), 12 trials, 2 at a time."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    seed_file = Path(__file__).resolve().parents[2] / "experiments" / "spaces" / "neptune_rgcn_seed.json"
+    code, out, err = hpotk_cli("run", seed_file, "--data", "name=hetero-synthetic,nodes=300,seed=0",
+                               "--trials", "12", "--parallel", "2", "--set", "results=out",
+                               "--quiet")
+    assert code == 0, out + err
+    trials = pd.read_csv(tmp_path / "out" / "neptune_rgcn_seed" / "trials.csv")
+    assert len(trials) == 12 and set(trials["status"]) == {"COMPLETED"}
+    for tuned in ("num-hidden", "num-epochs", "lr", "dropout", "layer-norm"):  # tiers 1 and 2
+        assert trials[f"config/{tuned}"].nunique() > 1, tuned
+    for fixed, value in (("batch-size", 1024), ("num-layer", 2), ("num-bases", 0)):  # tier 3
+        assert set(trials[f"config/{fixed}"]) == {value}, fixed
+    assert (trials["iterations"] <= trials["config/num-epochs"]).all()  # num-epochs ends a trial
+    assert trials["finished"].any()
+    assert trials["best_val_acc"].max() > 0.6  # 4 classes: chance is 0.25
