@@ -6,13 +6,12 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.slurm.conftest import (
+from tests.slurm.jobs import (
     REPO,
     job_info,
     job_output,
@@ -168,4 +167,3 @@ def test_two_jobs_on_the_same_nodes_are_isolated(slurm_nodes, job_env, tmp_path,
         rows = trials_csv(results, name)
         assert len(rows) == 2 and {row["status"] for row in rows} == {"COMPLETED"}
         assert_no_ray_left(job)
-    print(sys.version)  # keep capsys in use after the job id was read
