@@ -167,3 +167,14 @@ def test_two_jobs_on_the_same_nodes_are_isolated(slurm_nodes, job_env, tmp_path,
         rows = trials_csv(results, name)
         assert len(rows) == 2 and {row["status"] for row in rows} == {"COMPLETED"}
         assert_no_ray_left(job)
+
+
+def test_cancelled_job_leaves_no_ray_process(slurm_nodes, job_env, tmp_path):
+    results = tmp_path / "results"
+    job = sbatch(str(SUBMIT), str(QUICKSTART), *small(results, "cancelled", 4, 20), cwd=tmp_path)
+    wait_for(lambda: "running: hpotk run" in job_output(tmp_path, job), 300, "the driver to start")
+    assert ray_processes_of_job(job), "the job's Ray is not running"
+    subprocess.run(["scancel", str(job)], check=True)
+    info = wait_job(job, tmp_path, timeout=120)
+    assert info["JobState"] == "CANCELLED"
+    assert_no_ray_left(job)
