@@ -120,11 +120,10 @@ def patch_source(text: str, fixes: list[tuple[str, str]] = (), where: str = "") 
     for pattern, replacement in ALIASES:
         new = pattern.sub(replacement, new)
     for old, replacement in fixes:
-        if replacement in new:
-            continue
-        if old not in new:
+        if old in new:
+            new = new.replace(old, replacement)
+        elif replacement not in new:  # neither the 0.1.7 text nor our fix: unknown sources
             raise SystemExit(f"{where}: expected source text not found: {old!r}")
-        new = new.replace(old, replacement)
     if new == text:
         return text
     header = ""
