@@ -1,7 +1,7 @@
 """Model-based searchers beat random search on a fixed mixed int/float function (issue 3).
 
 The function is Branin with its second coordinate restricted to integers (min 0.3979 over the
-reals, ~0.3986 at (-pi, 12), (pi, 2), (3pi, 2) on the integer grid — close to it either way).
+reals at (-pi, 12.275), (pi, 2.275), (3pi, 2.475); 0.4323 on the integer grid).
 Each searcher gets the same number of evaluations, one after the other; we compare the median
 over 5 seeds of the best value found. Everything is seeded, so the test is deterministic.
 """
@@ -55,8 +55,5 @@ def medians() -> dict[str, float]:
 
 @pytest.mark.parametrize("name", ["tpe", "bo"])
 def test_beats_random_search_in_the_median(name, medians):
-    assert medians[name] < medians["random"], medians
-
-
-def test_bo_gets_close_to_the_optimum(medians):
-    assert medians["bo"] < 0.3979 + 0.5, medians
+    # by a margin: at most half random search's median distance above 0
+    assert medians[name] < 0.5 * medians["random"], medians
