@@ -39,7 +39,8 @@ Options:
     acq (str, default "ei-ucb-ttei"): acquisition, or several joined by "-" (Dragonfly then
         picks one per suggestion, favouring those that found improvements). Names: ucb, ei,
         pi, ts (Thompson sampling), ttei (top-two EI); ModelArts' "poi" means pi.
-    n_initial_points (int >= 1, default max(5, 2 x number of params)): Sobol points first.
+    n_initial_points (int >= 1, default max(5, 2 x number of params), but at most half of
+        budget.trials and at least 2): Sobol points before the GP suggests.
     refit_every (int >= 1, default 5): results between two re-tunings of the GP.
     acq_opt_max_evals (int >= 10, default 200): acquisition evaluations per suggestion.
     gp_fit_max_evals (int >= 10, default 100): likelihood evaluations per re-tuning of the GP's
@@ -361,7 +362,8 @@ def build(ctx: SearchContext, **options: Any) -> SearchPlan:
     n_params = len(ctx.space.params)
     acq = parse_acq(options["acq"], f"{ctx.path}.acq") if options.get("acq") is not None \
         else DEFAULT_ACQ
-    settings = {"n_initial_points": max(5, 2 * n_params), **DEFAULTS}
+    initial = min(max(5, 2 * n_params), max(2, ctx.trials // 2))
+    settings = {"n_initial_points": initial, **DEFAULTS}
     for key in settings:
         if options.get(key) is not None:
             if options[key] < MINIMUM[key]:
@@ -373,10 +375,14 @@ def build(ctx: SearchContext, **options: Any) -> SearchPlan:
                                    "every param is fixed")
     searcher = DragonflySearcher(ctx.space, ctx.metric, ctx.mode, seed=ctx.seed, acq=acq,
                                  **settings)
+    notes = [f"bo (Dragonfly GP bandit): acq={acq}, {settings['n_initial_points']} Sobol "
+             f"points first, GP re-tuned every {settings['refit_every']} results"]
+    if settings["n_initial_points"] >= ctx.trials:
+        notes.append(f"bo: n_initial_points {settings['n_initial_points']} >= budget.trials "
+                     f"{ctx.trials}: every trial comes from the Sobol design, none from the GP")
     return SearchPlan(
         search_alg=searcher,
         param_space=ctx.space.fixed_values(),
         num_samples=ctx.trials,
-        notes=[f"bo (Dragonfly GP bandit): acq={acq}, {settings['n_initial_points']} Sobol "
-               f"points first, GP re-tuned every {settings['refit_every']} results"],
+        notes=notes,
     )

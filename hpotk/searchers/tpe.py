@@ -1,8 +1,8 @@
 """TPE (Tree-structured Parzen Estimator) from hyperopt, with ModelArts' options (seed 002).
 
 Options:
-    n_initial_points (int, default 20): random suggestions before TPE models the results
-        (hyperopt's ``n_startup_jobs``).
+    n_initial_points (int, default: hyperopt's 20, but at most a quarter of budget.trials and
+        at least 5): random suggestions before TPE models the results (``n_startup_jobs``).
     gamma (float in (0, 1), default 0.25): the quantile of results that TPE models as "good"
         (l(x)); the rest is g(x).
     n_ei_candidates (int, default 24): candidates drawn from l(x) per suggestion; the one with
@@ -25,7 +25,7 @@ def build(ctx: SearchContext, **options: Any) -> SearchPlan:
 
     check_options(options, OPTIONS, ctx.path)
     n_initial = options.get("n_initial_points")
-    n_initial = 20 if n_initial is None else n_initial
+    n_initial = min(20, max(5, ctx.trials // 4)) if n_initial is None else n_initial
     gamma = options.get("gamma")
     gamma = 0.25 if gamma is None else float(gamma)
     candidates = options.get("n_ei_candidates")
@@ -41,9 +41,13 @@ def build(ctx: SearchContext, **options: Any) -> SearchPlan:
         algorithm_options={"n_startup_jobs": n_initial, "gamma": gamma,
                            "n_EI_candidates": candidates},
     )
+    notes = [f"tpe: {n_initial} random points first, gamma={gamma}"]
+    if n_initial >= ctx.trials:
+        notes.append(f"tpe: n_initial_points {n_initial} >= budget.trials {ctx.trials}: "
+                     "every trial is random search")
     return SearchPlan(
         search_alg=searcher,
         param_space=ctx.space.fixed_values(),
         num_samples=ctx.trials,
-        notes=[f"tpe: {n_initial} random points first, gamma={gamma}"],
+        notes=notes,
     )
