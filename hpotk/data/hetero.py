@@ -19,6 +19,9 @@ Two sources, chosen by the data spec:
   ``train_mask``/``val_mask``/``test_mask`` on the target type are used when present, else a
   seeded 60/20/20 split of the labelled nodes. The file is unpickled: load only files you trust.
 
+Either spec may add ``target_edge: "src,relation,dst"`` for link prediction
+(`hpotk.data.hetero_links`); a user's file then needs no ``target``.
+
 Both become a `NodeTask`: one homogeneous relational view of the graph (global node ids, an
 ``edge_type`` per edge) that RGCN layers consume, plus labels and split indices.
 """
@@ -32,9 +35,9 @@ from hpotk.errors import ConfigError
 from hpotk.options import check_options
 
 SYNTHETIC = "hetero-synthetic"
-SYNTHETIC_OPTIONS = {"name": str, "nodes": int, "classes": int, "seed": int}
+SYNTHETIC_OPTIONS = {"name": str, "nodes": int, "classes": int, "seed": int, "target_edge": str}
 FILE_OPTIONS = {"path": str, "target": str, "seed": int, "val_fraction": float,
-                "test_fraction": float}
+                "test_fraction": float, "target_edge": str}
 FORMAT_VERSION = 1
 PAPER_FEATURES = 16
 #: per paper: venues, authors, citations, topics it links to (each also reversed)
@@ -196,6 +199,8 @@ def load_node_task(spec: dict[str, Any]) -> NodeTask:
         check_options(spec, FILE_OPTIONS, "data")
         data = _load_file(spec["path"])
         target = spec.get("target")
+        if target is None and "target_edge" in spec:  # link prediction needs no labels
+            return to_node_task(data, None)
         if target is None or target not in data.node_types:
             raise ConfigError("data.target", f"name the node type with labels, one of "
                               f"{sorted(data.node_types)}; got {target!r}")
@@ -229,9 +234,10 @@ def _load_file(path: str) -> Any:
     return data
 
 
-def to_node_task(data: Any, target: str, seed: int = 0, val_fraction: float = 0.2,
+def to_node_task(data: Any, target: str | None, seed: int = 0, val_fraction: float = 0.2,
                  test_fraction: float = 0.2) -> NodeTask:
-    """Flatten ``data`` (a ``HeteroData``) into a `NodeTask` with labels of node type ``target``."""
+    """Flatten ``data`` (a ``HeteroData``) into a `NodeTask` with labels of node type ``target``
+    (None: no labels, for link prediction)."""
     import torch
 
     node_types = list(data.node_types)
@@ -246,6 +252,11 @@ def to_node_task(data: Any, target: str, seed: int = 0, val_fraction: float = 0.
         pair = data[edge_types[index]].edge_index.long()
         edges.append(torch.stack([pair[0] + offsets[src], pair[1] + offsets[dst]]))
         kinds.append(torch.full((pair.shape[1],), index, dtype=torch.long))
+    if target is None:
+        empty = torch.zeros(0, dtype=torch.long)
+        return NodeTask(node_types, edge_types, node_type, local_index, features,
+                        _cat(edges, 1, (2, 0)), _cat(kinds, 0, (0,)), "", None, None,
+                        empty, empty, empty, 0)
     y = data[target].get("y")
     if y is None:
         raise ConfigError("data.target", f"node type {target!r} has no labels 'y'")
@@ -262,13 +273,18 @@ def to_node_task(data: Any, target: str, seed: int = 0, val_fraction: float = 0.
     return NodeTask(
         node_types=node_types, edge_types=edge_types, node_type=node_type,
         local_index=local_index, features=features,
-        edge_index=torch.cat(edges, 1) if edges else torch.zeros(2, 0, dtype=torch.long),
-        edge_type=torch.cat(kinds) if kinds else torch.zeros(0, dtype=torch.long),
+        edge_index=_cat(edges, 1, (2, 0)), edge_type=_cat(kinds, 0, (0,)),
         target=target, labels=labels, scores=scores,
         train=splits[0] + offsets[target], val=splits[1] + offsets[target],
         test=splits[2] + offsets[target],
         num_classes=int(labels.max()) + 1 if labels is not None and labelled.any() else 0,
     )
+
+
+def _cat(parts: list[Any], dim: int, empty_shape: tuple[int, ...]) -> Any:
+    import torch
+
+    return torch.cat(parts, dim) if parts else torch.zeros(empty_shape, dtype=torch.long)
 
 
 def _splits(store: Any, labelled: Any, seed: int, val_fraction: float,
@@ -310,13 +326,15 @@ class NeighbourSampler:
         self.num_nodes = num_nodes
         self.num_relations = int(edge_type.max()) + 1 if edge_type.numel() else 1
 
-    def sample(self, seeds: Any, fanouts: list[int], generator: Any) -> tuple[Any, Any, Any]:
+    def sample(self, seeds: Any, fanouts: list[int], generator: Any,
+               exclude: Any = None) -> tuple[Any, Any, Any]:
         """The subgraph that ``len(fanouts)`` layers of message passing into ``seeds`` use.
 
         Args:
             seeds: [B] long global ids (distinct).
             fanouts: neighbours per node and relation, one entry per layer (-1 = all).
             generator: a CPU ``torch.Generator``.
+            exclude: optional [E] bool, edges never to sample (link prediction's positives).
 
         Returns:
             ``(nodes, edge_index, edge_type)``: nodes [n] global ids with ``seeds`` first;
@@ -331,6 +349,8 @@ class NeighbourSampler:
             in_frontier = torch.zeros(self.num_nodes, dtype=torch.bool)
             in_frontier[frontier] = True
             candidates = in_frontier[self.dst].nonzero().view(-1)
+            if exclude is not None:
+                candidates = candidates[~exclude[candidates]]
             if fanout >= 0 and candidates.numel():
                 key = self.dst[candidates] * self.num_relations + self.edge_type[candidates]
                 order = torch.randperm(candidates.numel(), generator=generator)

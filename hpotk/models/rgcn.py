@@ -96,3 +96,47 @@ class RGCN(nn.Module):
         for conv, norm in zip(self.convs, self.norms, strict=True):
             h = self.dropout(norm(torch.relu(conv(h, edge_index, edge_type))))
         return self.head(h)
+
+
+class DiagonalRelation(nn.Module):
+    """DistMult's decoder for one relation: ``score(u, v) = sum(z_u * w * z_v)``.
+
+    Shapes:
+        forward(source [..., d], destination [..., d]) -> [...]
+    """
+
+    def __init__(self, num_hidden: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(num_hidden))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.ones_(self.weight)
+
+    def forward(self, source: torch.Tensor, destination: torch.Tensor) -> torch.Tensor:
+        return (source * self.weight * destination).sum(dim=-1)
+
+
+class RGCNLinkPredictor(nn.Module):
+    """An `RGCN` node encoder (output width ``num_hidden``) and a `DiagonalRelation` decoder.
+
+    Args:
+        **rgcn_options: everything `RGCN` takes except ``out_dim``.
+
+    Shapes:
+        forward(node_type [n], local_index [n], features, edge_index [2, e], edge_type [e])
+        -> [n, num_hidden] node embeddings; decoder(z_u [..., d], z_v [..., d]) -> [...] scores
+    """
+
+    def __init__(self, **rgcn_options):
+        super().__init__()
+        self.encoder = RGCN(out_dim=rgcn_options["num_hidden"], **rgcn_options)
+        self.decoder = DiagonalRelation(rgcn_options["num_hidden"])
+
+    def embedding_parameters(self) -> list[nn.Parameter]:
+        return self.encoder.embedding_parameters()
+
+    def forward(self, node_type: torch.Tensor, local_index: torch.Tensor,
+                features: list[torch.Tensor | None], edge_index: torch.Tensor,
+                edge_type: torch.Tensor) -> torch.Tensor:
+        return self.encoder(node_type, local_index, features, edge_index, edge_type)

@@ -1,4 +1,5 @@
-"""``rgcn``: node classification / regression on a heterogeneous graph (seed 000's default model).
+"""``rgcn``: node classification / regression and link prediction on a heterogeneous graph
+(seed 000's default model).
 
 Data: `hpotk.data.hetero` (``{name: hetero-synthetic, nodes: N, seed: S}`` or ``{path:
 graph.pt, target: TYPE}``). Task (``TrainContext.task``): ``task_type`` ``node_class`` (default)
@@ -6,6 +7,13 @@ or ``node_regression``; ``eval_metric`` ``{"metric": "acc"|"acc_topk"|"F1"|"prec
 "roc_auc"}`` for classification, ``"mse"|"mae"`` for regression (``topk`` for ``acc_topk``).
 Reports ``val_<metric>``/``test_<metric>``, ``val_loss``/``test_loss`` and, for classification,
 ``val_acc``/``test_acc`` each evaluation.
+
+``task_type: link_prediction`` predicts the edges of one relation (data key ``target_edge:
+"src,relation,dst"``, default ``paper,published_in,venue``; see `hpotk.data.hetero_links`): the
+RGCN's node representations are scored by a DistMult decoder, trained against ``num-negs`` [16]
+random destination nodes shared by a batch of ``batch-size`` positive edges (each batch's edges
+and their reverses are left out of the sampled graph), and ranked against every node of the
+destination type: ``val_mrr``/``test_mrr`` (filtered) and ``val_hits10``/``test_hits10``.
 
 Hyperparameters (seed 000 names, used as written; defaults in brackets):
 
@@ -46,7 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "layer-norm": False, "num-bases": 0, "use-self-loop": True, "concat-node-embed": False,
     "use-class-weight": False, "low-mem": True, "enable-early-stop": None,
     "window-for-early-stop": None, "use-edge-features": False, "edge-num-hidden": None,
-    "per-feat-name-embed": None,
+    "per-feat-name-embed": None, "num-negs": 16,
 }
 
 
@@ -66,11 +74,14 @@ def parse_fanout(value: Any, num_layers: int) -> list[int]:
 
 def check_task(task: dict[str, Any], model: str) -> tuple[str, str, dict[str, Any]]:
     """(task_type, metric, metric options) of a `TrainContext.task` for a node model."""
-    task_type = task.get("task_type", "node_class")
-    if task_type not in ("node_class", "node_regression"):
-        raise ConfigError("task_type", f"{model} here supports node_class and node_regression, "
-                          f"got {task_type!r}; for link prediction use transe, distmult or rotate")
-    allowed = CLASSIFICATION if task_type == "node_class" else REGRESSION
+    task_type = task.get("task_type") or "node_class"
+    if task_type == "link_predict":
+        task_type = "link_prediction"
+    if task_type not in ("node_class", "node_regression", "link_prediction"):
+        raise ConfigError("task_type", f"{model} supports node_class, node_regression and "
+                          f"link_prediction, got {task_type!r}")
+    allowed = {"node_class": CLASSIFICATION, "node_regression": REGRESSION,
+               "link_prediction": ("mrr",)}[task_type]
     eval_metric = dict(task.get("eval_metric") or {})
     metric = eval_metric.pop("metric", allowed[0])
     if metric not in allowed:
@@ -111,6 +122,8 @@ class RGCNTrainable(TorchTrainable):
             return
         self.task_type, self.metric, self.metric_options = check_task(self.context.task, "rgcn")
         data = self.data
+        if self.task_type == "link_prediction":
+            return self._prepare_links()
         if self.task_type == "node_class" and data.labels is None:
             raise ConfigError("task_type", "node_class needs integer labels; the graph's "
                               "target labels are floats (use node_regression)")
@@ -136,16 +149,30 @@ class RGCNTrainable(TorchTrainable):
             "target": target.to(device),
         }
 
+    def _prepare_links(self) -> None:
+        from hpotk.data.hetero import NeighbourSampler
+        from hpotk.data.hetero_links import split_edges
+
+        spec, data, device = self.context.data, self.data, self.device
+        self.links = split_edges(data, spec.get("target_edge"), seed=int(spec.get("seed", 0)))
+        self.sampler = NeighbourSampler(self.links.edge_index, self.links.edge_type,
+                                        data.num_nodes)
+        self.graph = {
+            "node_type": data.node_type.to(device), "local_index": data.local_index.to(device),
+            "features": [f.to(device) if f is not None else None for f in data.features],
+            "edge_index": self.links.edge_index.to(device),
+            "edge_type": self.links.edge_type.to(device),
+        }
+
     def build_model(self, config: dict[str, Any]) -> Any:
-        from hpotk.models.rgcn import RGCN
+        from hpotk.models.rgcn import RGCN, RGCNLinkPredictor
 
         self._prepare(config)
         data = self.data
-        return RGCN(
+        options = dict(
             counts=data.counts(),
             feature_dims=[0 if f is None else f.shape[1] for f in data.features],
             num_relations=max(len(data.edge_types), 1),
-            out_dim=data.num_classes if self.task_type == "node_class" else 1,
             num_hidden=int(self._get("num-hidden", config)),
             num_layers=int(self._get("num-layer", config)),
             num_bases=int(self._get("num-bases", config)),
@@ -155,6 +182,9 @@ class RGCNTrainable(TorchTrainable):
             concat_node_embed=bool(self._get("concat-node-embed", config)),
             low_mem=bool(self._get("low-mem", config)),
         )
+        if self.task_type == "link_prediction":
+            return RGCNLinkPredictor(**options)
+        return RGCN(out_dim=data.num_classes if self.task_type == "node_class" else 1, **options)
 
     def build_optimizer(self, model: Any, config: dict[str, Any]) -> Any:
         import torch
@@ -191,13 +221,22 @@ class RGCNTrainable(TorchTrainable):
             groups[1]["lr"] = float(self.config.get("sparse-lr") or self._get("lr"))
             groups[1]["weight_decay"] = 0.0
 
+    def _train_items(self) -> Any:
+        """Target node ids, or (link prediction) positions of the training edges."""
+        import torch
+
+        if self.task_type == "link_prediction":
+            return torch.arange(self.links.train.shape[1])
+        return self.data.train
+
     def num_batches(self) -> int:
-        return max(1, math.ceil(self.data.train.numel() / int(self._get("batch-size"))))
+        return max(1, math.ceil(self._train_items().numel() / int(self._get("batch-size"))))
 
     def batches(self, epoch: int, generator: Any) -> Any:
         import torch
 
-        order = self.data.train[torch.randperm(self.data.train.numel(), generator=generator)]
+        items = self._train_items()
+        order = items[torch.randperm(items.numel(), generator=generator)]
         size = int(self._get("batch-size"))
         seeds = torch.randint(0, 2**62, (self.num_batches(),), generator=generator)
         for index, start in enumerate(range(0, order.numel(), size)):
@@ -214,6 +253,8 @@ class RGCNTrainable(TorchTrainable):
     def train_batch(self, batch: Any) -> float:
         import torch
 
+        if self.task_type == "link_prediction":
+            return self._train_links(*batch)
         seeds, sample_seed = batch
         fanouts = parse_fanout(self._get("fanout"), int(self._get("num-layer")))
         nodes, edge_index, edge_type = self.sampler.sample(
@@ -229,12 +270,64 @@ class RGCNTrainable(TorchTrainable):
         self.optimizer.step()
         return float(loss.detach())
 
+    def _train_links(self, positions: Any, sample_seed: int) -> float:
+        import torch
+        import torch.nn.functional as F
+
+        generator = torch.Generator().manual_seed(sample_seed)
+        positives = self.links.train[:, positions]
+        candidates = self.links.candidates
+        negatives = candidates[torch.randint(0, candidates.numel(),
+                                             (int(self._get("num-negs")),), generator=generator)]
+        seeds, inverse = torch.unique(torch.cat([positives[0], positives[1], negatives]),
+                                      return_inverse=True)
+        fanouts = parse_fanout(self._get("fanout"), int(self._get("num-layer")))
+        exclude = self.links.batch_edges_mask(positives, self.data.num_nodes)
+        nodes, edge_index, edge_type = self.sampler.sample(seeds, fanouts, generator, exclude)
+        graph, device, count = self.graph, self.device, positions.numel()
+        nodes = nodes.to(device)
+        self.optimizer.zero_grad()
+        z = self.model(graph["node_type"][nodes], graph["local_index"][nodes], graph["features"],
+                       edge_index.to(device), edge_type.to(device))
+        inverse = inverse.to(device)
+        source, destination = z[inverse[:count]], z[inverse[count:2 * count]]
+        negative = z[inverse[2 * count:]]
+        positive_score = self.model.decoder(source, destination)
+        negative_score = self.model.decoder(source.unsqueeze(1), negative.unsqueeze(0))
+        loss = (F.binary_cross_entropy_with_logits(positive_score, torch.ones_like(positive_score))
+                + F.binary_cross_entropy_with_logits(negative_score,
+                                                     torch.zeros_like(negative_score)))
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach())
+
+    def _evaluate_links(self, z: Any) -> dict[str, float]:
+        import torch
+
+        from hpotk.metrics import mrr, rank_of_true
+
+        links, n = self.links, self.data.num_nodes
+        candidates = links.candidates.to(self.device)
+        known = links.known.to(self.device)
+        metrics: dict[str, float] = {}
+        for split in ("val", "test"):
+            edges = getattr(links, split).to(self.device)
+            scores = self.model.decoder(z[edges[0]].unsqueeze(1), z[candidates].unsqueeze(0))
+            truth = edges[1] - candidates[0]  # a node type's global ids are contiguous
+            exclude = torch.isin(edges[0].unsqueeze(1) * n + candidates.unsqueeze(0), known)
+            ranks = rank_of_true(scores, truth, exclude)
+            metrics[f"{split}_mrr"] = mrr(ranks)
+            metrics[f"{split}_hits10"] = float((ranks <= 10).double().mean())
+        return metrics
+
     def evaluate(self) -> dict[str, float]:
         from hpotk.metrics import METRICS
 
         graph = self.graph
         output = self.model(graph["node_type"], graph["local_index"], graph["features"],
                             graph["edge_index"], graph["edge_type"])
+        if self.task_type == "link_prediction":
+            return self._evaluate_links(output)
         metrics: dict[str, float] = {}
         for split in ("val", "test"):
             ids = getattr(self.data, split).to(self.device)

@@ -147,8 +147,12 @@ def test_config_and_task_errors():
         make({**CONFIG, "num-hiden": 8})
     with pytest.raises(ConfigError, match="use-edge-features"):
         make({**CONFIG, "use-edge-features": True})
-    with pytest.raises(ConfigError, match="transe, distmult or rotate"):
-        make(CONFIG, task={"task_type": "link_prediction"})
+    with pytest.raises(ConfigError, match="supports node_class, node_regression and link_pred"):
+        make(CONFIG, task={"task_type": "graph_class"})
+    with pytest.raises(ConfigError, match="'acc' does not apply to link_prediction"):
+        make(CONFIG, task={"task_type": "link_prediction", "eval_metric": {"metric": "acc"}})
+    with pytest.raises(ConfigError, match="data.target_edge.*paper,cites,paper"):
+        make(CONFIG, task={"task_type": "link_prediction"}, data={**DATA, "target_edge": "a,b,c"})
     with pytest.raises(ConfigError, match="'mse' does not apply to node_class"):
         make(CONFIG, task={"task_type": "node_class", "eval_metric": {"metric": "mse"}})
     accepted = make({**CONFIG, "per-feat-name-embed": True, "edge-num-hidden": 4,
@@ -206,3 +210,38 @@ def test_seed_example_neptune_file_runs_as_given_and_tunes_tiers_1_2(hpotk_cli, 
     assert (trials["iterations"] <= trials["config/num-epochs"]).all()  # num-epochs ends a trial
     assert trials["finished"].any()
     assert trials["best_val_acc"].max() > 0.6  # 4 classes: chance is 0.25
+
+
+def test_link_prediction_on_the_heterogeneous_graph_beats_random_ranking():
+    """paper -published_in-> venue: held-out edges ranked against every venue, filtered."""
+    data = {"name": "hetero-synthetic", "nodes": 1000, "seed": 0,
+            "target_edge": "paper,published_in,venue"}
+    trainable = make({**CONFIG, "num-hidden": 32, "batch-size": 128, "fanout": [10, 10],
+                      "num-negs": 64, "num-epochs": 30}, data=data,
+                     task={"task_type": "link_prediction", "eval_metric": {"metric": "mrr"}})
+    links = trainable.links
+    assert links.val.shape[1] == links.test.shape[1] == 63 and links.train.shape[1] == 504
+    # held-out edges and their reverses are not in the graph messages pass over
+    held = set(map(tuple, torch.cat([links.val, links.test], 1).t().tolist()))
+    message = set(map(tuple, links.edge_index.t().tolist()))
+    assert not held & message and not {(d, s) for s, d in held} & message
+    venues = links.candidates.numel()  # each paper has one venue: no other known candidate
+    random_mrr = sum(1 / k for k in range(1, venues + 1)) / venues
+    with torch.no_grad():
+        assert trainable.evaluate()["val_mrr"] < 1.2 * random_mrr
+    best = max(trainable.train()["val_mrr"] for _ in range(30))
+    assert best > 1.25 * random_mrr, (best, random_mrr)
+
+
+def test_link_prediction_batch_edges_are_left_out_of_the_sampled_graph():
+    data = {"name": "hetero-synthetic", "nodes": 400, "seed": 0}
+    trainable = make(CONFIG, data=data, task={"task_type": "link_prediction"})
+    links, n = trainable.links, trainable.data.num_nodes
+    batch = links.train[:, :20]
+    mask = links.batch_edges_mask(batch, n)
+    assert int(mask.sum()) == 40  # each edge and its rev_published_in twin
+    seeds = torch.unique(batch.reshape(-1))
+    nodes, edge_index, _ = trainable.sampler.sample(seeds, [-1, -1], torch.Generator(), mask)
+    sampled = set(map(tuple, nodes[edge_index].t().tolist()))
+    pairs = set(map(tuple, batch.t().tolist()))
+    assert not pairs & sampled and not {(d, s) for s, d in pairs} & sampled
