@@ -57,6 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results_dir")
     p.add_argument("--json", action="store_true", help="print best.json as it is")
 
+    p = sub.add_parser("submit", help="run an experiment on a Ray cluster of Slurm nodes "
+                                      "(renders slurm/submit.sbatch and calls sbatch)")
+    p.add_argument("experiment")
+    p.add_argument("--nodes", type=int, default=1, help="nodes (Ray head + workers) [1]")
+    p.add_argument("--gpus-per-node", type=int, default=0, help="GPUs per node [0]")
+    p.add_argument("--time", default="01:00:00", help="wall time HH:MM:SS or D-HH:MM:SS "
+                                                      "[01:00:00]; the job requeues and resumes")
+    p.add_argument("--partition")
+    p.add_argument("--account")
+    p.add_argument("--dry-run", action="store_true", help="print the batch script, submit nothing")
+    p.epilog = "More `hpotk run` arguments go after --, e.g. -- --set budget.trials=64"
+
     p = sub.add_parser("data", help="build a dataset ahead of time and print what it cost")
     p.add_argument("name", help="dataset name, e.g. emt-adsorption")
     p.add_argument("params", nargs="*", metavar="KEY=VALUE", help="dataset parameters")
@@ -72,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         data_parser = parser._subparsers._group_actions[0].choices["data"]
         args = data_parser.parse_intermixed_args(argv[1:],
                                                  namespace=argparse.Namespace(command="data"))
+    elif argv[:1] == ["submit"] and "--" in argv:  # what follows -- is for `hpotk run`
+        cut = argv.index("--")
+        args = parser.parse_args(argv[:cut])
+        args.run_args = argv[cut + 1:]
     else:
         args = parser.parse_args(argv)
     if args.command is None:
@@ -80,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     from hpotk.errors import HpotkError
 
     handlers = {"run": cmd_run, "plan": cmd_plan, "resume": cmd_resume, "best": cmd_best,
-                "data": cmd_data}
+                "data": cmd_data, "submit": cmd_submit}
     try:
         return handlers[args.command](args)
     except HpotkError as exc:
@@ -233,6 +249,18 @@ def cmd_best(args: argparse.Namespace) -> int:
     else:
         _print_best(best)
     return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from hpotk import runner, slurm
+
+    run_args = list(getattr(args, "run_args", []))
+    # validate the experiment (and the run arguments) here, not after a wait in the queue
+    run_ns = build_parser().parse_args(["run", args.experiment, *run_args])
+    runner.make_plan(_load(run_ns))
+    return slurm.submit(args.experiment, nodes=args.nodes, gpus_per_node=args.gpus_per_node,
+                        time=args.time, partition=args.partition, account=args.account,
+                        extra_args=run_args, dry_run=args.dry_run)
 
 
 def cmd_data(args: argparse.Namespace) -> int:
