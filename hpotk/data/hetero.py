@@ -35,7 +35,8 @@ from hpotk.errors import ConfigError
 from hpotk.options import check_options
 
 SYNTHETIC = "hetero-synthetic"
-SYNTHETIC_OPTIONS = {"name": str, "nodes": int, "classes": int, "seed": int, "target_edge": str}
+SYNTHETIC_OPTIONS = {"name": str, "nodes": int, "size": int, "classes": int, "seed": int,
+                     "target_edge": str}
 FILE_OPTIONS = {"path": str, "target": str, "seed": int, "val_fraction": float,
                 "test_fraction": float, "target_edge": str}
 FORMAT_VERSION = 1
@@ -106,7 +107,9 @@ def synthetic_counts(nodes: int, classes: int) -> dict[str, int]:
 
 def _check_synthetic(spec: dict[str, Any]) -> dict[str, int]:
     check_options(spec, SYNTHETIC_OPTIONS, "data")
-    params = {"nodes": int(spec.get("nodes", 2000)), "classes": int(spec.get("classes", 4)),
+    if "size" in spec and "nodes" in spec:
+        raise ConfigError("data.size", "give nodes or size (the same thing), not both")
+    params = {"nodes": int(spec.get("nodes", spec.get("size", 2000))), "classes": int(spec.get("classes", 4)),
               "seed": int(spec.get("seed", 0))}
     if params["classes"] < 2:
         raise ConfigError("data.classes", f"need at least 2 classes, got {params['classes']}")
@@ -184,11 +187,15 @@ def generate(nodes: int = 2000, classes: int = 4, seed: int = 0) -> Any:
     return data
 
 
-def prepare(nodes: int = 2000, classes: int = 4, seed: int = 0) -> tuple[Any, int, str]:
-    """Build (or load from the cache) the synthetic graph: the `hpotk.data.DATASETS` builder."""
+def prepare(**spec: Any) -> tuple[Any, int, str]:
+    """Build (or load from the cache) the synthetic graph: the `hpotk.data.DATASETS` builder.
+
+    Args:
+        **spec: ``nodes`` (or ``size``) [2000], ``classes`` [4], ``seed`` [0].
+    """
     from hpotk.data.cache import load_or_build
 
-    params = _check_synthetic({"nodes": nodes, "classes": classes, "seed": seed})
+    params = _check_synthetic(spec)
     entry = load_or_build(SYNTHETIC, params, lambda: generate(**params), version=FORMAT_VERSION)
     return entry, params["nodes"], "nodes"
 

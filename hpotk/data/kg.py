@@ -28,7 +28,7 @@ from hpotk.errors import ConfigError
 from hpotk.options import check_options
 
 SYNTHETIC = "kg-synthetic"
-SYNTHETIC_OPTIONS = {"name": str, "entities": int, "seed": int}
+SYNTHETIC_OPTIONS = {"name": str, "entities": int, "size": int, "seed": int}
 FILE_OPTIONS = {"path": str, "seed": int, "val_fraction": float, "test_fraction": float}
 RELATIONS = ("part_of", "located_in", "contains", "similar_to", "reaches")
 FORMAT_VERSION = 1
@@ -83,7 +83,9 @@ class KGTask:
 
 def _check_synthetic(spec: dict[str, Any]) -> dict[str, int]:
     check_options(spec, SYNTHETIC_OPTIONS, "data")
-    params = {"entities": int(spec.get("entities", 500)), "seed": int(spec.get("seed", 0))}
+    if "size" in spec and "entities" in spec:
+        raise ConfigError("data.size", "give entities or size (the same thing), not both")
+    params = {"entities": int(spec.get("entities", spec.get("size", 500))), "seed": int(spec.get("seed", 0))}
     if params["entities"] < 40:
         raise ConfigError("data.entities", f"need at least 40 entities, got {params['entities']}")
     return params
@@ -121,11 +123,15 @@ def generate(entities: int = 500, seed: int = 0) -> list[tuple[int, int, int]]:
     return sorted((int(h), int(r), int(t)) for h, r, t in triples)
 
 
-def prepare(entities: int = 500, seed: int = 0) -> tuple[Any, int, str]:
-    """Build (or load from the cache) the synthetic triples: the `hpotk.data.DATASETS` builder."""
+def prepare(**spec: Any) -> tuple[Any, int, str]:
+    """Build (or load from the cache) the synthetic triples: the `hpotk.data.DATASETS` builder.
+
+    Args:
+        **spec: ``entities`` (or ``size``) [500], ``seed`` [0].
+    """
     from hpotk.data.cache import load_or_build
 
-    params = _check_synthetic({"entities": entities, "seed": seed})
+    params = _check_synthetic(spec)
     entry = load_or_build(SYNTHETIC, params, lambda: generate(**params), version=FORMAT_VERSION)
     return entry, len(entry.value), "triples"
 

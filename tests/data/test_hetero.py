@@ -72,11 +72,24 @@ def test_prepare_caches_by_parameters():
     second, _, _ = hetero.prepare(nodes=300, seed=7)
     assert (count, unit) == (300, "nodes") and second.hit and second.path == first.path
     assert hetero.prepare(nodes=300, seed=8)[0].path != first.path
+    assert hetero.prepare(size=300, seed=7)[0].path == first.path  # size: the same as nodes
+    with pytest.raises(ConfigError, match="data.edges: unknown option"):
+        hetero.prepare(edges=5)
+
+
+def test_hpotk_data_builds_it_ahead_of_time():
+    from hpotk.data import prepare
+
+    summary = prepare("hetero-synthetic", size=350, seed=0)
+    assert "hetero-synthetic" in summary and "350 nodes" in summary and "cache:" in summary
+    assert "already cached" in prepare("hetero-synthetic", size=350, seed=0)
 
 
 def test_synthetic_spec_is_checked():
-    with pytest.raises(ConfigError, match="data.size"):
-        hetero.load_node_task({"name": "hetero-synthetic", "size": 10})
+    with pytest.raises(ConfigError, match="data.edges"):
+        hetero.load_node_task({"name": "hetero-synthetic", "edges": 10})
+    with pytest.raises(ConfigError, match="not both"):
+        hetero.load_node_task({"name": "hetero-synthetic", "size": 300, "nodes": 300})
     with pytest.raises(ConfigError, match="data.nodes"):
         hetero.graph_size({"nodes": 30})
     with pytest.raises(ConfigError, match="data.name"):

@@ -66,6 +66,9 @@ def test_prepare_caches():
     first, count, unit = kg.prepare(entities=120, seed=3)
     second, _, _ = kg.prepare(entities=120, seed=3)
     assert unit == "triples" and count == len(first.value) and second.hit
+    assert kg.prepare(size=120, seed=3)[0].path == first.path  # size: the same as entities
+    with pytest.raises(ConfigError, match="not both"):
+        kg.prepare(size=120, entities=120)
 
 
 def test_reads_a_users_tsv(tmp_path):
