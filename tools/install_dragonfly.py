@@ -26,6 +26,7 @@ Usage: python tools/install_dragonfly.py   (idempotent; `--force` reinstalls)
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import re
 import subprocess
@@ -163,10 +164,11 @@ def installed_and_patched() -> bool:
 
 
 def _marker_text(n_patched: int) -> str:
-    # The fix count in the first line makes an install by an older version of this script
-    # count as not patched, so `make setup` reinstalls when TARGETED grows.
-    n_fixes = sum(len(v) for v in TARGETED.values())
-    return f"hpotk fixes v{n_fixes}: {n_patched} files patched\n"
+    # A digest of the rewrite rules in the first line makes an install by another version of
+    # this script count as not patched, so `make setup` reinstalls when the fixes change.
+    rules = repr(([(p.pattern, r) for p, r in ALIASES], TARGETED, ASSCALAR, ITEM, SCALARS, PICK))
+    digest = hashlib.sha256(rules.encode()).hexdigest()[:12]
+    return f"hpotk fixes {digest}: {n_patched} files patched\n"
 
 
 def main(argv: list[str]) -> int:
