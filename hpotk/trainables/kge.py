@@ -67,7 +67,7 @@ class KGETrainable(TorchTrainable):
         if getattr(self, "known", None) is not None:
             return
         task = self.context.task
-        if task.get("task_type", "link_prediction") not in ("link_prediction", "link_predict"):
+        if (task.get("task_type") or "link_prediction") not in ("link_prediction", "link_predict"):
             raise ConfigError("task_type", f"{self.MODEL} does link_prediction, got "
                               f"{task.get('task_type')!r}")
         metric = (task.get("eval_metric") or {}).get("metric", "mrr")
