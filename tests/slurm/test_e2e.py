@@ -178,3 +178,16 @@ def test_cancelled_job_leaves_no_ray_process(slurm_nodes, job_env, tmp_path):
     info = wait_job(job, tmp_path, timeout=120)
     assert info["JobState"] == "CANCELLED"
     assert_no_ray_left(job)
+
+
+def test_usr1_beyond_the_requeue_cap_ends_the_job(slurm_nodes, job_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("HPOTK_MAX_REQUEUES", "0")
+    results = tmp_path / "results"
+    job = sbatch(str(SUBMIT), str(QUICKSTART), *small(results, "capped", 4, 20), cwd=tmp_path)
+    wait_for(lambda: "running: hpotk run" in job_output(tmp_path, job), 300, "the driver to start")
+    subprocess.run(["scancel", "--signal=USR1", "--batch", str(job)], check=True)
+    info = wait_job(job, tmp_path, timeout=180)
+    output = job_output(tmp_path, job)
+    assert info["JobState"] == "FAILED" and info["Restarts"] == "0", output[-3000:]
+    assert "not requeueing" in output
+    assert_no_ray_left(job)
