@@ -3,20 +3,21 @@
 Ray removed its Dragonfly searcher; this module drives ``CPGPBandit`` in ask/tell mode on a
 ``CPFunctionCaller`` domain built with ``load_config`` — as seed 004 does — from hpotk's `Param`s:
 
-==========================================  ===========================================
-Param                                       Dragonfly dimension
-==========================================  ===========================================
-choice of numbers (power2, numeric options)  ``discrete_numeric`` over the numbers
-other choice (strings, bools, mixed)        ``discrete`` over the choice indices
-linear int / quantised (grid of n values)   ``int`` over the grid index 0..n-1
-every other scale (float, log, reverse_log,  ``float`` u in [0, 1], mapped by
-normal, lognormal; quantised log)           `hpotk.searchers.unit.from_unit` (the GP
-                                            works in the param's own scale)
-==========================================  ===========================================
+============================================  ============================================
+Param                                         Dragonfly dimension
+============================================  ============================================
+choice of numbers (power2, numeric options)   ``discrete_numeric`` over the numbers
+other choice (strings, bools, mixed)          ``discrete`` over the choice indices
+linear int / quantised (grid of n values)     ``int`` over the grid index 0..n-1
+any other scale (float, log, reverse_log,     ``float`` u in [0, 1], mapped by
+normal, lognormal; quantised log)             `hpotk.searchers.unit.from_unit` (the GP
+                                              works in the param's own scale)
+============================================  ============================================
 
 Dragonfly maximises, so a "min" metric is negated. Errored trials and NaN/inf results are not
-told to the GP. The state (observations, trials in flight, RNG) pickles; the optimiser is
-rebuilt from it and the observations replayed, so save/restore continues where it stopped.
+told to the GP. The state (observations, trials in flight, RNGs) pickles; the optimiser is
+rebuilt from it and the observations replayed — redoing the last GP re-tuning with the seed
+it had — so a restored (or unpickled) searcher suggests exactly what the saved one would.
 
 Keeping workers busy. Dragonfly here is pure Python (no Fortran, see tools/install_dragonfly.py),
 and a naive ask/tell loop re-tunes nothing after the first fit while spending ~1000 acquisition
@@ -36,9 +37,9 @@ evaluations per ask. This adapter instead:
 ``benchmarks/bo_latency.py`` measures what a suggestion costs against TPE.
 
 Options:
-    acq (str, default "ei-ucb-ttei"): acquisition, or several joined by "-" (Dragonfly then
-        picks one per suggestion, favouring those that found improvements). Names: ucb, ei,
-        pi, ts (Thompson sampling), ttei (top-two EI); ModelArts' "poi" means pi.
+    acq (str or list, default "ei-ucb-ttei", Dragonfly's own default): acquisition, or several
+        joined by "-" (one is drawn at random per suggestion). Names: ucb (GP-UCB), ei, pi,
+        ts (Thompson sampling), ttei (top-two EI); ModelArts' "poi" means pi.
     n_initial_points (int >= 1, default max(5, 2 x number of params), but at most half of
         budget.trials and at least 2): Sobol points before the GP suggests.
     refit_every (int >= 1, default 5): results between two re-tunings of the GP.

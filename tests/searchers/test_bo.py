@@ -156,3 +156,25 @@ def test_dragonfly_warnings_are_silenced():
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Fortran" not in done.stderr + done.stdout
+
+
+def test_a_failing_gp_falls_back_to_sobol_and_recovers(caplog):
+    searcher = build()
+    for i in range(5):
+        config = searcher.suggest(f"t{i}")
+        searcher.on_trial_complete(f"t{i}", {"loss": objective(config)})
+    broken = searcher._optimiser()
+
+    def fail():
+        raise FloatingPointError("non-PSD kernel matrix")
+
+    broken._determine_next_query = fail
+    sobol_before = searcher.n_sobol
+    with caplog.at_level("WARNING", logger="hpotk.searchers.bo"):
+        config = searcher.suggest("x")
+    assert all(contains(p, config[p.name]) for p in space().params.values())
+    assert searcher.n_fallback == 1 and searcher.n_sobol == sobol_before + 1
+    assert "FloatingPointError" in caplog.text
+    searcher.on_trial_complete("x", {"loss": objective(config)})
+    searcher.suggest("y")  # a fresh optimiser, rebuilt from the observations
+    assert searcher._opt is not broken and searcher.n_model == 2
