@@ -64,3 +64,61 @@ def test_searcher_runs_an_experiment(hpotk_cli, tmp_path, name):
         if name == "bo":
             assert state["n_model"] >= 1, "the GP never suggested"
             assert len(state["observations"]) == trials
+
+
+def _finished_trials(exp_dir: Path, max_t: int) -> list[str]:
+    done = []
+    for progress in exp_dir.glob("*/progress.csv"):
+        try:
+            rows = len(progress.read_text().strip().splitlines()) - 1
+        except OSError:
+            continue
+        if rows >= max_t:
+            done.append(progress.parent.name)
+    return done
+
+
+def test_bo_resumes_an_interrupted_experiment_with_its_observations(hpotk_cli, tmp_path):
+    """Tune's own save/restore of the searcher (tuner.pkl + searcher-state): the resumed bo
+    keeps what it learnt before the interrupt and goes on suggesting from the GP."""
+    import json
+    import os
+    import signal
+    import threading
+    import time
+
+    max_t, trials = 3, 6
+    args = ["run", QUICKSTART, "--set", "strategy=fifo/bo", "--set", f"budget.trials={trials}",
+            "--set", "budget.concurrent=1", "--set", f"budget.max_t={max_t}",
+            "--set", "strategy.searcher.n_initial_points=2", "--set", "space.batch_size=8",
+            "--set", "results=res", "--quiet"]
+    exp_dir = tmp_path / "res" / "quickstart"
+    sent = threading.Event()
+
+    def interrupt_after_three() -> None:
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            if len(_finished_trials(exp_dir, max_t)) >= 3:
+                os.kill(os.getpid(), signal.SIGINT)
+                sent.set()
+                return
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=interrupt_after_three, daemon=True)
+    watcher.start()
+    code, out, err = hpotk_cli(*args)
+    watcher.join(timeout=5)
+    assert sent.is_set(), "the experiment finished before it could be interrupted"
+    assert code == 1, out + err
+    with open(max(glob.glob(str(exp_dir / "searcher-state-*.pkl"))), "rb") as f:
+        before = pickle.load(f)
+    assert len(before["observations"]) >= 2
+
+    code, out, err = hpotk_cli(*args)  # the same command resumes
+    assert code == 0, out + err
+    assert len(pd.read_csv(exp_dir / "trials.csv")) == trials
+    assert json.loads((exp_dir / "hpotk.json").read_text())["status"] == "complete"
+    with open(max(glob.glob(str(exp_dir / "searcher-state-*.pkl"))), "rb") as f:
+        after = pickle.load(f)
+    assert after["observations"][:len(before["observations"])] == before["observations"]
+    assert len(after["observations"]) == trials and after["n_model"] >= 1
