@@ -126,8 +126,9 @@ def graph_size(spec: dict[str, Any]) -> tuple[int, int]:
     Cheap for the synthetic graph (a formula, nothing is generated); a user's file is loaded.
     """
     if "path" in spec:
-        task = load_node_task(spec)
-        return task.num_nodes, task.num_edges
+        check_options(spec, FILE_OPTIONS, "data")
+        data = _load_file(spec["path"])
+        return int(data.num_nodes), int(data.num_edges)
     params = _check_synthetic(spec)
     counts = synthetic_counts(params["nodes"], params["classes"])
     return params["nodes"], 2 * counts["paper"] * sum(LINKS_PER_PAPER.values())

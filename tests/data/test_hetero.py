@@ -123,6 +123,7 @@ def test_loads_a_users_heterodata_file(tmp_path):
     assert task.train.tolist() == [offset + i for i in range(20)]
     assert task.test.tolist() == [offset + i for i in range(25, 30)]
     assert hetero.graph_size({"path": str(path), "target": "user"}) == (42, 60)
+    assert hetero.graph_size({"path": str(path)}) == (42, 60)  # no target needed to count
     # the flattened edges are the file's edges
     src, dst = task.edge_index
     kind = task.edge_types.index(("user", "buys", "item"))
