@@ -190,4 +190,7 @@ def test_usr1_beyond_the_requeue_cap_ends_the_job(slurm_nodes, job_env, tmp_path
     output = job_output(tmp_path, job)
     assert info["JobState"] == "FAILED" and info["Restarts"] == "0", output[-3000:]
     assert "not requeueing" in output
+    # USR1 came as the driver started: it still stopped cleanly, with Tune's state saved
+    state = json.loads((results / "capped" / "hpotk.json").read_text())
+    assert state["status"] == "interrupted", output[-3000:]
     assert_no_ray_left(job)
