@@ -252,7 +252,11 @@ stop_daemons() {
 down() {
     stop_daemons
     netns_down
-    log "down"
+    local tmp
+    tmp=$(mktemp)
+    grep -v "$MARK" /etc/hosts >"$tmp" && cat "$tmp" >/etc/hosts
+    rm -f "$tmp"
+    log "down (munged left running; $CONF and $STATE kept)"
 }
 
 status() {
