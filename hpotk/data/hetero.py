@@ -231,7 +231,8 @@ def _load_file(path: str) -> Any:
 
     file = Path(path).expanduser()
     if not file.is_file():
-        raise ConfigError("data.path", f"no such file: {path!r}")
+        where = "" if file.is_absolute() else f" (relative to {Path.cwd()}; give an absolute path)"
+        raise ConfigError("data.path", f"no such file: {path!r}{where}")
     try:
         data = torch.load(file, weights_only=False)
     except Exception as exc:  # a broken or foreign file: say which and why

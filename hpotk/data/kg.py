@@ -142,7 +142,8 @@ def read_tsv(path: str) -> tuple[list[tuple[int, int, int]], list[str], list[str
 
     file = Path(path).expanduser()
     if not file.is_file():
-        raise ConfigError("data.path", f"no such file: {path!r}")
+        where = "" if file.is_absolute() else f" (relative to {Path.cwd()}; give an absolute path)"
+        raise ConfigError("data.path", f"no such file: {path!r}{where}")
     entity_ids: dict[str, int] = {}
     relation_ids: dict[str, int] = {}
     triples = []
