@@ -116,6 +116,8 @@ def _parse_data(text: str) -> Any:
         for item in text.split(","):
             key, _, value = item.partition("=")
             out[key.strip()] = yaml.safe_load(value)
+        if isinstance(out.get("path"), str):  # trials run elsewhere: from the current directory
+            out["path"] = str(Path(out["path"]).expanduser().resolve())
         return out
     if Path(text).exists() or "/" in text or Path(text).suffix:
         return {"path": str(Path(text).resolve())}

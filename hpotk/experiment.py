@@ -261,6 +261,10 @@ def load(path: str | Path, overrides: list[str] | None = None,
     if "models" in doc and "trainable" not in doc:
         doc = neptune_to_experiment(doc, Path(path))
     doc.setdefault("name", Path(path).stem)
+    data = doc.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str):
+        # trials run in their own directories: a data file is found from the experiment file's
+        data["path"] = str((Path(path).resolve().parent / data["path"]).expanduser())
     try:
         doc = apply_overrides(doc, overrides or [])
         for key, value in (extra or {}).items():
@@ -400,7 +404,12 @@ def neptune_to_experiment(doc: dict[str, Any], path: Path) -> dict[str, Any]:
     name = model.get("model")
     if not isinstance(name, str):
         raise ConfigError("models[0].model", f"expected a model name, got {name!r}", str(path))
-    eval_metric = model.get("eval_metric", {"metric": "acc"})
+    from hpotk.space.neptune import DEFAULT_METRIC
+
+    task_type = model.get("task_type")
+    eval_metric = model.get("eval_metric", {"metric": DEFAULT_METRIC.get(task_type, "acc")})
+    if isinstance(eval_metric, str):  # seed 000 writes it as a plain string in one place
+        eval_metric = {"metric": eval_metric}
     if not isinstance(eval_metric, dict) or "metric" not in eval_metric:
         raise ConfigError("models[0].eval_metric", f"expected {{\"metric\": NAME}}, got "
                                                    f"{eval_metric!r}", str(path))
@@ -420,7 +429,9 @@ def neptune_to_experiment(doc: dict[str, Any], path: Path) -> dict[str, Any]:
         "metric": {"name": f"val_{metric}", "mode": METRIC_MODES[metric]},
         "strategy": "fifo/random",
         "budget": {"trials": 10, "concurrent": 2, "max_t": max_t},
-        "task": {"task_type": model.get("task_type"), "eval_metric": eval_metric},
+        "task": {"task_type": task_type, "eval_metric": eval_metric},
+        # Neptune's enable-early-stop defaults to true (a config key of that name overrides it)
+        "early_stop": {"enabled": True, "window": 3},
     }
     if "eval_frequency" in model:
         experiment["eval_frequency"] = model["eval_frequency"]

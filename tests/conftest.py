@@ -14,6 +14,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# One intra-op thread per process: tests and Ray trials share 2 cores, and torch's default of a
+# thread per core makes small models several times slower when processes compete for them.
+# (Set before any test module imports torch; Ray's workers inherit it.)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory):

@@ -200,3 +200,24 @@ def test_data_command_builds_then_hits_the_cache(tmp_path, monkeypatch, capsys):
     assert "already cached" in capsys.readouterr().out
     assert main(["data", "emt-adsorption", "--size", "10", "bogus=1"]) == 2
     assert "data.bogus: unknown option" in capsys.readouterr().err
+
+
+def test_data_paths_become_absolute(tmp_path, monkeypatch):
+    from hpotk.cli import _load, build_parser
+
+    sub = tmp_path / "exp"
+    sub.mkdir()
+    path = write(sub, BASE + "data: {path: graphs/g.pt, target: paper}\n")
+    assert experiment.load(path).data["path"] == str(sub / "graphs" / "g.pt")
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["run", str(path), "--data", "path=t.tsv"])
+    assert _load(args).data["path"] == str(tmp_path / "t.tsv")
+
+
+def test_neptune_defaults_follow_the_task(tmp_path):
+    doc = {"models": [{"model": "transe", "task_type": "link_prediction",
+                       "1-tier-param": [], "2-tier-param": [], "3-tier-param": [],
+                       "fixed-param": []}]}
+    exp = experiment.load(write(tmp_path, json.dumps(doc), "kge.json"))
+    assert exp.metric.name == "val_mrr" and exp.metric.mode == "max"
+    assert exp.early_stop.enabled is True and exp.early_stop.window == 3

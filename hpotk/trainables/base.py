@@ -7,7 +7,8 @@ this base turns that into Tune's class API:
   and ``reset_config`` never reload it), build model and optimiser.
 - ``step``: train one evaluation unit (``eval_frequency``: N epochs, N batches, or a fraction of
   an epoch, as in seed 000), evaluate, return metrics; stop early when the objective has not
-  improved for ``window`` evaluations (``enable-early-stop``). A trainable that ends by itself
+  improved (``enable-early-stop``: the average of the latest ``window-for-early-stop`` scores is
+  no better than the average one evaluation earlier, as seed 000 defines it). A trainable that ends by itself
   (e.g. it reached its ``num-epochs``) returns ``done=True`` with ``finished=True``, so the
   summary tells it from a trial the scheduler stopped.
 - ``save_checkpoint``/``load_checkpoint``: weights, optimiser, position in the data stream and
@@ -41,8 +42,8 @@ class TrainContext:
         seed: the experiment seed; each trial's seed also depends on its config.
         metric, mode: the objective, for early stopping.
         eval_frequency: ``{"type": evaluate_every_epoch|_batch|_pct, "value": ...}``.
-        early_stop: stop a trial after ``window`` evaluations without improvement (a config key
-            ``enable-early-stop`` overrides it, as in seed 000).
+        early_stop: stop a trial whose moving average of the objective over ``window``
+            evaluations stops improving (a config key ``enable-early-stop`` overrides it).
         window: ``window-for-early-stop`` (config key of the same name overrides it).
         task: trainable-specific settings (task_type, eval_metric options, ...).
     """
@@ -141,8 +142,7 @@ class TorchTrainable(tune.Trainable):
         self.optimizer = self.build_optimizer(self.model, config)
         self.position = (0, 0)  # (epoch, batches done in that epoch)
         self.batches_seen = 0
-        self.best: float | None = None
-        self.since_best = 0
+        self.scores: list[float] = []  # the objective at each evaluation, for early stopping
 
     def reset_config(self, new_config: dict[str, Any]) -> bool:
         self._configure(dict(new_config))
@@ -191,18 +191,18 @@ class TorchTrainable(tune.Trainable):
         return metrics
 
     def _no_improvement(self, metrics: dict[str, Any]) -> bool:
+        """Seed 000's early stop: stop when the average of the latest ``window`` validation
+        scores is no better than the average of the ``window`` scores one evaluation earlier."""
         value = metrics.get(self.context.metric)
         if value is None or not math.isfinite(value):
             return False
-        better = self.best is None or (
-            value < self.best if self.context.mode == "min" else value > self.best
-        )
-        if better:
-            self.best, self.since_best = value, 0
-        else:
-            self.since_best += 1
+        self.scores.append(float(value))
         window = int(self.config.get("window-for-early-stop", self.context.window))
-        return self.since_best >= window
+        if len(self.scores) <= window:
+            return False
+        latest = sum(self.scores[-window:]) / window
+        before = sum(self.scores[-window - 1:-1]) / window
+        return latest >= before if self.context.mode == "min" else latest <= before
 
     def save_checkpoint(self, checkpoint_dir: str) -> dict | None:
         import torch
@@ -212,8 +212,7 @@ class TorchTrainable(tune.Trainable):
             "optimizer": self.optimizer.state_dict(),
             "position": self.position,
             "batches_seen": self.batches_seen,
-            "best": self.best,
-            "since_best": self.since_best,
+            "scores": self.scores,
             "torch_rng": torch.get_rng_state(),
             "config": self.config,
         }
@@ -237,7 +236,7 @@ class TorchTrainable(tune.Trainable):
         _apply_learning_params(self.optimizer, self.config)
         self.position = tuple(state["position"])
         self.batches_seen = state["batches_seen"]
-        self.best, self.since_best = state["best"], state["since_best"]
+        self.scores = list(state["scores"])
         torch.set_rng_state(state["torch_rng"])
 
 
