@@ -170,6 +170,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _report_outcome(outcome: Any) -> int:
+    if outcome.status == "failed":
+        print(f"[hpotk] stopped at the first trial error (fail_fast): {outcome.error}\n"
+              f"[hpotk] results so far: {outcome.results_dir}; after fixing the cause, run "
+              f"again with --new", file=sys.stderr)
+        return 1
     if outcome.status == "interrupted":
         print(f"[hpotk] interrupted after {outcome.n_trials} trial(s); the state is saved. "
               f"Run the same command again to resume ({outcome.results_dir}).")

@@ -158,10 +158,11 @@ def ensure_ray(address: str | None = None) -> None:
 
 @dataclass
 class RunOutcome:
-    status: str  # "complete" | "interrupted"
+    status: str  # "complete" | "interrupted" | "failed" (fail_fast stopped it)
     results_dir: Path
     best: dict[str, Any] | None
     n_trials: int
+    error: str = ""
 
 
 def read_state(results_dir: Path) -> dict[str, Any] | None:
@@ -203,7 +204,13 @@ def run(exp: Experiment, *, address: str | None = None, new: bool = False,
                 f"{results_dir} exists but holds no hpotk experiment; choose another name "
                 f"(--set name=...) or results directory (--set results=...)"
             )
-        if state.get("status") == "complete":
+        if state.get("status") == "failed" and not new:
+            raise HpotkError(
+                f"experiment {exp.name!r} in {results_dir} was stopped by fail_fast at a trial "
+                f"error (see its trials.csv); after fixing the cause, run it again under a new "
+                f"name with --new"
+            )
+        if state.get("status") in ("complete", "failed"):
             if new:
                 stamp = time.strftime("%Y%m%d-%H%M%S")
                 exp = exp.model_copy(update={"name": f"{exp.name}-{stamp}"})
@@ -250,9 +257,11 @@ def run(exp: Experiment, *, address: str | None = None, new: bool = False,
     unfinished = any(r["status"] == "UNFINISHED" for r in rows)
     interrupted = (unfinished or len(rows) < plan.expected_trials) and not out_of_time
     best = write_summary(exp, rows, results_dir)
-    status = "interrupted" if interrupted else "complete"
+    failed = exp.fail_fast and any(r["status"] == "ERROR" for r in rows)
+    status = "failed" if failed else "interrupted" if interrupted else "complete"
     _write_state(results_dir, status=status, finished=time.time(), n_trials=len(rows))
-    return RunOutcome(status, results_dir, best, len(rows))
+    error = next((r["error"] for r in rows if r["status"] == "ERROR"), "")
+    return RunOutcome(status, results_dir, best, len(rows), error)
 
 
 def make_trainable(exp: Experiment, plan: Plan) -> Any:
@@ -394,10 +403,19 @@ def _status(exp: Experiment, trial: Any, result: Any, last: dict[str, Any], iter
 
 
 def _first_line(error: Any) -> str:
+    """The error's own message (from its exception line to the end), on one line, for the CSV."""
+    import re
+
     if not error:
         return ""
-    text = str(error).strip().splitlines()
-    return text[-1][:300] if text else type(error).__name__
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    start = 0
+    for i in range(len(lines) - 1, -1, -1):
+        if re.match(r"^[\w.]*(Error|Exception|Failed|Interrupt)\b[^:]*:", lines[i]):
+            start = i
+            break
+    text = " | ".join(lines[start:]) if lines else type(error).__name__
+    return text[:500]
 
 
 def _trial_id_from_path(path: str | None) -> str:
