@@ -202,7 +202,8 @@ def test_seed_example_neptune_file_runs_as_given_and_tunes_tiers_1_2(hpotk_cli, 
                                "--quiet")
     assert code == 0, out + err
     trials = pd.read_csv(tmp_path / "out" / "neptune_rgcn_seed" / "trials.csv")
-    assert len(trials) == 12 and set(trials["status"]) == {"COMPLETED"}
+    # Neptune's enable-early-stop defaults to true: a trial ends at num-epochs or earlier
+    assert len(trials) == 12 and set(trials["status"]) <= {"COMPLETED", "EARLY_STOPPED"}
     for tuned in ("num-hidden", "num-epochs", "lr", "dropout", "layer-norm"):  # tiers 1 and 2
         assert trials[f"config/{tuned}"].nunique() > 1, tuned
     for fixed, value in (("batch-size", 1024), ("num-layer", 2), ("num-bases", 0)):  # tier 3
