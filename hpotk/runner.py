@@ -69,6 +69,18 @@ def _graph_size(exp: Experiment) -> tuple[float | None, float | None]:
 
 
 def make_plan(exp: Experiment) -> Plan:
+    """Resolve space, searcher and scheduler; errors name the experiment file they came from."""
+    from hpotk.errors import ConfigError
+
+    try:
+        return _make_plan(exp)
+    except ConfigError as exc:
+        if exc.source is None and exp.source:
+            raise ConfigError(exc.path, exc.message, exp.source) from None
+        raise
+
+
+def _make_plan(exp: Experiment) -> Plan:
     from hpotk import schedulers, searchers
 
     if isinstance(exp.trainable, str):

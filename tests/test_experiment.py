@@ -88,7 +88,7 @@ MALFORMED = {
     "negative-gpu": (BASE + "resources: {gpu: -1}\n", [], "resources.gpu"),
     "inverted-range": (BASE.replace("min_value: 0.001, max_value: 0.1",
                                     "min_value: 0.1, max_value: 0.001"), [], "space.lr"),
-    "log-touching-zero": (BASE.replace("min_value: 0.001", "min_value: 0"), [], "space.lr"),
+    "log-touching-zero": (BASE.replace("min_value: 0.001", "min_value: 0"), [], "exp.yaml: space.lr"),
     "empty-choice": (BASE.replace("values: [16, 32]", "values: []"), [], "space.hidden_size"),
     "unknown-scheduler": (BASE.replace("asha/random", "ashaa/random"), [],
                           "strategy.scheduler: unknown scheduler 'ashaa' (did you mean 'asha'?)"),
