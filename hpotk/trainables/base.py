@@ -81,6 +81,32 @@ class TorchTrainable(tune.Trainable):
 
     #: config keys whose change needs a new model (architecture); the rest are learning params.
     MODEL_PARAMS: frozenset[str] = frozenset()
+    #: the hyperparameters this trainable knows, with their defaults; a config key outside them
+    #: is a mistake in the space and is refused (None: any key is accepted).
+    HYPERPARAMETERS: dict[str, Any] | None = None
+    #: config keys the protocol itself reads (seed 000's early stopping), accepted everywhere.
+    PROTOCOL_KEYS = frozenset({"enable-early-stop", "window-for-early-stop"})
+    #: the name users know the trainable by, for messages.
+    NAME = ""
+
+    def hp(self, name: str, config: dict[str, Any] | None = None) -> Any:
+        """Hyperparameter ``name`` of ``config`` (the current one by default), else its default."""
+        config = self.config if config is None else config
+        value = config.get(name)
+        return self.HYPERPARAMETERS[name] if value is None else value
+
+    def check_hyperparameters(self, config: dict[str, Any]) -> None:
+        """Refuse config keys this trainable does not have (for every new config)."""
+        if self.HYPERPARAMETERS is None:
+            return
+        unknown = sorted(set(config) - set(self.HYPERPARAMETERS) - self.PROTOCOL_KEYS)
+        if unknown:
+            from hpotk.errors import ConfigError
+
+            name = self.NAME or type(self).__name__
+            raise ConfigError(f"space.{unknown[0]}", f"the {name} trainable has no hyperparameter "
+                              f"{unknown[0]!r}; its hyperparameters are "
+                              f"{sorted(self.HYPERPARAMETERS)}")
 
     # -- hooks ------------------------------------------------------------------------------
     @staticmethod
@@ -128,6 +154,7 @@ class TorchTrainable(tune.Trainable):
 
         # Ray's Trainable.reset() sets self.config to the new config before calling
         # reset_config, so compare with the config the model was built from.
+        self.check_hyperparameters(config)
         old = getattr(self, "_built_config", None) or {}
         self.config = config
         self.seed = config_seed(self.context.seed, config)

@@ -25,25 +25,12 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-#: config keys the base protocol reads (seed 000's early stopping)
-_PROTOCOL_KEYS = frozenset({"enable-early-stop", "window-for-early-stop"})
-
-
-def _refuse_unknown(config: dict[str, Any]) -> None:
-    """A hyperparameter this model does not have is a mistake in the space, not something to
-    ignore (called for every new config: setup and reset_config)."""
-    unknown = sorted(set(config) - set(DEFAULTS) - _PROTOCOL_KEYS)
-    if unknown:
-        from hpotk.errors import ConfigError
-
-        raise ConfigError(f"space.{unknown[0]}", f"the cgcnn trainable has no hyperparameter "
-                          f"{unknown[0]!r}; its hyperparameters are {sorted(DEFAULTS)}")
-
-
 class CGCNNTrainable(TorchTrainable):
     MODEL_PARAMS = frozenset(
         {"atom_embedding_size", "num_graph_conv_layers", "fc_feat_size", "num_fc_layers"}
     )
+    HYPERPARAMETERS = DEFAULTS
+    NAME = "cgcnn"
 
     @staticmethod
     def load_data(spec: dict[str, Any]) -> dict[str, Any]:
@@ -81,13 +68,10 @@ class CGCNNTrainable(TorchTrainable):
             "cutoff": float(dataset.params["cutoff"]),
         }
 
-    def _param(self, name: str) -> Any:
-        return self.config.get(name, DEFAULTS[name])
-
     def build_model(self, config: dict[str, Any]) -> Any:
         from hpotk.models.cgcnn import CGCNN
 
-        get = lambda name: int(config.get(name, DEFAULTS[name]))  # noqa: E731
+        get = lambda name: int(self.hp(name, config))  # noqa: E731
         return CGCNN(self.data["num_atom_features"],
                      atom_embedding_size=get("atom_embedding_size"),
                      num_graph_conv_layers=get("num_graph_conv_layers"),
@@ -97,11 +81,10 @@ class CGCNNTrainable(TorchTrainable):
     def build_optimizer(self, model: Any, config: dict[str, Any]) -> Any:
         import torch
 
-        _refuse_unknown(config)
-        return torch.optim.Adam(model.parameters(), lr=float(config.get("lr", DEFAULTS["lr"])))
+        return torch.optim.Adam(model.parameters(), lr=float(self.hp("lr", config)))
 
     def _batch_size(self) -> int:
-        return max(1, int(self._param("batch_size")))
+        return max(1, int(self.hp("batch_size")))
 
     def num_batches(self) -> int:
         return math.ceil(len(self.data["train"]) / self._batch_size())

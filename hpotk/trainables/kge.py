@@ -45,6 +45,7 @@ class KGETrainable(TorchTrainable):
 
     MODEL = ""
     MODEL_PARAMS = frozenset({"num-hidden", "gamma"})
+    HYPERPARAMETERS = DEFAULTS
 
     @staticmethod
     def load_data(spec: dict[str, Any]) -> Any:
@@ -52,17 +53,8 @@ class KGETrainable(TorchTrainable):
 
         return load_kg_task(spec)
 
-    def _get(self, key: str, config: dict[str, Any] | None = None) -> Any:
-        config = self.config if config is None else config
-        value = config.get(key)
-        return DEFAULTS[key] if value is None else value
-
     def _prepare(self, config: dict[str, Any]) -> None:
-        unknown = sorted(set(config) - set(DEFAULTS))
-        if unknown:
-            raise ConfigError(unknown[0], f"not a {self.MODEL} hyperparameter; valid: "
-                              f"{sorted(DEFAULTS)}")
-        if int(self._get("num-negs", config)) < 1:
+        if int(self.hp("num-negs", config)) < 1:
             raise ConfigError("num-negs", f"must be >= 1, got {config.get('num-negs')!r}")
         if getattr(self, "known", None) is not None:
             return
@@ -81,23 +73,23 @@ class KGETrainable(TorchTrainable):
 
         self._prepare(config)
         return MODELS[self.MODEL](self.data.num_entities, self.data.num_relations,
-                                  num_hidden=int(self._get("num-hidden", config)),
-                                  gamma=float(self._get("gamma", config)))
+                                  num_hidden=int(self.hp("num-hidden", config)),
+                                  gamma=float(self.hp("gamma", config)))
 
     def build_optimizer(self, model: Any, config: dict[str, Any]) -> Any:
         import torch
 
         self._prepare(config)
-        return torch.optim.Adam(model.parameters(), lr=float(self._get("lr", config)))
+        return torch.optim.Adam(model.parameters(), lr=float(self.hp("lr", config)))
 
     def num_batches(self) -> int:
-        return max(1, math.ceil(len(self.data.train) / int(self._get("batch-size"))))
+        return max(1, math.ceil(len(self.data.train) / int(self.hp("batch-size"))))
 
     def batches(self, epoch: int, generator: Any) -> Any:
         import torch
 
         order = torch.randperm(len(self.data.train), generator=generator)
-        size = int(self._get("batch-size"))
+        size = int(self.hp("batch-size"))
         seeds = torch.randint(0, 2**62, (self.num_batches(),), generator=generator)
         for index, start in enumerate(range(0, len(order), size)):
             yield order[start:start + size], int(seeds[index])  # negatives drawn in train_batch
@@ -105,8 +97,8 @@ class KGETrainable(TorchTrainable):
     def _negatives(self, count: int, generator: Any) -> Any:
         import torch
 
-        shape = (1, int(self._get("num-negs"))) if self._get("neg-share") else (
-            count, int(self._get("num-negs")))
+        shape = (1, int(self.hp("num-negs"))) if self.hp("neg-share") else (
+            count, int(self.hp("num-negs")))
         return torch.randint(0, self.data.num_entities, shape, generator=generator).to(
             self.device)
 
@@ -125,7 +117,7 @@ class KGETrainable(TorchTrainable):
                                      rel.unsqueeze(1), tail.unsqueeze(1))
         negatives = torch.cat([negative_tails, negative_heads], dim=1)
         loss = 0.5 * (-F.logsigmoid(positive).mean() - F.logsigmoid(-negatives).mean())
-        coef = float(self._get("regularization-coef"))
+        coef = float(self.hp("regularization-coef"))
         if coef > 0:
             penalty = sum(e.abs().pow(3).sum(dim=-1) for e in (head, rel, tail))
             loss = loss + coef * penalty.mean()
@@ -182,18 +174,18 @@ class KGETrainable(TorchTrainable):
 
     def step(self) -> dict[str, Any]:
         metrics = super().step()
-        if metrics["epoch"] >= int(self._get("num-epochs")):
+        if metrics["epoch"] >= int(self.hp("num-epochs")):
             metrics["done"] = metrics["finished"] = True
         return metrics
 
 
 class TransETrainable(KGETrainable):
-    MODEL = "transe"
+    MODEL = NAME = "transe"
 
 
 class DistMultTrainable(KGETrainable):
-    MODEL = "distmult"
+    MODEL = NAME = "distmult"
 
 
 class RotatETrainable(KGETrainable):
-    MODEL = "rotate"
+    MODEL = NAME = "rotate"

@@ -96,6 +96,8 @@ def check_task(task: dict[str, Any], model: str) -> tuple[str, str, dict[str, An
 class RGCNTrainable(TorchTrainable):
     MODEL_PARAMS = frozenset({"num-hidden", "num-layer", "num-bases", "layer-norm",
                               "use-self-loop", "concat-node-embed", "low-mem"})
+    HYPERPARAMETERS = DEFAULTS
+    NAME = "rgcn"
 
     @staticmethod
     def load_data(spec: dict[str, Any]) -> Any:
@@ -103,18 +105,10 @@ class RGCNTrainable(TorchTrainable):
 
         return load_node_task(spec)
 
-    def _get(self, key: str, config: dict[str, Any] | None = None) -> Any:
-        config = self.config if config is None else config
-        value = config.get(key)
-        return DEFAULTS[key] if value is None else value
-
     def _prepare(self, config: dict[str, Any]) -> None:
         """Check config and task; move the graph to the device once (not per trial)."""
         import torch
 
-        unknown = sorted(set(config) - set(DEFAULTS))
-        if unknown:
-            raise ConfigError(unknown[0], f"not an rgcn hyperparameter; valid: {sorted(DEFAULTS)}")
         if config.get("use-edge-features"):
             raise ConfigError("use-edge-features", "hpotk's graphs carry no edge features; "
                               "set it to false")
@@ -173,14 +167,14 @@ class RGCNTrainable(TorchTrainable):
             counts=data.counts(),
             feature_dims=[0 if f is None else f.shape[1] for f in data.features],
             num_relations=max(len(data.edge_types), 1),
-            num_hidden=int(self._get("num-hidden", config)),
-            num_layers=int(self._get("num-layer", config)),
-            num_bases=int(self._get("num-bases", config)),
-            dropout=float(self._get("dropout", config)),
-            layer_norm=bool(self._get("layer-norm", config)),
-            self_loop=bool(self._get("use-self-loop", config)),
-            concat_node_embed=bool(self._get("concat-node-embed", config)),
-            low_mem=bool(self._get("low-mem", config)),
+            num_hidden=int(self.hp("num-hidden", config)),
+            num_layers=int(self.hp("num-layer", config)),
+            num_bases=int(self.hp("num-bases", config)),
+            dropout=float(self.hp("dropout", config)),
+            layer_norm=bool(self.hp("layer-norm", config)),
+            self_loop=bool(self.hp("use-self-loop", config)),
+            concat_node_embed=bool(self.hp("concat-node-embed", config)),
+            low_mem=bool(self.hp("low-mem", config)),
         )
         if self.task_type == "link_prediction":
             return RGCNLinkPredictor(**options)
@@ -190,13 +184,13 @@ class RGCNTrainable(TorchTrainable):
         import torch
 
         self._prepare(config)
-        lr = float(self._get("lr", config))
-        sparse_lr = float(self._get("sparse-lr", config) if config.get("sparse-lr") is not None
+        lr = float(self.hp("lr", config))
+        sparse_lr = float(self.hp("sparse-lr", config) if config.get("sparse-lr") is not None
                           else lr)
         embedding = {id(p) for p in model.embedding_parameters()}
         dense = [p for p in model.parameters() if id(p) not in embedding]
         groups = [{"params": dense, "lr": lr,
-                   "weight_decay": float(self._get("l2norm", config))}]
+                   "weight_decay": float(self.hp("l2norm", config))}]
         if embedding:
             groups.append({"params": model.embedding_parameters(), "lr": sparse_lr,
                            "weight_decay": 0.0})
@@ -206,7 +200,7 @@ class RGCNTrainable(TorchTrainable):
     def _class_weights(self, config: dict[str, Any]) -> Any:
         import torch
 
-        if self.task_type != "node_class" or not self._get("use-class-weight", config):
+        if self.task_type != "node_class" or not self.hp("use-class-weight", config):
             return None
         labels = self.graph["target"][self.data.train.to(self.device)]
         counts = torch.bincount(labels, minlength=self.data.num_classes).float().clamp(min=1)
@@ -215,10 +209,10 @@ class RGCNTrainable(TorchTrainable):
     def load_checkpoint(self, checkpoint: Any) -> None:
         super().load_checkpoint(checkpoint)
         groups = self.optimizer.param_groups  # the base sets every group's lr to config["lr"]
-        groups[0]["lr"] = float(self._get("lr"))
-        groups[0]["weight_decay"] = float(self._get("l2norm"))
+        groups[0]["lr"] = float(self.hp("lr"))
+        groups[0]["weight_decay"] = float(self.hp("l2norm"))
         if len(groups) > 1:
-            groups[1]["lr"] = float(self.config.get("sparse-lr") or self._get("lr"))
+            groups[1]["lr"] = float(self.config.get("sparse-lr") or self.hp("lr"))
             groups[1]["weight_decay"] = 0.0
 
     def _train_items(self) -> Any:
@@ -230,14 +224,14 @@ class RGCNTrainable(TorchTrainable):
         return self.data.train
 
     def num_batches(self) -> int:
-        return max(1, math.ceil(self._train_items().numel() / int(self._get("batch-size"))))
+        return max(1, math.ceil(self._train_items().numel() / int(self.hp("batch-size"))))
 
     def batches(self, epoch: int, generator: Any) -> Any:
         import torch
 
         items = self._train_items()
         order = items[torch.randperm(items.numel(), generator=generator)]
-        size = int(self._get("batch-size"))
+        size = int(self.hp("batch-size"))
         seeds = torch.randint(0, 2**62, (self.num_batches(),), generator=generator)
         for index, start in enumerate(range(0, order.numel(), size)):
             yield order[start:start + size], int(seeds[index])  # sampled in train_batch
@@ -256,7 +250,7 @@ class RGCNTrainable(TorchTrainable):
         if self.task_type == "link_prediction":
             return self._train_links(*batch)
         seeds, sample_seed = batch
-        fanouts = parse_fanout(self._get("fanout"), int(self._get("num-layer")))
+        fanouts = parse_fanout(self.hp("fanout"), int(self.hp("num-layer")))
         nodes, edge_index, edge_type = self.sampler.sample(
             seeds, fanouts, torch.Generator().manual_seed(sample_seed))
         graph = self.graph
@@ -278,10 +272,10 @@ class RGCNTrainable(TorchTrainable):
         positives = self.links.train[:, positions]
         candidates = self.links.candidates
         negatives = candidates[torch.randint(0, candidates.numel(),
-                                             (int(self._get("num-negs")),), generator=generator)]
+                                             (int(self.hp("num-negs")),), generator=generator)]
         seeds, inverse = torch.unique(torch.cat([positives[0], positives[1], negatives]),
                                       return_inverse=True)
-        fanouts = parse_fanout(self._get("fanout"), int(self._get("num-layer")))
+        fanouts = parse_fanout(self.hp("fanout"), int(self.hp("num-layer")))
         exclude = self.links.batch_edges_mask(positives, self.data.num_nodes)
         nodes, edge_index, edge_type = self.sampler.sample(seeds, fanouts, generator, exclude)
         graph, device, count = self.graph, self.device, positions.numel()
@@ -346,6 +340,6 @@ class RGCNTrainable(TorchTrainable):
 
     def step(self) -> dict[str, Any]:
         metrics = super().step()
-        if metrics["epoch"] >= int(self._get("num-epochs")):
+        if metrics["epoch"] >= int(self.hp("num-epochs")):
             metrics["done"] = metrics["finished"] = True
         return metrics

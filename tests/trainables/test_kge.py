@@ -120,7 +120,7 @@ def test_reset_keeps_data_and_rebuilds_only_for_architecture(monkeypatch):
 
 
 def test_config_and_task_errors():
-    with pytest.raises(ConfigError, match="num-neg.*valid"):
+    with pytest.raises(ConfigError, match="space.num-neg: .*no hyperparameter .*hyperparameters are"):
         make("rotate", {**CONFIG, "num-neg": 3})
     with pytest.raises(ConfigError, match="num-negs"):
         make("rotate", {**CONFIG, "num-negs": 0})

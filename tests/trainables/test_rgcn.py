@@ -143,7 +143,7 @@ def test_reset_keeps_data_and_rebuilds_only_for_architecture(monkeypatch):
 
 
 def test_config_and_task_errors():
-    with pytest.raises(ConfigError, match="num-hiden.*valid"):
+    with pytest.raises(ConfigError, match="space.num-hiden: .*no hyperparameter .*'num-hidden'"):
         make({**CONFIG, "num-hiden": 8})
     with pytest.raises(ConfigError, match="use-edge-features"):
         make({**CONFIG, "use-edge-features": True})
@@ -246,3 +246,4 @@ def test_link_prediction_batch_edges_are_left_out_of_the_sampled_graph():
     sampled = set(map(tuple, nodes[edge_index].t().tolist()))
     pairs = set(map(tuple, batch.t().tolist()))
     assert not pairs & sampled and not {(d, s) for s, d in pairs} & sampled
+
