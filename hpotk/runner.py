@@ -335,6 +335,7 @@ def _make_tuner(exp: Experiment, plan: Plan, trainable: Any) -> Any:
         failure_config=tune.FailureConfig(max_failures=exp.max_failures,
                                           fail_fast=exp.fail_fast),
         verbose=1,
+        callbacks=[_finished_log_callback(exp.results_dir)],
     )
     return tune.Tuner(trainable, param_space=plan.search.param_space, tune_config=tune_config,
                       run_config=run_config)
@@ -342,6 +343,12 @@ def _make_tuner(exp: Experiment, plan: Plan, trainable: Any) -> Any:
 
 def _trial_dirname(trial: Any) -> str:
     return f"{trial.trial_id}"
+
+
+def _finished_log_callback(results_dir: Path) -> Any:
+    from hpotk._tune_callbacks import FINISHED_LOG, FinishedLog
+
+    return FinishedLog(str(results_dir / FINISHED_LOG))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import threading
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from tests.helpers import finished_trials, interrupt_after
 
 REPO = Path(__file__).resolve().parent.parent
 QUICKSTART = REPO / "experiments" / "quickstart.yaml"
@@ -77,45 +75,20 @@ def test_tensorboard_hparams_written(hpotk_cli, tmp_path):
     assert plugins, "no HParams summary in the TensorBoard events"
 
 
-def _finished_trials(exp_dir: Path, max_t: int) -> list[str]:
-    done = []
-    for progress in exp_dir.glob("*/progress.csv"):
-        try:
-            rows = len(progress.read_text().strip().splitlines()) - 1
-        except OSError:
-            continue
-        if rows >= max_t:
-            done.append(progress.parent.name)
-    return done
-
-
 def test_interrupted_experiment_resumes_keeping_finished_trials(hpotk_cli, tmp_path):
-    max_t, trials = 4, 8
+    max_t, trials = 8, 10
     # small batches make each trial take a few seconds, so the interrupt lands mid-experiment
     args = ["run", QUICKSTART, "--set", f"budget.trials={trials}", "--set", "budget.concurrent=1",
             "--set", f"budget.max_t={max_t}", "--set", "strategy=fifo/random",
             "--set", "space.batch_size=8", "--set", "space.hidden_size=256",
             "--set", "results=res", "--quiet"]
     exp_dir = tmp_path / "res" / "quickstart"
-    sent = threading.Event()
-
-    def interrupt_after_two() -> None:
-        deadline = time.time() + 240
-        while time.time() < deadline:
-            if len(_finished_trials(exp_dir, max_t)) >= 2:
-                os.kill(os.getpid(), signal.SIGINT)
-                sent.set()
-                return
-            time.sleep(0.2)
-
-    watcher = threading.Thread(target=interrupt_after_two, daemon=True)
-    watcher.start()
-    code, out, err = hpotk_cli(*args)
-    watcher.join(timeout=5)
+    with interrupt_after(exp_dir, max_t, 2) as sent:
+        code, out, err = hpotk_cli(*args)
     assert sent.is_set(), "the experiment finished before it could be interrupted"
     assert code == 1, out + err
     assert json.loads((exp_dir / "hpotk.json").read_text())["status"] == "interrupted"
-    finished_before = set(_finished_trials(exp_dir, max_t))
+    finished_before = set(finished_trials(exp_dir, max_t))
     assert len(finished_before) >= 2
     progress_before = {t: (exp_dir / t / "progress.csv").read_text() for t in finished_before}
 

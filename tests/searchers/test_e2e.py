@@ -66,48 +66,21 @@ def test_searcher_runs_an_experiment(hpotk_cli, tmp_path, name):
             assert len(state["observations"]) == trials
 
 
-def _finished_trials(exp_dir: Path, max_t: int) -> list[str]:
-    done = []
-    for progress in exp_dir.glob("*/progress.csv"):
-        try:
-            rows = len(progress.read_text().strip().splitlines()) - 1
-        except OSError:
-            continue
-        if rows >= max_t:
-            done.append(progress.parent.name)
-    return done
-
-
 def test_bo_resumes_an_interrupted_experiment_with_its_observations(hpotk_cli, tmp_path):
     """Tune's own save/restore of the searcher (tuner.pkl + searcher-state): the resumed bo
     keeps what it learnt before the interrupt and goes on suggesting from the GP."""
     import json
-    import os
-    import signal
-    import threading
-    import time
 
-    max_t, trials = 3, 6
+    from tests.helpers import interrupt_after
+
+    max_t, trials = 6, 8
     args = ["run", QUICKSTART, "--set", "strategy=fifo/bo", "--set", f"budget.trials={trials}",
             "--set", "budget.concurrent=1", "--set", f"budget.max_t={max_t}",
             "--set", "strategy.searcher.n_initial_points=2", "--set", "space.batch_size=8",
             "--set", "results=res", "--quiet"]
     exp_dir = tmp_path / "res" / "quickstart"
-    sent = threading.Event()
-
-    def interrupt_after_three() -> None:
-        deadline = time.time() + 240
-        while time.time() < deadline:
-            if len(_finished_trials(exp_dir, max_t)) >= 3:
-                os.kill(os.getpid(), signal.SIGINT)
-                sent.set()
-                return
-            time.sleep(0.2)
-
-    watcher = threading.Thread(target=interrupt_after_three, daemon=True)
-    watcher.start()
-    code, out, err = hpotk_cli(*args)
-    watcher.join(timeout=5)
+    with interrupt_after(exp_dir, max_t, 3) as sent:
+        code, out, err = hpotk_cli(*args)
     assert sent.is_set(), "the experiment finished before it could be interrupted"
     assert code == 1, out + err
     with open(max(glob.glob(str(exp_dir / "searcher-state-*.pkl"))), "rb") as f:
