@@ -88,6 +88,9 @@ class TorchTrainable(tune.Trainable):
     PROTOCOL_KEYS = frozenset({"enable-early-stop", "window-for-early-stop"})
     #: the name users know the trainable by, for messages.
     NAME = ""
+    #: a hyperparameter that caps training epochs (e.g. Neptune's ``num-epochs``): the trial
+    #: ends by itself (``finished``) when it is reached. None: Tune's max_t alone ends it.
+    EPOCHS_PARAM: str | None = None
 
     def hp(self, name: str, config: dict[str, Any] | None = None) -> Any:
         """Hyperparameter ``name`` of ``config`` (the current one by default), else its default."""
@@ -211,6 +214,8 @@ class TorchTrainable(tune.Trainable):
             metrics = self.evaluate()
         metrics["train_loss"] = float(sum(losses) / max(len(losses), 1))
         metrics["epoch"] = epoch + done_in_epoch / max(self.num_batches(), 1)
+        if self.EPOCHS_PARAM and metrics["epoch"] >= int(self.hp(self.EPOCHS_PARAM)):
+            metrics["done"] = metrics["finished"] = True
         early_stop = bool(self.config.get("enable-early-stop", self.context.early_stop))
         if early_stop and self._no_improvement(metrics):
             metrics["done"] = True

@@ -46,6 +46,7 @@ class KGETrainable(TorchTrainable):
     MODEL = ""
     MODEL_PARAMS = frozenset({"num-hidden", "gamma"})
     HYPERPARAMETERS = DEFAULTS
+    EPOCHS_PARAM = "num-epochs"
 
     @staticmethod
     def load_data(spec: dict[str, Any]) -> Any:
@@ -170,12 +171,6 @@ class KGETrainable(TorchTrainable):
             ranks = self.ranks(triples)
             metrics[f"{split}_mrr"] = mrr(ranks)
             metrics[f"{split}_hits10"] = float((ranks <= 10).double().mean())
-        return metrics
-
-    def step(self) -> dict[str, Any]:
-        metrics = super().step()
-        if metrics["epoch"] >= int(self.hp("num-epochs")):
-            metrics["done"] = metrics["finished"] = True
         return metrics
 
 

@@ -97,6 +97,7 @@ class RGCNTrainable(TorchTrainable):
     MODEL_PARAMS = frozenset({"num-hidden", "num-layer", "num-bases", "layer-norm",
                               "use-self-loop", "concat-node-embed", "low-mem"})
     HYPERPARAMETERS = DEFAULTS
+    EPOCHS_PARAM = "num-epochs"
     NAME = "rgcn"
 
     @staticmethod
@@ -338,8 +339,3 @@ class RGCNTrainable(TorchTrainable):
             metrics[f"{split}_{self.metric}"] = value
         return metrics
 
-    def step(self) -> dict[str, Any]:
-        metrics = super().step()
-        if metrics["epoch"] >= int(self.hp("num-epochs")):
-            metrics["done"] = metrics["finished"] = True
-        return metrics
