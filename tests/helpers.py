@@ -56,3 +56,16 @@ def interrupt_after(exp_dir: Path, max_t: int, n_finished: int,
         yield sent
     finally:
         watcher.join(timeout=5)
+
+
+def build_trainable(cls: type, config: dict, context: object) -> object:
+    """``cls(config)`` with ``context`` (a TrainContext) bound, as ``tune.with_parameters``
+    binds it under Ray: a trainable built directly, without a Ray cluster."""
+    bound_context = context
+
+    class Bound(cls):
+        def setup(self, config, context=None):
+            super().setup(config, context=bound_context)
+
+    Bound.__name__ = cls.__name__
+    return Bound(config=dict(config))

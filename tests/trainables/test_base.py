@@ -6,6 +6,7 @@ import pytest
 
 from hpotk.trainables.base import TrainContext
 from hpotk.trainables.digits import DigitsMLP
+from tests.helpers import build_trainable
 
 CONFIG = {"lr": 3e-3, "hidden_size": 32, "num_layers": 1, "dropout": 0.1, "batch_size": 64}
 
@@ -14,11 +15,7 @@ def make(config=None, **context) -> DigitsMLP:
     """The trainable with a TrainContext bound, as tune.with_parameters binds it under Ray."""
     ctx = TrainContext(**context)
 
-    class Bound(DigitsMLP):
-        def setup(self, config, context=None):
-            super().setup(config, context=ctx)
-
-    return Bound(config=dict(config or CONFIG))
+    return build_trainable(DigitsMLP, config or CONFIG, ctx)
 
 
 def test_checkpoint_continues_bit_identically(tmp_path):

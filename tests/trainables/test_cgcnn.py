@@ -9,6 +9,7 @@ import torch
 
 from hpotk.trainables.base import TrainContext
 from hpotk.trainables.cgcnn import CGCNNTrainable
+from tests.helpers import build_trainable
 
 DATA = {"name": "emt-adsorption", "size": 40, "seed": 5}
 CONFIG = {"lr": 0.005, "batch_size": 10, "atom_embedding_size": 8, "num_graph_conv_layers": 2,
@@ -19,11 +20,7 @@ def make(config: dict, **context) -> CGCNNTrainable:
     """The trainable built directly (no Ray), with a TrainContext as the runner would pass it."""
     ctx = TrainContext(data=DATA, metric="val_mae", mode="min", **context)
 
-    class Bound(CGCNNTrainable):
-        def setup(self, config):
-            super().setup(config, context=ctx)
-
-    return Bound(config=dict(config))
+    return build_trainable(CGCNNTrainable, config, ctx)
 
 
 @pytest.fixture(scope="module", autouse=True)

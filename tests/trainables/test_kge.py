@@ -11,6 +11,7 @@ import torch
 from hpotk.errors import ConfigError
 from hpotk.trainables import kge
 from hpotk.trainables.base import TrainContext
+from tests.helpers import build_trainable
 
 DATA = {"name": "kg-synthetic", "entities": 200, "seed": 0}
 CONFIG = {"num-hidden": 32, "lr": 0.05, "batch-size": 256, "gamma": 6.0, "num-negs": 32,
@@ -24,11 +25,7 @@ def make(model: str, config: dict, task: dict | None = None, **context) -> kge.K
                        task=task or {"task_type": "link_prediction",
                                      "eval_metric": {"metric": "mrr"}}, **context)
 
-    class Bound(CLASSES[model]):
-        def setup(self, config):
-            super().setup(config, context=ctx)
-
-    return Bound(config=dict(config))
+    return build_trainable(CLASSES[model], config, ctx)
 
 
 @pytest.fixture(scope="module", autouse=True)

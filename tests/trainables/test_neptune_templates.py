@@ -11,6 +11,7 @@ import torch
 from hpotk.space import build, load_neptune
 from hpotk.trainables import TRAINABLES
 from hpotk.trainables.base import TrainContext
+from tests.helpers import build_trainable
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "experiments" / "spaces" / "neptune"
 DATA = {"rgcn": {"name": "hetero-synthetic", "nodes": 300, "seed": 0},
@@ -44,9 +45,5 @@ def test_template_tiers_and_a_sampled_trial(model):
                            task={"task_type": entry["task_type"],
                                  "eval_metric": entry["eval_metric"]})
 
-    class Bound(TRAINABLES.resolve(model)):
-        def setup(self, config):
-            super().setup(config, context=context)
-
-    result = Bound(config=config).train()
+    result = build_trainable(TRAINABLES.resolve(model), config, context).train()
     assert result["done"] and math.isfinite(result[context.metric])

@@ -10,6 +10,7 @@ import torch
 from hpotk.errors import ConfigError
 from hpotk.trainables.base import TrainContext
 from hpotk.trainables.rgcn import RGCNTrainable, parse_fanout
+from tests.helpers import build_trainable
 
 DATA = {"name": "hetero-synthetic", "nodes": 400, "seed": 0}
 CONFIG = {"num-hidden": 16, "lr": 0.01, "batch-size": 64, "num-layer": 2, "fanout": [5, 5],
@@ -22,11 +23,7 @@ def make(config: dict, task: dict | None = None, **context) -> RGCNTrainable:
                        task=task or {"task_type": "node_class", "eval_metric": {"metric": "acc"}},
                        **context)
 
-    class Bound(RGCNTrainable):
-        def setup(self, config):
-            super().setup(config, context=ctx)
-
-    return Bound(config=dict(config))
+    return build_trainable(RGCNTrainable, config, ctx)
 
 
 @pytest.fixture(scope="module", autouse=True)
