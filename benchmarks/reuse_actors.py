@@ -1,4 +1,4 @@
-"""Trial start latency with and without ``reuse_actors`` (seed 004: reuse_actors + reset_config
+"""Trial start latency with and without ``reuse_actors`` (the NERSC Ray Tune guide: reuse_actors + reset_config
 saves reloading the dataset each time a trial ends and the next begins).
 
 Runs the same small Tune experiment twice on a local Ray — once starting a fresh actor per trial,

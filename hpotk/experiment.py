@@ -365,7 +365,7 @@ def _model_at(loc: list[Any]) -> type[BaseModel] | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Neptune ML model-HPO-configuration.json (seed 000) as a whole experiment
+# Neptune ML model-HPO-configuration.json as a whole experiment
 
 METRIC_MODES = {
     "acc": "max", "acc_topk": "max", "F1": "max", "precision": "max", "recall": "max",
@@ -408,7 +408,7 @@ def neptune_to_experiment(doc: dict[str, Any], path: Path) -> dict[str, Any]:
 
     task_type = model.get("task_type")
     eval_metric = model.get("eval_metric", {"metric": DEFAULT_METRIC.get(task_type, "acc")})
-    if isinstance(eval_metric, str):  # seed 000 writes it as a plain string in one place
+    if isinstance(eval_metric, str):  # Neptune ML's documentation writes it as a plain string in one place
         eval_metric = {"metric": eval_metric}
     if not isinstance(eval_metric, dict) or "metric" not in eval_metric:
         raise ConfigError("models[0].eval_metric", f"expected {{\"metric\": NAME}}, got "

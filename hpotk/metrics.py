@@ -1,4 +1,4 @@
-"""Evaluation metrics by their seed 000 (Neptune ML ``eval_metric``) names.
+"""Evaluation metrics by their Neptune ML ``eval_metric`` names.
 
 Every function takes array-likes (numpy arrays, torch tensors on any device, lists) and returns
 a Python float. `METRICS` maps a name to its function and `MODES` says whether larger
@@ -10,7 +10,7 @@ Conventions:
 - classification metrics take ``y_true`` [n] (class ids) and ``scores`` [n, C] (logits or
   probabilities); `acc`, `F1`, `precision`, `recall` also accept predicted class ids [n].
 - `F1`, `precision`, `recall`: for two classes, of the positive class 1
-  (``TP / (TP + FP)`` as seed 000 defines them); for more classes, the unweighted mean over
+  (``TP / (TP + FP)`` as Neptune ML defines them); for more classes, the unweighted mean over
   classes (macro average); a class never predicted counts as 0 precision.
 - `roc_auc`: two classes: area under the ROC curve of the positive class score; more classes:
   macro one-vs-rest; multi-label ``y_true`` [n, C] of 0/1: macro over the labels (classes
@@ -98,7 +98,7 @@ def recall(y_true: Any, scores: Any) -> float:
     return _average(_safe_divide(tp, true_count), classes)
 
 
-def F1(y_true: Any, scores: Any) -> float:  # noqa: N802 - seed 000's name
+def F1(y_true: Any, scores: Any) -> float:  # noqa: N802 - Neptune ML's name
     """Harmonic mean of precision and recall: positive class for two classes, macro for more."""
     tp, predicted_count, true_count, classes = _confusion(y_true, scores)
     return _average(_safe_divide(2 * tp, predicted_count + true_count), classes)

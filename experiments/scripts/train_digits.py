@@ -1,7 +1,7 @@
 """Train an MLP on scikit-learn's 8x8 handwritten digits: a plain PyTorch script.
 
 It knows nothing about hpotk. It takes its hyperparameters as command-line flags and logs, after
-each epoch, the line SageMaker's PyTorch MNIST example logs (seed 001)::
+each epoch, the line SageMaker's PyTorch MNIST example logs::
 
     Test set: Average loss: 0.1432, Accuracy: 262/270 (97%)
 

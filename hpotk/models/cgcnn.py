@@ -2,7 +2,7 @@
 
 Atom features are embedded by a linear layer, refined by graph convolutions whose edge features
 are Gaussian-expanded interatomic distances, mean-pooled per crystal, and mapped to one number by
-a fully connected head. The four architecture sizes are seed 004's tunables.
+a fully connected head. The four architecture sizes are the NERSC Ray Tune guide's tunables.
 """
 
 from __future__ import annotations

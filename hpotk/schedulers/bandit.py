@@ -1,4 +1,4 @@
-"""Bandit policy, as Azure ML defines it (seed 003): stop a trial that is not within a slack of
+"""Bandit policy, as Azure ML defines it: stop a trial that is not within a slack of
 the best trial.
 
 At an evaluation interval ``t`` (see `hpotk.schedulers.early_termination`), let ``best`` be the
@@ -6,7 +6,7 @@ trial's best primary metric over intervals ``1..t`` and ``ref`` the best such va
 trials that have reached ``t`` (the trial included, running or ended). The trial is stopped when
 ``best`` is strictly outside the slack:
 
-- ``slack_factor`` ``s``, mode max: ``best < ref / (1 + s)``. Seed 003's worked example: the best
+- ``slack_factor`` ``s``, mode max: ``best < ref / (1 + s)``. Azure ML's worked example: the best
   trial reports 0.8 at interval 10, ``s = 0.2``: trials whose best is below 0.8/1.2 = 0.667 stop.
 - ``slack_factor`` ``s``, mode min (hpotk's reading, the mirror image: the better/worse ratio may
   not exceed ``1 + s`` either way): ``best > ref * (1 + s)``.

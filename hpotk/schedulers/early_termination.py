@@ -1,11 +1,11 @@
-"""What Azure ML's early-termination policies (seed 003) share: when a policy is applied, and
+"""What Azure ML's early-termination policies share: when a policy is applied, and
 each trial's history of the primary metric. `median`, `bandit` and `truncation` subclass it.
 
 An *interval* is one report of the primary metric: the value of ``time_attr``
 (``training_iteration``) in the result. A policy is applied at interval ``t`` when
-``t % evaluation_interval == 0`` and ``t >= delay_evaluation`` (the seed: "every multiple of
-evaluation_interval that is greater than or equal to delay_evaluation"). The seed's unspecified
-``evaluation_interval`` is 0; hpotk reads 0 as 1 (apply at every interval), like the seed's
+``t % evaluation_interval == 0`` and ``t >= delay_evaluation`` (Azure ML: "every multiple of
+evaluation_interval that is greater than or equal to delay_evaluation"). Azure's unspecified
+``evaluation_interval`` is 0; hpotk reads 0 as 1 (apply at every interval), like Azure's
 examples.
 
 Ray calls ``on_trial_result`` whenever a trial reports, so a decision about trial ``i`` at interval

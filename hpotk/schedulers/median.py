@@ -1,9 +1,9 @@
-"""Median stopping, as Azure ML defines it (seed 003).
+"""Median stopping, as Azure ML defines it.
 
 At an evaluation interval ``t`` (see `hpotk.schedulers.early_termination`), trial ``i`` is stopped
 when its best primary metric over intervals ``1..t`` is strictly worse than the median, over all
 trials that have reached ``t`` (``i`` included, running or ended), of each trial's running average
-over intervals ``1..t``. Seed 003's example: ``delay_evaluation=5, evaluation_interval=1`` stops a
+over intervals ``1..t``. Azure ML's example: ``delay_evaluation=5, evaluation_interval=1`` stops a
 trial at interval 5 if its best metric is worse than the median of the 1:5 running averages.
 
 Unlike Ray's `MedianStoppingRule`, the trial itself is in the median, ended trials count only

@@ -7,7 +7,7 @@ the param's own distribution, otherwise a number is multiplied by one of
 ``perturbation_factors`` (and clipped back into its bounds) and a choice moves to a neighbouring
 value. The mutations are built from `hpotk.space.param.Param`, never from Ray domains.
 
-Why only algorithm params (seed 004): exploit copies a trial's *weights* into another trial, so
+Why only algorithm params (the NERSC Ray Tune guide): exploit copies a trial's *weights* into another trial, so
 all trials must share one architecture. A space that tunes a *model* param (``role="model"``:
 layer sizes, layer counts, ...) is refused; fix those params or choose another scheduler.
 

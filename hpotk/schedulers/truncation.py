@@ -1,4 +1,4 @@
-"""Truncation selection, as Azure ML defines it (seed 003): at each evaluation interval, cancel
+"""Truncation selection, as Azure ML defines it: at each evaluation interval, cancel
 the lowest ``truncation_percentage`` percent of trials by their primary metric at that interval.
 
 At an evaluation interval ``t`` (see `hpotk.schedulers.early_termination`) the population is every

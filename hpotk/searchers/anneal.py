@@ -1,4 +1,4 @@
-"""Simulated annealing from hyperopt, with ModelArts' options (seed 002).
+"""Simulated annealing from hyperopt, with ModelArts' options.
 
 Each suggestion starts from one earlier trial — drawn from the trials sorted by loss, with a
 geometric distribution of mean ``avg_best_idx`` (small: nearly always the best) — and samples

@@ -1,7 +1,7 @@
-"""Bayesian optimisation with Dragonfly's GP bandit (seed 004), behind hpotk's own Searcher.
+"""Bayesian optimisation with Dragonfly's GP bandit (as in the NERSC Ray Tune guide), behind hpotk's own Searcher.
 
 Ray removed its Dragonfly searcher; this module drives ``CPGPBandit`` in ask/tell mode on a
-``CPFunctionCaller`` domain built with ``load_config`` — as seed 004 does — from hpotk's `Param`s:
+``CPFunctionCaller`` domain built with ``load_config`` — as the NERSC Ray Tune guide does — from hpotk's `Param`s:
 
 ============================================  ============================================
 Param                                         Dragonfly dimension

@@ -1,4 +1,4 @@
-"""Sobol sampling (Azure's ``rule="sobol"``, seed 003): scrambled, seeded, reproducible.
+"""Sobol sampling (Azure's ``rule="sobol"``): scrambled, seeded, reproducible.
 
 Point i of a scrambled Sobol sequence in the unit cube (one dimension per tuned param, in
 declaration order) is mapped onto the params' values with `hpotk.searchers.unit.from_unit`.

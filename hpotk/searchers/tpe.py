@@ -1,4 +1,4 @@
-"""TPE (Tree-structured Parzen Estimator) from hyperopt, with ModelArts' options (seed 002).
+"""TPE (Tree-structured Parzen Estimator) from hyperopt, with ModelArts' options.
 
 Options:
     n_initial_points (int, default: hyperopt's 20, but at most a quarter of budget.trials and

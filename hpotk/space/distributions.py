@@ -1,8 +1,8 @@
-"""Distribution-spec search spaces: an inline mapping ``{name: spec}`` (seeds 001 and 003).
+"""Distribution-spec search spaces: an inline mapping ``{name: spec}`` (SageMaker and Azure ML).
 
 A spec is one of:
 
-- a mapping with ``type`` and its arguments, Azure ML style (seed 003)::
+- a mapping with ``type`` and its arguments, Azure ML style::
 
       choice(values)                  one of the values
       uniform(min_value, max_value)   uniform between the bounds
@@ -22,7 +22,7 @@ A spec is one of:
   inwards to multiples of q, and every multiple in between is equally likely. When q and the
   snapped bounds are whole numbers the values are ints (``quniform(16, 128, 16)`` gives 16, 32...).
 
-- a SageMaker-style range (seed 001): ``{type: integer | continuous, min_value, max_value,
+- a SageMaker-style range: ``{type: integer | continuous, min_value, max_value,
   scaling}`` or ``{type: categorical, values}``. ``scaling`` (also SageMaker's spellings Linear,
   Logarithmic, ReverseLogarithmic, Auto) is ``linear``, ``log`` (needs min_value > 0),
   ``reverse_log`` (continuous only, needs 0 <= min_value < max_value < 1: dense near 1, for

@@ -1,4 +1,4 @@
-"""Neptune ML ``model-HPO-configuration.json`` files (seed 000), and reading space files.
+"""Neptune ML ``model-HPO-configuration.json`` files, and reading space files.
 
 A Neptune file is ``{"models": [ {model entry} ]}``; the entry holds ``model``, ``task_type``,
 ``eval_metric``, ``eval_frequency`` and the four tier lists. As in Neptune ML, the ``models``
@@ -20,7 +20,7 @@ TASK_TYPES = ("node_class", "node_regression", "link_prediction")
 EVAL_METRICS = ("acc", "acc_topk", "F1", "mse", "mrr", "precision", "recall", "roc_auc")
 EVAL_FREQUENCIES = ("evaluate_every_epoch", "evaluate_every_batch", "evaluate_every_pct")
 ENTRY_KEYS = ("model", "task_type", "eval_metric", "eval_frequency", *SECTIONS)
-# Used when the entry does not say (eval_frequency: seed 000's stated default; eval_metric: the
+# Used when the entry does not say (eval_frequency: Neptune ML's stated default; eval_metric: the
 # usual metric of each task: accuracy for classification, mse for regression, mrr for links).
 DEFAULT_EVAL_FREQUENCY = {"type": "evaluate_every_epoch", "value": 1}
 DEFAULT_METRIC = {"node_class": "acc", "node_regression": "mse", "link_prediction": "mrr",
@@ -130,7 +130,7 @@ def neptune_entry(entry: Any, path: str) -> dict[str, Any]:
 def _eval_metric(value: Any, task: str | None, path: str) -> dict[str, Any]:
     if value is None:
         return {"metric": DEFAULT_METRIC[task]}
-    if isinstance(value, str):  # seed 000 types it as a string in one place
+    if isinstance(value, str):  # Neptune ML's documentation types it as a string in one place
         value = {"metric": value}
     if not isinstance(value, dict):
         raise ConfigError(path, f"expected {{\"metric\": ...}}, got {value!r}")

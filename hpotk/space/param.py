@@ -22,7 +22,7 @@ Scale = Literal["linear", "log", "reverse_log", "normal", "lognormal", "choice"]
 Role = Literal["model", "algorithm"]
 
 # Names that are learning (algorithm) params unless a space says otherwise: PBT may mutate only
-# these; everything else is taken to be architecture (seed 004: PBT cannot change a model's shape
+# these; everything else is taken to be architecture (the NERSC Ray Tune guide: PBT cannot change a model's shape
 # mid-training).
 ALGORITHM_PARAM_NAMES = frozenset(
     {

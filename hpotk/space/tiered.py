@@ -1,4 +1,4 @@
-"""Tiered-JSON search spaces (Amazon Neptune ML's ``model-HPO-configuration.json``, seed 000).
+"""Tiered-JSON search spaces (Amazon Neptune ML's ``model-HPO-configuration.json``).
 
 A space has four lists of entries (see `hpotk.space.tiered_entry` for the fields)::
 
@@ -27,7 +27,7 @@ one unit (1M / 10M / 100M nodes or edges). For a graph of n units with n > 1 bot
 divided by n; int bounds are rounded and kept >= 1; the range is never inverted. If the scaled
 range holds a single value the param is fixed to it. The ``default`` is not scaled.
 
-Options may be lists: the seed's own ``fanout`` entry (type int) has ``options`` ``[[10, 30],
+Options may be lists: Neptune ML's example ``fanout`` entry (type int) has ``options`` ``[[10, 30],
 [15, 30], [15, 30]]`` (one fanout per GNN layer) and ``default`` ``[10, 15, 15]``. hpotk tunes it
 as a choice over the distinct lists (the repeated ``[15, 30]`` is dropped, with a note), and a
 default that is not one of the options is allowed (with a note): it is the value used while the

@@ -1,4 +1,4 @@
-"""One hyperparameter entry of a tiered-JSON space (seed 000), validated field by field.
+"""One hyperparameter entry of a tiered-JSON space (Neptune ML), validated field by field.
 
 An entry is ``{"param": "lr", "type": "float", "range": [0.001, 0.01], "inc_strategy": "log"}``.
 `parse_entry` checks every field and returns an `Entry`; turning it into a `Param` or `Fixed`

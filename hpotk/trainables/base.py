@@ -6,9 +6,9 @@ this base turns that into Tune's class API:
 - ``setup``: pick the device Ray assigned, load data (cached per process, so ``reuse_actors``
   and ``reset_config`` never reload it), build model and optimiser.
 - ``step``: train one evaluation unit (``eval_frequency``: N epochs, N batches, or a fraction of
-  an epoch, as in seed 000), evaluate, return metrics; stop early when the objective has not
+  an epoch, as in Neptune ML), evaluate, return metrics; stop early when the objective has not
   improved (``enable-early-stop``: the average of the latest ``window-for-early-stop`` scores is
-  no better than the average one evaluation earlier, as seed 000 defines it). A trainable that ends by itself
+  no better than the average one evaluation earlier, as Neptune ML defines it). A trainable that ends by itself
   (e.g. it reached its ``num-epochs``) returns ``done=True`` with ``finished=True``, so the
   summary tells it from a trial the scheduler stopped.
 - ``save_checkpoint``/``load_checkpoint``: weights, optimiser, position in the data stream and
@@ -84,7 +84,7 @@ class TorchTrainable(tune.Trainable):
     #: the hyperparameters this trainable knows, with their defaults; a config key outside them
     #: is a mistake in the space and is refused (None: any key is accepted).
     HYPERPARAMETERS: dict[str, Any] | None = None
-    #: config keys the protocol itself reads (seed 000's early stopping), accepted everywhere.
+    #: config keys the protocol itself reads (Neptune ML's early stopping), accepted everywhere.
     PROTOCOL_KEYS = frozenset({"enable-early-stop", "window-for-early-stop"})
     #: the name users know the trainable by, for messages.
     NAME = ""
@@ -223,7 +223,7 @@ class TorchTrainable(tune.Trainable):
         return metrics
 
     def _no_improvement(self, metrics: dict[str, Any]) -> bool:
-        """Seed 000's early stop: stop when the average of the latest ``window`` validation
+        """Neptune ML's early stop: stop when the average of the latest ``window`` validation
         scores is no better than the average of the ``window`` scores one evaluation earlier."""
         value = metrics.get(self.context.metric)
         if value is None or not math.isfinite(value):

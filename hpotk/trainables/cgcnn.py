@@ -1,6 +1,6 @@
-"""CGCNN regressing EMT adsorption energies (seed 004's model), as a Ray Tune class Trainable.
+"""CGCNN regressing EMT adsorption energies (the NERSC Ray Tune guide's model), as a Ray Tune class Trainable.
 
-Hyperparameters (exactly seed 004's six): ``lr``, ``batch_size``, ``atom_embedding_size``,
+Hyperparameters (exactly the NERSC Ray Tune guide's six): ``lr``, ``batch_size``, ``atom_embedding_size``,
 ``num_graph_conv_layers``, ``fc_feat_size``, ``num_fc_layers``; the last four are architecture
 (`MODEL_PARAMS`: changing them in ``reset_config`` builds a new model). Data: the experiment's
 ``data`` mapping, ``{name: emt-adsorption, size, seed, ...}`` (see `hpotk.data.emt_adsorption`).

@@ -1,4 +1,4 @@
-"""The ``command`` trainable: tune an unmodified training script (seeds 001, 002, 003).
+"""The ``command`` trainable: tune an unmodified training script (as SageMaker, ModelArts and Azure ML sweeps do).
 
 In the experiment file::
 

@@ -1,4 +1,4 @@
-"""``transe``, ``distmult``, ``rotate``: knowledge-graph embedding link prediction (seed 000).
+"""``transe``, ``distmult``, ``rotate``: knowledge-graph embedding link prediction (Neptune ML's models).
 
 Data: `hpotk.data.kg` (``{name: kg-synthetic, entities: N, seed: S}`` or ``{path:
 triples.tsv}``). Each evaluation ranks the true head and the true tail of every validation and
@@ -6,7 +6,7 @@ test triple against all entities, filtered (other known triples left out), and r
 ``val_mrr``/``test_mrr``, ``val_hits10``/``test_hits10`` and ``val_loss``. ``task_type`` must
 be ``link_prediction`` (default) and ``eval_metric`` ``mrr``.
 
-Hyperparameters (seed 000 names, used as written; defaults in brackets):
+Hyperparameters (Neptune ML's names, used as written; defaults in brackets):
 
 - ``num-hidden`` [128]: embedding width (complex dimensions for RotatE).
 - ``gamma`` [12.0]: the margin of the TransE/RotatE score; also scales the initial embeddings

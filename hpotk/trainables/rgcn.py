@@ -1,5 +1,5 @@
 """``rgcn``: node classification / regression and link prediction on a heterogeneous graph
-(seed 000's default model).
+(Neptune ML's default model).
 
 Data: `hpotk.data.hetero` (``{name: hetero-synthetic, nodes: N, seed: S}`` or ``{path:
 graph.pt, target: TYPE}``). Task (``TrainContext.task``): ``task_type`` ``node_class`` (default)
@@ -15,7 +15,7 @@ random destination nodes shared by a batch of ``batch-size`` positive edges (eac
 and their reverses are left out of the sampled graph), and ranked against every node of the
 destination type: ``val_mrr``/``test_mrr`` (filtered) and ``val_hits10``/``test_hits10``.
 
-Hyperparameters (seed 000 names, used as written; defaults in brackets):
+Hyperparameters (Neptune ML's names, used as written; defaults in brackets):
 
 - ``num-hidden`` [64]: width of node representations and of learnt node embeddings.
 - ``num-layer`` [2]: relational convolutions; ``fanout`` [[10, 15, 15]]: neighbours sampled per

@@ -1,7 +1,7 @@
-"""Hand-computed cases for Azure ML's early-termination policies, as seed 003 defines them.
+"""Hand-computed cases for Azure ML's early-termination policies, as Azure ML's sweep documentation defines them.
 
 Each case feeds results in a fixed arrival order straight into the scheduler (Ray calls
-``on_trial_result`` as each trial reports) and checks that exactly the trials the seed's rule
+``on_trial_result`` as each trial reports) and checks that exactly the trials the documented rule
 names are stopped. Arithmetic is written out in the comments. Values are "accuracy" (mode max);
 the min-mode runs feed ``1 - value`` as a loss, which leaves every comparison the same (an
 order-reversing affine map keeps medians, averages and ranks in step) — except bandit's ratio
@@ -103,7 +103,7 @@ def test_median_a_lone_trial_is_never_stopped(mode):
 
 
 def test_bandit_slack_factor_seed_example():
-    # Seed 003: applied at interval 10, the best trial reports 0.8 there, slack_factor 0.2:
+    # Azure ML's example: applied at interval 10, the best trial reports 0.8 there, slack_factor 0.2:
     # a trial whose best metric up to interval 10 is below 0.8 / (1 + 0.2) = 0.6667 stops.
     ramp = [0.08 * t for t in range(1, 11)]  # BEST: 0.08 .. 0.8 at t=10
     events = [("BEST", t, v) for t, v in enumerate(ramp, 1)]
@@ -219,7 +219,7 @@ def test_invalid_options(name, options, path, words):
 
 
 def test_evaluation_interval_zero_means_every_interval():
-    # The seed's unspecified evaluation_interval is 0; it applies the policy at every interval.
+    # Azure ML's unspecified evaluation_interval is 0; it applies the policy at every interval.
     events = [("BEST", 1, 0.8), ("L", 1, 0.1)]
     assert feed("bandit", "max", {"slack_amount": 0.1, "evaluation_interval": 0}, events) == {
         ("L", 1)}

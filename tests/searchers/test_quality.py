@@ -1,4 +1,4 @@
-"""Model-based searchers beat random search on a fixed mixed int/float function (issue 3).
+"""Model-based searchers beat random search on a fixed mixed int/float function.
 
 The function is Branin with its second coordinate restricted to integers (min 0.3979 over the
 reals at (-pi, 12.275), (pi, 2.275), (3pi, 2.475); 0.4323 on the integer grid).

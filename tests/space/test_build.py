@@ -1,4 +1,4 @@
-"""`hpotk.space.build` front door: files, Neptune documents, and the seed's own example."""
+"""`hpotk.space.build` front door: files, Neptune documents, and Neptune ML's own example."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tiered-JSON spaces (seed 000): every field, tier boundaries, graph-size scaling."""
+"""Tiered-JSON spaces (Neptune ML's model-HPO-configuration.json): every field, tier boundaries, graph-size scaling."""
 
 from __future__ import annotations
 

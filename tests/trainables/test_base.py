@@ -53,7 +53,7 @@ def test_reset_config_keeps_data_and_rebuilds_only_architecture():
 
 
 def test_early_stop_compares_moving_averages_of_window_scores():
-    """Seed 000: stop when the mean of the latest `window` scores is no better than the mean of
+    """Neptune ML: stop when the mean of the latest `window` scores is no better than the mean of
     the `window` scores one evaluation earlier."""
     trainable = make(metric="val_loss", mode="min", early_stop=True, window=2)
     decide = trainable._no_improvement

@@ -188,7 +188,7 @@ def test_runs_on_the_gpu():
 
 @pytest.mark.e2e
 def test_seed_example_neptune_file_runs_as_given_and_tunes_tiers_1_2(hpotk_cli, tmp_path):
-    """Seed 000's own model-HPO-configuration.json (rgcn, node_class, acc), 12 trials, 2 at a time."""
+    """Neptune ML's own model-HPO-configuration.json (rgcn, node_class, acc), 12 trials, 2 at a time."""
     from pathlib import Path
 
     import pandas as pd
