@@ -1,14 +1,40 @@
-"""Tune callbacks the runner adds to every experiment (imports Ray: import this lazily)."""
+"""Tune callbacks the runner adds to every experiment (imports Ray: import this lazily).
+
+- `FinishedLog`: ``finished.jsonl``, one line per trial the moment it ends.
+- `HistoryLog`: ``history.jsonl``, one line per trial start and per reported result, appended
+  and flushed as it happens, so `hpotk.results` reads running and killed experiments too (Tune
+  copies per-trial files into the results directory only every so often).
+- `Progress`: a compact status in place of Ray's tables.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import os
+import sys
 import time
 from typing import Any
 
 from ray.tune import Callback
 
 FINISHED_LOG = "finished.jsonl"
+HISTORY_LOG = "history.jsonl"
+
+
+def _append(path: str, line: dict[str, Any]) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(line, default=_scalar) + "\n")
+        f.flush()
+
+
+def _scalar(value: Any) -> Any:
+    if hasattr(value, "item"):
+        try:
+            return value.item()
+        except (ValueError, AttributeError):
+            pass
+    return str(value)
 
 
 class FinishedLog(Callback):
@@ -25,11 +51,169 @@ class FinishedLog(Callback):
         last = trial.last_result or {}
         line = {"trial_id": trial.trial_id, "status": status,
                 "iterations": last.get("training_iteration", 0), "time": time.time()}
-        with open(self.path, "a") as f:
-            f.write(json.dumps(line) + "\n")
+        _append(self.path, line)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._write(trial, "TERMINATED")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._write(trial, "ERROR")
+
+
+class HistoryLog(Callback):
+    """Appends every trial start and every reported result to ``history.jsonl``.
+
+    A result line holds the trial id, the driver's receive time, every scalar the trainable
+    reported (Tune's own keys included: training_iteration, time_this_iter_s, timestamp,
+    hostname, ...) and the config in force at that result (PBT changes it mid-trial).
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        _append(self.path, {"event": "start", "trial_id": trial.trial_id, "time": time.time(),
+                            "config": _plain_config(trial.config)})
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        _append(self.path, {"event": "recover", "trial_id": trial.trial_id, "time": time.time(),
+                            "error": _error_line(trial)})
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
+                        **info: Any) -> None:
+        line: dict[str, Any] = {"event": "result", "trial_id": trial.trial_id,
+                                "time": time.time()}
+        for key, value in result.items():
+            if key in ("config", "event", "trial_id", "time"):
+                continue
+            if isinstance(value, (bool, int, float, str)) or value is None:
+                line[key] = value
+            elif hasattr(value, "item"):
+                line[key] = _scalar(value)
+        line["config"] = _plain_config(result.get("config") or trial.config)
+        _append(self.path, line)
+
+
+def _plain_config(config: dict[str, Any] | None) -> dict[str, Any]:
+    out = {}
+    for key, value in (config or {}).items():
+        if isinstance(value, (bool, int, float, str)) or value is None:
+            out[key] = value
+        elif isinstance(value, (list, tuple)):
+            out[key] = json.loads(json.dumps(list(value), default=_scalar))
+        else:
+            out[key] = _scalar(value)
+    return out
+
+
+def _error_line(trial: Any) -> str:
+    error = getattr(trial, "error_file", None) or ""
+    return str(error)
+
+
+class Progress(Callback):
+    """One compact status, refreshed in place on a terminal, a line every so often elsewhere:
+    trials done / running / pending of the budget, the best objective so far, elapsed time and
+    the time budget left.
+
+    Args:
+        total: trials the budget allows.
+        metric, mode: the objective.
+        time_budget_s: the experiment's time budget, if any.
+        state_path: ``hpotk.json``, for the experiment's first start (elapsed spans resumes).
+        every_s: seconds between lines on a non-terminal (``HPOTK_PROGRESS_S``, default 30).
+    """
+
+    def __init__(self, total: int, metric: str, mode: str, time_budget_s: float | None = None,
+                 state_path: str | None = None, every_s: float | None = None):
+        self.total, self.metric, self.mode = total, metric, mode
+        self.time_budget_s = time_budget_s
+        self.state_path = state_path
+        self.every_s = every_s if every_s is not None else float(
+            os.environ.get("HPOTK_PROGRESS_S", 30))
+        self.best: float | None = None
+        self.started = time.time()
+        self.run_started = self.started
+        self.last_draw = 0.0
+        self.last_text = ""
+
+    def setup(self, **info: Any) -> None:
+        self.run_started = time.time()
+        self.started = self.run_started
+        if self.state_path:
+            try:
+                with open(self.state_path) as f:
+                    self.started = float(json.load(f).get("started", self.run_started))
+            except (OSError, ValueError, TypeError):
+                pass
+        self.last_draw = 0.0
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
+                        **info: Any) -> None:
+        value = result.get(self.metric)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            if self.best is None or (value < self.best if self.mode == "min" else
+                                     value > self.best):
+                self.best = float(value)
+
+    def status(self, trials: list) -> str:
+        counts = {"done": 0, "running": 0, "pending": 0, "error": 0}
+        for t in trials:
+            s = t.status
+            if s == "TERMINATED":
+                counts["done"] += 1
+            elif s == "ERROR":
+                counts["error"] += 1
+            elif s == "RUNNING":
+                counts["running"] += 1
+            else:
+                counts["pending"] += 1
+        best = f"{self.best:.5g}" if self.best is not None else "-"
+        elapsed = time.time() - self.started
+        text = (f"[hpotk] trials {counts['done']} done, {counts['running']} running, "
+                f"{counts['pending']} pending"
+                + (f", {counts['error']} errored" if counts["error"] else "")
+                + f" of {self.total} | best {self.metric} {best} ({self.mode}) | "
+                f"{_duration(elapsed)} elapsed")
+        if self.time_budget_s:
+            left = max(0.0, self.time_budget_s - (time.time() - self.run_started))
+            text += f", {_duration(left)} of the time budget left"
+        return text
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        now = time.time()
+        out = sys.stdout
+        tty = hasattr(out, "isatty") and out.isatty()
+        if tty:
+            if now - self.last_draw < 0.5:
+                return
+            out.write("\r\033[K" + self.status(trials)[: _columns() - 1])
+            out.flush()
+        else:
+            if self.last_draw and now - self.last_draw < self.every_s:
+                return
+            print(self.status(trials), file=out, flush=True)
+        self.last_draw = now
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        out = sys.stdout
+        tty = hasattr(out, "isatty") and out.isatty()
+        print(("\r\033[K" if tty else "") + self.status(trials), file=out, flush=True)
+
+
+def _columns() -> int:
+    try:
+        return os.get_terminal_size().columns
+    except OSError:
+        return 120
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"

@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="if the experiment is complete, run it again as <name>-<timestamp>")
     p.add_argument("--exist-ok", action="store_true",
                    help="if the experiment is complete, print its best trial instead of refusing")
-    p.add_argument("--quiet", action="store_true", help="no progress tables")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="Ray Tune's own status tables as well (-vv: every result)")
 
     p = sub.add_parser("plan", help="show the resolved space, scheduler plan and resources; "
                                     "runs nothing")
@@ -105,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hpotk: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `hpotk best DIR | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
 
 
 def _parse_data(text: str) -> Any:
@@ -147,8 +152,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     exp = _load(args)
     plan = runner.make_plan(exp)  # validates space and strategy before Ray starts
     _print_plan_short(plan)
+    verbose = 0 if args.quiet else 1 + args.verbose
     outcome = runner.run(exp, address=args.address, new=args.new, exist_ok=args.exist_ok,
-                         verbose=0 if args.quiet else 1)
+                         verbose=verbose, plan=plan)
     return _report_outcome(outcome)
 
 
@@ -209,53 +215,51 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from hpotk import runner
 
     plan = runner.make_plan(_load(args))
-    info = plan.describe()
     if args.json:
-        print(json.dumps(info, indent=2, default=str))
+        print(json.dumps(plan.describe(), indent=2, default=str))
         return 0
-    print(f"experiment {info['name']}: trainable {info['trainable']}, objective "
-          f"{info['metric']['name']} ({info['metric']['mode']}), strategy {info['strategy']}")
-    b = info["budget"]
-    print(f"budget: {b['trials']} trials, {b['concurrent']} at a time, max_t {b['max_t']} "
-          f"iterations" + (f", {b['time_s']} s in all" if b["time_s"] else "")
-          + (f", {b['trial_time_s']} s per trial" if b["trial_time_s"] else ""))
-    r = info["resources_per_trial"]
-    print(f"resources per trial: {r['cpu']:g} CPU, {r['gpu']:g} GPU")
-    print(f"tuned ({len(info['tuned'])}):")
-    for name, t in info["tuned"].items():
-        tier = f"  [tier {t['tier']}]" if t.get("tier") else ""
-        print(f"    {name}: {t['sampling']}{tier}  ({t['role']})")
-    print(f"fixed ({len(info['fixed'])}):")
-    for name, f in info["fixed"].items():
-        print(f"    {name} = {f['value']!r}  ({f['why']})")
-    for note in info["notes"]:
-        print(f"note: {note}")
-    sched = info["scheduler"]
-    print(f"scheduler {sched.get('scheduler')}: {sched.get('summary', '')}")
-    for bracket in sched.get("brackets", []) or []:
-        print(f"    bracket {bracket.get('bracket', '')}: " + ", ".join(
-            f"{r['iterations']} it x {r['expected_trials']}" for r in bracket.get("rungs", [])))
-    for name, how in (sched.get("mutations") or {}).items():
-        print(f"    mutates {name}: {how}")
-    for rung in sched.get("rungs", []) or []:
-        print(f"    rung at {rung['iterations']} iterations: ~{rung['expected_trials']} trials")
-    print(f"results: {info['results_dir']}")
+    print(plan.text())
     return 0
 
 
 def cmd_best(args: argparse.Namespace) -> int:
-    from hpotk.errors import HpotkError
+    from hpotk import results
 
     path = Path(args.results_dir)
-    best_file = path / "best.json" if path.is_dir() else path
-    if not best_file.exists():
-        raise HpotkError(f"no best.json in {path}: is it a results directory of `hpotk run`?")
-    best = json.loads(best_file.read_text())
+    if path.is_file() and path.name == "best.json":
+        path = path.parent
+    res = results.load(path)
+    best_file = path / "best.json"
+    if res.status != "running" and best_file.exists():
+        best = json.loads(best_file.read_text())
+    else:  # a running experiment: the best trial so far, from the live logs
+        best = _best_so_far(res)
+    if best is None:
+        print(f"[hpotk] no trial of {path} has reported {res.metric} yet "
+              f"({res.freshness.describe()})")
+        return 1
     if args.json:
-        print(json.dumps(best, indent=2))
+        print(json.dumps(best, indent=2, default=str))
     else:
+        if res.status == "running":
+            print(f"[hpotk] {res.name} is still running: the best trial so far "
+                  f"({res.freshness.describe()})")
         _print_best(best)
     return 0
+
+
+def _best_so_far(res: Any) -> dict[str, Any] | None:
+    row = res.best()
+    if row is None:
+        return None
+    return {
+        "name": res.name, "metric": res.metric, "mode": res.mode,
+        "value": row[f"best_{res.metric}"], "final_value": row.get(res.metric),
+        "trial_id": row["trial_id"], "iterations": row.get("iterations", 0),
+        "config": {k[len("config/"):]: v for k, v in row.items() if k.startswith("config/")},
+        "retrain": "(when the experiment ends: hpotk run <results>/retrain.yaml)",
+        "n_trials": len(res.trials),
+    }
 
 
 def cmd_submit(args: argparse.Namespace) -> int:

@@ -6,8 +6,11 @@ Options are the keys of ``strategy.scheduler`` besides ``name``; unknown ones ar
 `hpotk.options.check_options`. Metric and mode reach the scheduler through the TuneConfig (Ray's
 ``set_search_properties``); do not pass them to the Ray constructor.
 
-A module that sets ``REQUIRES_CHECKPOINTING = True`` (pbt) needs every trial to checkpoint: the
-runner asks `requires_checkpointing(name)` and configures checkpoints before it starts Tune.
+Checkpoint needs are said in one place, each module's optional
+``checkpoint_every(ctx, **options) -> int``: a module that defines it needs trials that can
+checkpoint (pbt copies weights, synchronous hyperband pauses trials); the number is how often
+they must (every N iterations; 0: only when the scheduler pauses them). `plan` returns it with
+the scheduler, and the runner turns checkpoints on (or refuses a trainable that cannot save).
 """
 
 from __future__ import annotations
@@ -54,9 +57,38 @@ class ScheduleContext:
     searcher: str | None = None
 
 
+@dataclass
+class SchedulePlan:
+    """A built scheduler with what the runner must know about it.
+
+    Attributes:
+        scheduler: the ``ray.tune.schedulers.TrialScheduler``.
+        info: its plan for `hpotk plan` (rungs, brackets, mutations, the rule).
+        checkpoint_every: None if trials need not checkpoint; else every how many iterations
+            they must (0: only when the scheduler pauses them).
+    """
+
+    name: str
+    scheduler: Any
+    info: dict[str, Any]
+    checkpoint_every: int | None = None
+
+    @property
+    def needs_checkpoints(self) -> bool:
+        return self.checkpoint_every is not None
+
+
 def make(name: str, ctx: ScheduleContext, options: dict[str, Any] | None = None) -> Any:
+    """The Ray scheduler ``name`` built with ``options`` (ConfigError for bad ones)."""
     build = SCHEDULERS.resolve(name, ctx.path)
     return build(ctx, **(options or {}))
+
+
+def plan(name: str, ctx: ScheduleContext, options: dict[str, Any] | None = None) -> SchedulePlan:
+    """Build and check the scheduler once, with its description and checkpoint needs."""
+    scheduler = make(name, ctx, options)
+    return SchedulePlan(name, scheduler, describe(name, ctx, options),
+                        checkpoint_every(name, ctx, options))
 
 
 def _module(name: str, path: str = "") -> ModuleType:
@@ -73,6 +105,15 @@ def describe(name: str, ctx: ScheduleContext, options: dict[str, Any] | None = N
     return info
 
 
+def checkpoint_every(name: str, ctx: ScheduleContext,
+                     options: dict[str, Any] | None = None) -> int | None:
+    """How often trials under scheduler ``name`` must checkpoint; None if they need not."""
+    module = _module(name, ctx.path)
+    if not hasattr(module, "checkpoint_every"):
+        return None
+    return int(module.checkpoint_every(ctx, **(options or {})))
+
+
 def requires_checkpointing(name: str) -> bool:
-    """Whether trials run under scheduler ``name`` must checkpoint (PBT copies weights)."""
-    return bool(getattr(_module(name), "REQUIRES_CHECKPOINTING", False))
+    """Whether trials run under scheduler ``name`` must be able to checkpoint."""
+    return hasattr(_module(name), "checkpoint_every")

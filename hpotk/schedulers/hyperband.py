@@ -49,6 +49,11 @@ def build(ctx: ScheduleContext, **options: Any) -> HyperBand:
     return HyperBand(time_attr=ctx.time_attr, **_settings(ctx, options))
 
 
+def checkpoint_every(ctx: ScheduleContext, **options: Any) -> int:
+    """Paused trials must resume where they stopped: a checkpoint at each pause (0: no more)."""
+    _settings(ctx, options)
+    return 0
+
 
 
 def brackets(trials: int, reduction_factor: float, max_t: int) -> list[dict]:

@@ -11,11 +11,9 @@ Why only algorithm params (the NERSC Ray Tune guide): exploit copies a trial's *
 all trials must share one architecture. A space that tunes a *model* param (``role="model"``:
 layer sizes, layer counts, ...) is refused; fix those params or choose another scheduler.
 
-PBT needs checkpoints: the module says so with ``REQUIRES_CHECKPOINTING`` (read by
-`hpotk.schedulers.requires_checkpointing`) and the built scheduler with the attributes
-``hpotk_requires_checkpoints`` and ``hpotk_checkpoint_every`` (= ``perturbation_interval``), which
-the runner uses to turn checkpoints on. It keeps every checkpoint of its trials, whatever
-``checkpoint.keep`` says (see `PBT`). Only random or grid search can feed PBT (Ray refuses it
+PBT needs checkpoints, every ``perturbation_interval`` iterations: `checkpoint_every` says so
+(the one place hpotk reads it from; the runner turns checkpoints on). It keeps every checkpoint
+of its trials, whatever ``checkpoint.keep`` says (see `PBT`). Only random or grid search can feed PBT (Ray refuses it
 behind any other searcher).
 """
 
@@ -33,7 +31,6 @@ from hpotk.options import check_options
 from hpotk.schedulers import ScheduleContext
 from hpotk.space.param import Param
 
-REQUIRES_CHECKPOINTING = True
 SEARCHERS = ("random", "grid")  # the searchers Ray lets PBT run behind
 LIST_LIMIT = 64  # a discrete param with at most this many values mutates to a neighbouring value
 
@@ -181,10 +178,12 @@ def build(ctx: ScheduleContext, **options: Any) -> PBT:
         log_config=s["log_config"],
         synch=s["synch"],
     )
-    # what the runner reads: checkpoints on, at least once per perturbation interval
-    scheduler.hpotk_requires_checkpoints = True
-    scheduler.hpotk_checkpoint_every = s["perturbation_interval"]
     return scheduler
+
+
+def checkpoint_every(ctx: ScheduleContext, **options: Any) -> int:
+    """Trials checkpoint once per perturbation interval: exploit loads the donor's latest."""
+    return int(_settings(ctx, options)["perturbation_interval"])
 
 
 def describe(ctx: ScheduleContext, **options: Any) -> dict:

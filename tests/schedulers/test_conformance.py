@@ -150,4 +150,5 @@ def test_save_restore_mid_experiment(key, mode, tmp_path):
 
 
 def test_requires_checkpointing():
-    assert {n for n in SCHEDULERS.names() if schedulers.requires_checkpointing(n)} == {"pbt"}
+    assert {n for n in SCHEDULERS.names() if schedulers.requires_checkpointing(n)} == {
+        "pbt", "hyperband"}

@@ -167,7 +167,7 @@ def test_pbt_mutations_come_from_params():
     draws = [mutations["lr"]() for _ in range(200)]
     assert all(1e-3 <= x <= 1e-1 for x in draws) and min(draws) < 1e-2 < max(draws)
     assert scheduler._quantile_fraction == 0.5 and scheduler._resample_probability == 0.5
-    assert scheduler.hpotk_requires_checkpoints and scheduler.hpotk_checkpoint_every == 2
+    assert schedulers.checkpoint_every("pbt", ctx(space=space), {"quantile": 0.5}) == 2
     # the explore hook puts a perturbed number back into bounds and onto its kind
     keep = scheduler._custom_explore_fn
     assert keep({"lr": 0.5, "num_negs": 11.6, "batch_size": 32}) == {

@@ -1,0 +1,476 @@
+"""The one reader of a results directory: trials, every trial's history, and the metadata.
+
+``load(dir) -> Results`` reads complete, interrupted and running experiments alike:
+
+- a finished run (complete, interrupted, failed) left ``trials.csv`` and ``history.csv``,
+  written by the runner at its end;
+- a running (or killed) one has only hpotk's live logs, ``history.jsonl`` (every trial start and
+  every reported result, appended as it happens) and ``finished.jsonl`` (every trial end): the
+  trials table is rebuilt from them;
+- a directory from before hpotk kept those logs falls back to Ray's per-trial ``result.json``
+  files (this module is the only place that reads them).
+
+`Results.freshness` says which of these was read and how old the newest record is. Nothing else
+in hpotk parses a results directory: ``hpotk best``, ``report``, ``study`` and ``schedule`` all
+come through here. Only pandas is needed (no Ray), so reading is fast on a login node.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hpotk.errors import HpotkError
+
+HISTORY_LOG = "history.jsonl"
+FINISHED_LOG = "finished.jsonl"
+HISTORY_CSV = "history.csv"
+TRIALS_CSV = "trials.csv"
+STATE_FILE = "hpotk.json"
+PLAN_TEXT = "plan.txt"
+
+#: trial statuses: the five a finished trial can have, and the two of one that has not ended
+STATUSES = ("COMPLETED", "STOPPED", "EARLY_STOPPED", "TIMEOUT", "ERROR", "RUNNING", "UNFINISHED")
+
+
+@dataclass
+class Freshness:
+    """How current what was read is.
+
+    Attributes:
+        source: "summary" (trials.csv and history.csv, written when a run ended), "live"
+            (hpotk's live logs of a running or killed run) or "ray" (Ray's per-trial files,
+            for directories without hpotk's logs).
+        as_of: Unix time of the newest record read (None if there is none).
+        read_at: Unix time of the reading.
+    """
+
+    source: str
+    as_of: float | None
+    read_at: float
+
+    @property
+    def age_s(self) -> float | None:
+        return None if self.as_of is None else max(0.0, self.read_at - self.as_of)
+
+    def describe(self) -> str:
+        what = {"summary": "the summary written when the run ended",
+                "live": "hpotk's live logs", "ray": "Ray's per-trial files"}[self.source]
+        if self.as_of is None:
+            return f"read from {what}; no results yet"
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.as_of))
+        return f"read from {what}; newest record {stamp} ({self.age_s:.0f} s before reading)"
+
+
+@dataclass
+class Results:
+    """An experiment's results.
+
+    Attributes:
+        path: the results directory.
+        meta: name, metric, mode, strategy, scheduler, searcher, budget, seed, plan (`hpotk
+            plan`'s text), started / finished (Unix times), status (complete, interrupted,
+            failed, running), nodes, params (kind, scale, bounds, choices of each tuned param),
+            experiment (the resolved experiment file).
+        trials: one row per trial: ``trial_id``, ``status`` (see `STATUSES`), ``config/<p>``,
+            the objective's final value and ``best_<metric>``, other final metrics,
+            ``iterations``, ``time_s``, ``node``, ``error``, and ``start_s`` / ``end_s``
+            (seconds since the experiment started; NaN where unknown).
+        history: one row per reported result, in the order reported: ``trial_id``,
+            ``iteration`` (Tune's training_iteration), ``time_s`` (seconds since the
+            experiment started), ``timestamp`` (Unix time), ``time_this_iter_s``,
+            ``time_total_s``, every reported metric, ``config/<p>`` (the config in force at that
+            result), ``node``. A trial restored from a checkpoint (a resume, PBT's exploit) may
+            report an iteration again: rows are kept as reported.
+        freshness: which files were read and how old the newest record is.
+    """
+
+    path: Path
+    meta: dict[str, Any]
+    trials: Any  # pandas.DataFrame
+    history: Any  # pandas.DataFrame
+    freshness: Freshness
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name") or self.path.name)
+
+    @property
+    def metric(self) -> str:
+        return str(self.meta["metric"])
+
+    @property
+    def mode(self) -> str:
+        return str(self.meta.get("mode", "min"))
+
+    @property
+    def status(self) -> str:
+        return str(self.meta.get("status", "unknown"))
+
+    @property
+    def params(self) -> dict[str, dict[str, Any]]:
+        """Tuned params: name -> {kind, scale, low, high, choices, role}."""
+        return dict(self.meta.get("params") or {})
+
+    @property
+    def param_names(self) -> list[str]:
+        names = list(self.params)
+        if names:
+            return [n for n in names if f"config/{n}" in self.trials.columns]
+        return [c[len("config/"):] for c in self.trials.columns if c.startswith("config/")
+                and self.trials[c].nunique(dropna=True) > 1]
+
+    def best(self) -> dict[str, Any] | None:
+        """The best trial by its best objective value: a row of `trials` as a dict, or None."""
+        key = f"best_{self.metric}"
+        if key not in self.trials or self.trials[key].notna().sum() == 0:
+            return None
+        scored = self.trials[self.trials[key].notna()]
+        index = scored[key].idxmin() if self.mode == "min" else scored[key].idxmax()
+        return {k: _plain(v) for k, v in scored.loc[index].items()}
+
+    def top(self, k: int = 10) -> Any:
+        """The ``k`` best trials by their best objective value (a DataFrame)."""
+        key = f"best_{self.metric}"
+        if key not in self.trials:
+            return self.trials.head(0)
+        return self.trials[self.trials[key].notna()].sort_values(
+            key, ascending=self.mode == "min").head(k)
+
+    def trial_history(self, trial_id: str) -> Any:
+        return self.history[self.history["trial_id"] == trial_id]
+
+
+def load(path: str | Path) -> Results:
+    """Read the results directory ``path`` (see the module docstring)."""
+    import pandas as pd
+
+    directory = Path(path).expanduser()
+    if not directory.is_dir():
+        raise HpotkError(f"{directory} is not a results directory (no such directory)")
+    state = _read_json(directory / STATE_FILE)
+    if state is None:
+        raise HpotkError(f"{directory} holds no hpotk experiment (no {STATE_FILE}); give the "
+                         f"directory `hpotk run` wrote, e.g. results/<name>")
+    experiment = _read_json(directory / "experiment.json") or {}
+    meta = _meta(directory, state, experiment)
+    started = float(meta.get("started") or 0.0)
+    now = time.time()
+
+    summary_ok = (meta["status"] != "running" and (directory / TRIALS_CSV).exists()
+                  and (directory / HISTORY_CSV).exists())
+    events: list[dict[str, Any]] = []
+    if summary_ok:
+        trials = pd.read_csv(directory / TRIALS_CSV)
+        history = pd.read_csv(directory / HISTORY_CSV)
+        events = _read_jsonl(directory / HISTORY_LOG, events_only=True)
+        as_of = float(meta.get("finished") or 0.0) or _max_time(history, started)
+        freshness = Freshness("summary", as_of, now)
+    elif (directory / HISTORY_LOG).exists():
+        history = read_history_log(directory, started=started)
+        if history is None:
+            history = _empty_history()
+        events = _read_jsonl(directory / HISTORY_LOG, events_only=True)
+        finished = _read_jsonl(directory / FINISHED_LOG)
+        trials = _trials_from_logs(history, events, finished, meta)
+        if (directory / TRIALS_CSV).exists() and meta["status"] != "running":
+            trials = _prefer_summary(pd.read_csv(directory / TRIALS_CSV), trials)
+        times = [e["time"] for e in events + finished if "time" in e]
+        as_of = max(times + ([history["timestamp"].max()] if len(history) else []),
+                    default=None)
+        freshness = Freshness("live", as_of, now)
+    else:
+        history = _history_from_ray(directory, started)
+        trials = _trials_from_logs(history, [], _read_jsonl(directory / FINISHED_LOG), meta)
+        if (directory / TRIALS_CSV).exists():
+            trials = _prefer_summary(pd.read_csv(directory / TRIALS_CSV), trials)
+        freshness = Freshness("ray", _max_time(history, started) if len(history) else None, now)
+    trials = _with_spans(trials, history, events, started)
+    meta["nodes"] = sorted({str(n) for n in trials.get("node", pd.Series(dtype=str)).dropna()
+                            if str(n)}) or meta.get("nodes", [])
+    return Results(directory, meta, trials, history, freshness, events)
+
+
+# ---------------------------------------------------------------------------------------------
+# metadata
+
+
+def _meta(directory: Path, state: dict[str, Any], experiment: dict[str, Any]) -> dict[str, Any]:
+    strategy = experiment.get("strategy") or {}
+    scheduler = strategy.get("scheduler") or {}
+    searcher = strategy.get("searcher") or {}
+    metric = experiment.get("metric") or {}
+    plan = directory / PLAN_TEXT
+    meta = {
+        "name": state.get("name") or experiment.get("name") or directory.name,
+        "metric": state.get("metric") or metric.get("name"),
+        "mode": state.get("mode") or metric.get("mode", "min"),
+        "strategy": state.get("strategy") or (
+            f"{scheduler.get('name', 'fifo')}/{searcher.get('name', 'random')}"),
+        "scheduler": scheduler, "searcher": searcher,
+        "budget": state.get("budget") or experiment.get("budget") or {},
+        "seed": experiment.get("seed"),
+        "plan": plan.read_text() if plan.exists() else "",
+        "started": state.get("started"), "finished": state.get("finished"),
+        "status": effective_status(state),
+        "runs": state.get("runs", []),
+        "expected_trials": state.get("expected_trials"),
+        "ray_nodes": state.get("ray_nodes"),
+        "params": state.get("params") or {},
+        "experiment": experiment,
+        "source": state.get("source"),
+    }
+    if not meta["metric"]:
+        raise HpotkError(f"{directory}: {STATE_FILE} and experiment.json name no metric")
+    return meta
+
+
+def effective_status(state: dict[str, Any]) -> str:
+    """The state's status, except that a `running` left by a process that is gone on this host
+    reads as `interrupted`."""
+    status = state.get("status", "unknown")
+    if status != "running":
+        return status
+    runs = state.get("runs") or []
+    last = runs[-1] if runs else {}
+    if last.get("host") == socket.gethostname() and last.get("pid"):
+        try:
+            os.kill(int(last["pid"]), 0)
+        except ProcessLookupError:
+            return "interrupted"
+        except PermissionError:
+            return status
+    return status
+
+
+# ---------------------------------------------------------------------------------------------
+# hpotk's live logs
+
+
+def read_history_log(directory: Path, started: float | None = None) -> Any:
+    """The result lines of ``history.jsonl`` as a history table (see `Results.history`), or None
+    when there is no log. A line cut off by a kill is skipped."""
+    import pandas as pd
+
+    path = Path(directory) / HISTORY_LOG
+    if not path.exists():
+        return None
+    if started is None:
+        started = float((_read_json(Path(directory) / STATE_FILE) or {}).get("started") or 0.0)
+    rows = []
+    for line in _read_jsonl(path):
+        if line.get("event") != "result":
+            continue
+        row = {k: v for k, v in line.items() if k not in ("event", "config", "time")}
+        row["iteration"] = row.pop("training_iteration", None)
+        row["timestamp"] = line.get("time") or line.get("timestamp")
+        row["node"] = row.pop("hostname", None)
+        for key, value in (line.get("config") or {}).items():
+            row[f"config/{key}"] = json.dumps(value) if isinstance(value, (list, dict)) else value
+        rows.append(row)
+    if not rows:
+        return _empty_history()
+    frame = pd.DataFrame(rows)
+    frame["time_s"] = frame["timestamp"].astype(float) - float(started or 0.0)
+    return _order_history(frame)
+
+
+def _order_history(frame: Any) -> Any:
+    first = ["trial_id", "iteration", "time_s", "timestamp", "time_this_iter_s", "time_total_s"]
+    config = sorted(c for c in frame.columns if c.startswith("config/"))
+    rest = [c for c in frame.columns if c not in first and c not in config and c != "node"]
+    cols = [c for c in first if c in frame.columns] + rest + config + (
+        ["node"] if "node" in frame.columns else [])
+    return frame[cols].reset_index(drop=True)
+
+
+def _empty_history() -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(columns=["trial_id", "iteration", "time_s", "timestamp",
+                                 "time_this_iter_s", "time_total_s", "node"])
+
+
+def _trials_from_logs(history: Any, events: list[dict[str, Any]],
+                      finished: list[dict[str, Any]], meta: dict[str, Any]) -> Any:
+    """A trials table from the logs of a run that has not written its summary."""
+    import pandas as pd
+
+    metric, mode = meta["metric"], meta["mode"]
+    max_t = int((meta.get("budget") or {}).get("max_t") or 0)
+    running = meta["status"] == "running"
+    ended = {}
+    for line in finished:
+        ended[line["trial_id"]] = line
+    configs = {}
+    for event in events:
+        if event.get("event") == "start":
+            configs.setdefault(event["trial_id"], event.get("config") or {})
+    ids = list(dict.fromkeys(list(configs) + (history["trial_id"].tolist() if len(history)
+                                              else [])))
+    rows = []
+    for trial_id in ids:
+        h = history[history["trial_id"] == trial_id] if len(history) else history
+        last = h.iloc[-1].to_dict() if len(h) else {}
+        row: dict[str, Any] = {"trial_id": trial_id}
+        end = ended.get(trial_id)
+        row["status"] = _log_status(end, last, max_t, running)
+        config = {k[len("config/"):]: v for k, v in last.items() if k.startswith("config/")}
+        for key, value in (config or configs.get(trial_id, {})).items():
+            row[f"config/{key}"] = value
+        values = [v for v in (h[metric].tolist() if metric in h else [])
+                  if isinstance(v, (int, float)) and math.isfinite(v)]
+        row[metric] = last.get(metric)
+        row[f"best_{metric}"] = (min(values) if mode == "min" else max(values)) if values else None
+        for key, value in last.items():
+            if key in ("trial_id", "iteration", "time_s", "timestamp", "node", metric) or \
+                    key.startswith("config/"):
+                continue
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                row.setdefault(key, value)
+        row["iterations"] = int(last.get("iteration") or 0) if last else 0
+        row["time_s"] = float(last.get("time_total_s") or 0.0) if last else 0.0
+        row["node"] = last.get("node") or ""
+        row["error"] = ""
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        frame = pd.DataFrame(columns=["trial_id", "status", metric, f"best_{metric}",
+                                      "iterations", "time_s", "node", "error"])
+    return frame
+
+
+def _log_status(end: dict[str, Any] | None, last: dict[str, Any], max_t: int,
+                running: bool) -> str:
+    if end is None:
+        return "RUNNING" if running else "UNFINISHED"
+    if end.get("status") == "ERROR":
+        return "ERROR"
+    iterations = int(end.get("iterations") or last.get("iteration") or 0)
+    if (max_t and iterations >= max_t) or last.get("finished"):
+        return "COMPLETED"
+    if last.get("early_stopped"):
+        return "EARLY_STOPPED"
+    return "STOPPED"
+
+
+def _prefer_summary(summary: Any, live: Any) -> Any:
+    """trials.csv of an earlier run, updated by newer trials from the live logs."""
+    import pandas as pd
+
+    if live.empty:
+        return summary
+    newer = live[~live["trial_id"].isin(summary["trial_id"])]
+    kept = summary.set_index("trial_id")
+    for _, row in live.iterrows():
+        if row["trial_id"] in kept.index and row["status"] not in ("RUNNING", "UNFINISHED"):
+            for key, value in row.items():
+                if key in kept.columns and key != "trial_id":
+                    kept.at[row["trial_id"], key] = value
+    return pd.concat([kept.reset_index(), newer], ignore_index=True)
+
+
+def _with_spans(trials: Any, history: Any, events: list[dict[str, Any]], started: float) -> Any:
+    """``start_s`` / ``end_s`` per trial (seconds since the experiment started)."""
+    import numpy as np
+
+    trials = trials.copy()
+    starts: dict[str, float] = {}
+    for event in events:
+        if event.get("event") == "start":
+            starts.setdefault(event["trial_id"], float(event["time"]) - started)
+    first, last = {}, {}
+    if len(history):
+        grouped = history.groupby("trial_id")["time_s"]
+        first = grouped.min().to_dict()
+        last = grouped.max().to_dict()
+        if "time_this_iter_s" in history:
+            head = history.groupby("trial_id").first()
+            for trial_id, row in head.iterrows():
+                guess = float(row["time_s"]) - float(row.get("time_this_iter_s") or 0.0)
+                first[trial_id] = guess
+    if len(trials):
+        trials["start_s"] = [starts.get(t, first.get(t, np.nan)) for t in trials["trial_id"]]
+        trials["end_s"] = [last.get(t, np.nan) for t in trials["trial_id"]]
+    else:
+        trials["start_s"], trials["end_s"] = [], []
+    return trials
+
+
+# ---------------------------------------------------------------------------------------------
+# Ray's per-trial files (directories without hpotk's logs)
+
+
+def _history_from_ray(directory: Path, started: float) -> Any:
+    import pandas as pd
+
+    rows = []
+    for result_file in sorted(directory.glob("*/result.json")):
+        for line in _read_jsonl(result_file):
+            row = {k: v for k, v in line.items() if k != "config" and not isinstance(v, dict)}
+            row["iteration"] = row.pop("training_iteration", None)
+            row["node"] = row.pop("hostname", None)
+            for key, value in (line.get("config") or {}).items():
+                row[f"config/{key}"] = value
+            rows.append(row)
+    if not rows:
+        return _empty_history()
+    frame = pd.DataFrame(rows)
+    if not started:
+        started = float(frame["timestamp"].min() - frame["time_total_s"].max())
+    frame["time_s"] = frame["timestamp"].astype(float) - started
+    return _order_history(frame.sort_values("timestamp", kind="stable"))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _read_jsonl(path: Path, events_only: bool = False) -> list[dict[str, Any]]:
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:  # a line cut off by a kill, or being written
+            continue
+        if not isinstance(item, dict):
+            continue
+        if events_only and item.get("event") == "result":
+            continue
+        out.append(item)
+    return out
+
+
+def _max_time(history: Any, started: float) -> float | None:
+    if not len(history) or "time_s" not in history:
+        return None
+    return float(history["time_s"].max()) + started
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            value = value.item()
+        except (ValueError, AttributeError):
+            return value
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value

@@ -1,0 +1,109 @@
+"""The state of a results directory (``hpotk.json``): what `hpotk run` finds there decides
+whether it starts, resumes, shows or refuses, and what it records while it runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hpotk.errors import HpotkError
+from hpotk.experiment import Experiment
+
+STATE_FILE = "hpotk.json"
+
+
+def read_state(results_dir: Path) -> dict[str, Any] | None:
+    path = Path(results_dir) / STATE_FILE
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+
+
+def write_state(results_dir: Path, **fields: Any) -> dict[str, Any]:
+    """Update ``hpotk.json`` with ``fields`` (atomically: a reader never sees half a file)."""
+    state = read_state(results_dir) or {}
+    state.update(fields)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    tmp = results_dir / f"{STATE_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(state, indent=2, default=str))
+    tmp.replace(results_dir / STATE_FILE)
+    return state
+
+
+@dataclass
+class Decision:
+    """What to do with an experiment's results directory.
+
+    Attributes:
+        exp: the experiment to run (renamed ``<name>-<timestamp>`` for ``--new``).
+        action: "start" (a fresh directory), "resume" (an interrupted run) or "show" (complete,
+            and ``exist_ok`` asked to report it).
+        state: the state found (``{}`` for a fresh directory).
+    """
+
+    exp: Experiment
+    action: str
+    state: dict[str, Any]
+
+
+def decide(exp: Experiment, *, new: bool = False, exist_ok: bool = False) -> Decision:
+    """Start, resume, show or refuse (HpotkError saying why and what to do)."""
+    results_dir = exp.results_dir
+    state = read_state(results_dir)
+    if not (results_dir.exists() and any(results_dir.iterdir())):
+        return Decision(exp, "start", {})
+    if state is None:
+        raise HpotkError(
+            f"{results_dir} exists but holds no hpotk experiment; choose another name "
+            f"(--set name=...) or results directory (--set results=...)"
+        )
+    status = state.get("status")
+    if status == "failed" and not new:
+        why = state.get("reason") or "it was stopped at a trial error (fail_fast)"
+        raise HpotkError(
+            f"experiment {exp.name!r} in {results_dir} failed: {why} (see its trials.csv); "
+            f"after fixing the cause, run it again under a new name with --new"
+        )
+    if status in ("complete", "failed"):
+        if new:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            renamed = exp.model_copy(update={"name": f"{exp.name}-{stamp}"})
+            return decide(renamed)
+        if exist_ok:
+            return Decision(exp, "show", state)
+        raise HpotkError(
+            f"experiment {exp.name!r} is already complete in {results_dir}; see it with "
+            f"`hpotk best {results_dir}`, or run it again under a new name with --new"
+        )
+    return Decision(exp, "resume", state)
+
+
+def record_start(results_dir: Path, exp: Experiment, **fields: Any) -> dict[str, Any]:
+    """Mark the directory running; the first start time is kept across resumes, and each run
+    (host, pid, start) is listed."""
+    state = read_state(results_dir) or {}
+    now = time.time()
+    runs = list(state.get("runs", []))
+    runs.append({"host": socket.gethostname(), "pid": os.getpid(), "started": now})
+    return write_state(results_dir, status="running", name=exp.name, source=exp.source,
+                       started=state.get("started", now), run_started=now, runs=runs,
+                       metric=exp.metric.name, mode=exp.metric.mode,
+                       strategy=exp.strategy.label, **fields)
+
+
+def record_end(results_dir: Path, status: str, **fields: Any) -> dict[str, Any]:
+    """Mark the run's end: status complete / interrupted / failed."""
+    state = read_state(results_dir) or {}
+    runs = list(state.get("runs", []))
+    now = time.time()
+    if runs:
+        runs[-1] = {**runs[-1], "finished": now, "status": status}
+    return write_state(results_dir, status=status, finished=now, runs=runs, **fields)

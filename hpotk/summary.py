@@ -1,0 +1,205 @@
+"""What a finished (or interrupted) run leaves for people: trials.csv, best.json, retrain.yaml
+and history.csv, written from Tune's ResultGrid and hpotk's live logs."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from hpotk.experiment import Experiment
+
+HISTORY_CSV = "history.csv"
+
+
+def _bookkeeping() -> frozenset[str]:
+    """Result keys Tune fills in itself (``ray.tune.result``): not metrics of the trainable."""
+    from ray.tune import result as tune_result
+
+    return frozenset(tune_result.AUTO_RESULT_KEYS) | frozenset(tune_result.DEBUG_METRICS) | {
+        tune_result.DONE, tune_result.SHOULD_CHECKPOINT, tune_result.EXPERIMENT_TAG,
+        tune_result.TRAINING_ITERATION, tune_result.TIME_THIS_ITER_S,
+    }
+
+
+def summarise(exp: Experiment, result_grid: Any) -> list[dict[str, Any]]:
+    """One row per trial: config, final and best objective, iterations, time, status, node."""
+    from ray.tune import result as tune_result
+
+    bookkeeping = _bookkeeping()
+    metric, mode = exp.metric.name, exp.metric.mode
+    trials = {t.trial_id: t for t in getattr(result_grid._experiment_analysis, "trials", [])}
+    rows = []
+    for result in result_grid:
+        last = result.metrics or {}
+        trial_id = last.get(tune_result.TRIAL_ID) or _trial_id_from_path(result.path)
+        trial = trials.get(trial_id)
+        history = result.metrics_dataframe
+        values = []
+        if history is not None and metric in history:
+            values = [v for v in history[metric].tolist()
+                      if isinstance(v, (int, float)) and math.isfinite(v)]
+        best = (min(values) if mode == "min" else max(values)) if values else None
+        iterations = int(last.get(tune_result.TRAINING_ITERATION, 0) or 0)
+        seconds = float(last.get(tune_result.TIME_TOTAL_S, 0.0) or 0.0)
+        status = _status(exp, trial, result, last, iterations, seconds)
+        row = {"trial_id": trial_id, "status": status}
+        row.update({f"config/{k}": v for k, v in (result.config or {}).items()})
+        row[f"{metric}"] = last.get(metric)
+        row[f"best_{metric}"] = best
+        for key, value in last.items():
+            if key not in bookkeeping and key != metric and isinstance(value, (int, float)):
+                row.setdefault(key, value)
+        row.update({
+            "iterations": iterations, "time_s": round(seconds, 3),
+            "node": last.get(tune_result.HOSTNAME) or "",
+            "node_ip": last.get(tune_result.NODE_IP) or "",
+            "error": _first_line(result.error), "path": result.path,
+            "checkpoint": _checkpoint_path(result, metric, mode),
+        })
+        rows.append(row)
+    rows.sort(key=lambda r: r["trial_id"])
+    return rows
+
+
+def _status(exp: Experiment, trial: Any, result: Any, last: dict[str, Any], iterations: int,
+            seconds: float) -> str:
+    """COMPLETED, STOPPED (by the scheduler), EARLY_STOPPED (by the trainable), TIMEOUT, ERROR,
+    or UNFINISHED (the experiment was interrupted while the trial was pending or running).
+
+    Tune marks the last result of every trial that ended with ``done=True``; a trial without it
+    has not ended.
+    """
+    if result.error or (trial is not None and trial.status == "ERROR"):
+        return "ERROR"
+    if not last.get("done"):
+        return "UNFINISHED"
+    if exp.budget.trial_time_s and seconds >= exp.budget.trial_time_s:
+        return "TIMEOUT"
+    if iterations >= exp.budget.max_t or last.get("finished"):
+        return "COMPLETED"
+    if last.get("early_stopped"):
+        return "EARLY_STOPPED"
+    return "STOPPED"
+
+
+def _first_line(error: Any) -> str:
+    """The error's own message (from its exception line to the end), on one line, for the CSV."""
+    if not error:
+        return ""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    start = 0
+    for i in range(len(lines) - 1, -1, -1):
+        if re.match(r"^[\w.]*(Error|Exception|Failed|Interrupt)\b[^:]*:", lines[i]):
+            start = i
+            break
+    text = " | ".join(lines[start:]) if lines else type(error).__name__
+    return text[:500]
+
+
+def _trial_id_from_path(path: str | None) -> str:
+    return Path(path).name if path else ""
+
+
+def _checkpoint_path(result: Any, metric: str, mode: str) -> str:
+    """The trial's best checkpoint by the objective, else its latest, else ""."""
+    best = None
+    if getattr(result, "best_checkpoints", None):
+        try:
+            best = result.get_best_checkpoint(metric, mode)
+        except (ValueError, KeyError, RuntimeError):
+            best = None
+    checkpoint = best or result.checkpoint
+    return checkpoint.path if checkpoint is not None else ""
+
+
+def write_summary(exp: Experiment, rows: list[dict[str, Any]],
+                  results_dir: Path) -> dict[str, Any] | None:
+    """Write trials.csv, history.csv and best.json (plus retrain.yaml); return best.json's
+    content (None when no trial reported the objective)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    frame.to_csv(results_dir / "trials.csv", index=False)
+    write_history(results_dir)
+    metric, mode = exp.metric.name, exp.metric.mode
+    scored = [r for r in rows if r.get(f"best_{metric}") is not None]
+    if not scored:
+        return None
+    key = f"best_{metric}"
+    best_row = min(scored, key=lambda r: r[key]) if mode == "min" else max(scored,
+                                                                             key=lambda r: r[key])
+    config = {k[len("config/"):]: v for k, v in best_row.items() if k.startswith("config/")}
+    config = {k: _plain(v) for k, v in config.items()}
+    retrain = results_dir / "retrain.yaml"
+    _write_retrain(exp, config, best_row, retrain)
+    best = {
+        "name": exp.name,
+        "metric": metric,
+        "mode": mode,
+        "value": best_row[key],
+        "final_value": best_row.get(metric),
+        "trial_id": best_row["trial_id"],
+        "iterations": best_row["iterations"],
+        "config": config,
+        "metrics": {k: _plain(v) for k, v in best_row.items()
+                    if not k.startswith("config/") and k not in (
+                        "trial_id", "status", "path", "checkpoint", "error", "node", "node_ip")},
+        "checkpoint": best_row.get("checkpoint") or None,
+        "trial_dir": best_row.get("path"),
+        "retrain": f"hpotk run {retrain}",
+        "n_trials": len(rows),
+    }
+    (results_dir / "best.json").write_text(json.dumps(best, indent=2, default=str))
+    return best
+
+
+def write_history(results_dir: Path) -> Path | None:
+    """history.csv from the live history log: one row per reported result (see
+    `hpotk.results.read_history_log`), so no later reader parses Ray's trial directories."""
+    from hpotk import results
+
+    frame = results.read_history_log(results_dir)
+    if frame is None:
+        return None
+    path = results_dir / HISTORY_CSV
+    tmp = path.with_suffix(".csv.tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return path
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python scalars, for JSON and YAML."""
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+        try:
+            return value.item()
+        except (ValueError, AttributeError):
+            return value
+    return value
+
+
+def _write_retrain(exp: Experiment, config: dict[str, Any], best_row: dict[str, Any],
+                   path: Path) -> None:
+    """An experiment file that trains the best config once (fixed space, one trial)."""
+    import yaml
+
+    doc = exp.to_dict()
+    doc["name"] = f"{exp.name}-best"
+    doc["space"] = config
+    doc["strategy"] = "fifo/random"
+    doc["budget"] = {**doc["budget"], "trials": 1, "concurrent": 1,
+                     "max_t": max(int(best_row["iterations"]), 1), "time_s": None}
+    doc["checkpoint"] = {"every": 0, "at_end": True, "keep": 1}
+    doc["results"] = str(exp.results_dir.parent)
+    header = f"# Retrain the best trial of {exp.name!r} ({best_row['trial_id']}).\n"
+    path.write_text(header + yaml.safe_dump(doc, sort_keys=False))
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
