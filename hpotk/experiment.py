@@ -214,8 +214,11 @@ def _strategy_mapping(value: str) -> dict[str, Any]:
     return {"scheduler": {"name": scheduler}, "searcher": {"name": searcher or "random"}}
 
 
-def normalise_strategy(value: Any, path: str = "strategy") -> dict[str, Any]:
-    """``"asha/tpe"``, ``"asha"``, ``"tpe"`` or a mapping -> ``{scheduler: {...}, searcher: {...}}``."""
+def normalise_strategy(value: Any, path: str = "strategy",
+                       base_dir: str | Path | None = None) -> dict[str, Any]:
+    """``"asha/tpe"``, ``"asha"``, ``"tpe"`` or a mapping -> ``{scheduler: {...}, searcher: {...}}``.
+
+    A name may be a plug-in, ``"module:factory"`` (a module file relative to ``base_dir``)."""
     from hpotk.schedulers import SCHEDULERS
     from hpotk.searchers import SEARCHERS
 
@@ -243,7 +246,8 @@ def normalise_strategy(value: Any, path: str = "strategy") -> dict[str, Any]:
         out[key] = dict(item)
     registries = {"scheduler": SCHEDULERS, "searcher": SEARCHERS}
     for key, item in out.items():
-        registries[key].resolve(item["name"], f"{path}.{key}")  # unknown name -> choices
+        # unknown name -> choices; a plug-in is imported and checked, its file path absolute
+        item["name"] = registries[key].canonical(item["name"], f"{path}.{key}", base_dir)
     return out
 
 
@@ -279,11 +283,14 @@ def validate(doc: dict[str, Any], source: str | None = None) -> Experiment:
     doc = dict(doc)
     try:
         if "strategy" in doc:
-            doc["strategy"] = normalise_strategy(doc["strategy"])
+            base_dir = Path(source).resolve().parent if source else None
+            doc["strategy"] = normalise_strategy(doc["strategy"], base_dir=base_dir)
         exp = Experiment.model_validate({**doc, "source": source})
         _check_cross_fields(exp)
         if isinstance(exp.trainable, dict):
             exp.trainable = _check_command(exp.trainable, exp)
+        else:
+            exp.trainable = _check_trainable(exp)
     except ConfigError as exc:
         raise ConfigError(exc.path, exc.message, exc.source or source) from None
     except ValidationError as exc:
@@ -299,6 +306,20 @@ def _check_cross_fields(exp: Experiment) -> None:
     if isinstance(exp.trainable, str) and not exp.trainable.strip():
         raise ConfigError("trainable", "empty; give a built-in name, 'pkg.module:Class' or "
                                        "{command: [...], metrics: [...]}")
+
+
+def _check_trainable(exp: Experiment) -> str:
+    """A built-in name, or the user's trainable imported and checked (its file path absolute)."""
+    from hpotk import trainables
+
+    spec = trainables.check(exp.trainable, "trainable", exp.base_dir)
+    if trainables.TRAINABLES.is_plugin(spec) and (exp.checkpoint.every or exp.checkpoint.at_end):
+        if trainables.is_function(trainables.resolve(spec)):
+            key = "checkpoint.every" if exp.checkpoint.every else "checkpoint.at_end"
+            raise ConfigError(key, "a function trainable checkpoints itself: pass the checkpoint "
+                                   "to ray.tune.report(metrics, checkpoint=...) in it, and leave "
+                                   "checkpoint.every at 0 and checkpoint.at_end false")
+    return spec
 
 
 def _check_command(spec: dict[str, Any], exp: Experiment) -> dict[str, Any]:

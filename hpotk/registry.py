@@ -1,13 +1,25 @@
-"""Name -> implementation registries that import lazily and refuse unknown names with the choices."""
+"""Name -> implementation registries that import lazily and refuse unknown names with the choices.
+
+A registry may also accept a reference to the user's own code, ``"module:object"``: a module on
+the Python path (``mypkg.search:make``), or a file next to the experiment file (``train.py:train``,
+``algs/search.py:make``, a path relative to the experiment file's directory). `import_reference`
+imports it; the registry's ``plugin`` check says whether the object is of the right kind.
+"""
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from hpotk.errors import ConfigError
+
+REFERENCE_HELP = ("'module:object' (a module on the Python path, or a file next to the "
+                  "experiment file such as 'train.py:train')")
 
 
 class Registry:
@@ -16,11 +28,15 @@ class Registry:
     Args:
         kind: what the registry holds ("searcher", "scheduler", ...), used in error messages.
         entries: name -> "module:attribute".
+        plugin: if given, ``"module:object"`` references are accepted too, and
+            ``plugin(obj, path, reference)`` refuses (ConfigError) an object of the wrong kind.
     """
 
-    def __init__(self, kind: str, entries: dict[str, str]):
+    def __init__(self, kind: str, entries: dict[str, str],
+                 plugin: Callable[[Any, str, str], None] | None = None):
         self.kind = kind
         self._entries = dict(entries)
+        self._plugin = plugin
 
     def names(self) -> list[str]:
         return sorted(self._entries)
@@ -34,14 +50,165 @@ class Registry:
     def register(self, name: str, target: str) -> None:
         self._entries[name] = target
 
-    def resolve(self, name: str, path: str = "") -> Callable[..., Any]:
-        """The object registered as ``name``; ConfigError naming the choices if there is none."""
-        if name not in self._entries:
-            close = difflib.get_close_matches(str(name), self.names(), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(
-                path, f"unknown {self.kind} {name!r}{hint}; choose one of {self.names()}"
-            )
+    def is_plugin(self, name: object) -> bool:
+        """Whether ``name`` is a reference to the user's code rather than a registered name."""
+        return self._plugin is not None and name not in self._entries and is_reference(name)
+
+    def canonical(self, name: str, path: str = "", base_dir: str | Path | None = None) -> str:
+        """``name`` checked: a registered name as it is, a reference imported, checked and with
+        a file path made absolute (so it still holds when read from another directory)."""
+        if self.is_plugin(name):
+            self._plugin(import_reference(name, path, base_dir), path, name)
+            return canonical_reference(name, base_dir)
+        self._refuse_unknown(name, path)
+        return name
+
+    def resolve(self, name: str, path: str = "", base_dir: str | Path | None = None) -> Any:
+        """The object registered as ``name`` (or that a reference names); ConfigError naming
+        the choices if there is none."""
+        if self.is_plugin(name):
+            obj = import_reference(name, path, base_dir)
+            self._plugin(obj, path, name)
+            return obj
+        self._refuse_unknown(name, path)
         module_name, _, attribute = self._entries[name].partition(":")
         module = importlib.import_module(module_name)
         return getattr(module, attribute)
+
+    def _refuse_unknown(self, name: object, path: str) -> None:
+        if name in self._entries:
+            return
+        close = difflib.get_close_matches(str(name), self.names(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        own = f", or your own as {REFERENCE_HELP}" if self._plugin else ""
+        raise ConfigError(path, f"unknown {self.kind} {name!r}{hint}; choose one of "
+                                f"{self.names()}{own}")
+
+
+# ---------------------------------------------------------------------------------------------
+# References to the user's code
+
+
+def is_reference(name: object) -> bool:
+    """``"module:object"`` (or ``"file.py:object"``)."""
+    return isinstance(name, str) and ":" in name
+
+
+def _split(reference: str, path: str) -> tuple[str, str]:
+    module, _, attribute = reference.rpartition(":")
+    if not module.strip() or not attribute.strip():
+        raise ConfigError(path, f"{reference!r} is not a reference: expected {REFERENCE_HELP}")
+    return module.strip(), attribute.strip()
+
+
+def _is_file(module: str) -> bool:
+    return module.endswith(".py") or "/" in module or "\\" in module
+
+
+def _file_of(module: str, base_dir: str | Path | None) -> Path:
+    file = Path(module).expanduser()
+    return file if file.is_absolute() else Path(base_dir or Path.cwd()).resolve() / file
+
+
+def canonical_reference(reference: str, base_dir: str | Path | None = None) -> str:
+    """A file reference with its path made absolute; a module reference as it is."""
+    module, _, attribute = reference.rpartition(":")
+    if _is_file(module):
+        return f"{_file_of(module, base_dir)}:{attribute}"
+    return reference
+
+
+def import_reference(reference: str, path: str, base_dir: str | Path | None = None) -> Any:
+    """The object ``"module:object"`` names, importing its module.
+
+    A module file next to the experiment (``base_dir``) is found without ``PYTHONPATH``: its
+    directory goes on ``sys.path`` (as Python does for a script's directory), so the modules it
+    imports are found too. A module of the same name imported from elsewhere earlier in this
+    process (another experiment's ``train.py``) is replaced.
+
+    Raises:
+        ConfigError: a missing file or module, an import that fails, a missing attribute.
+    """
+    module_name, attribute = _split(reference, path)
+    if _is_file(module_name):
+        module = _import_file(_file_of(module_name, base_dir), reference, path, base_dir)
+    else:
+        module = _import_module(module_name, reference, path, base_dir)
+    obj: Any = module
+    for part in attribute.split("."):
+        if not hasattr(obj, part):
+            defined = sorted(k for k, v in vars(module).items()
+                             if not k.startswith("_") and getattr(v, "__module__", None)
+                             == module.__name__)
+            raise ConfigError(path, f"module {module_name!r} ({module.__file__}) has no "
+                                    f"attribute {attribute!r}; it defines {defined}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def _put_on_path(directory: Path) -> None:
+    entry = str(directory)
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
+    importlib.invalidate_caches()  # the file may be newer than Python's directory listing
+
+
+def _import_file(file: Path, reference: str, path: str, base_dir: Any) -> Any:
+    if not file.is_file():
+        where = (f" (a relative path is taken from the experiment file's directory, "
+                 f"{Path(base_dir or Path.cwd()).resolve()})")
+        raise ConfigError(path, f"no module file {str(file)!r} for {reference!r}{where}")
+    name = file.stem
+    if not name.isidentifier():
+        raise ConfigError(path, f"{file.name!r} cannot be imported as a Python module: name it "
+                                f"with letters, digits and '_' (e.g. {name.replace('-', '_')}.py)")
+    _put_on_path(file.parent)
+    loaded = sys.modules.get(name)
+    if loaded is not None and _same_file(getattr(loaded, "__file__", None), file):
+        return loaded
+    spec = importlib.util.spec_from_file_location(name, file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:
+        sys.modules.pop(name, None)
+        raise ConfigError(path, f"importing {str(file)!r} failed: "
+                                f"{type(exc).__name__}: {exc}") from None
+    return module
+
+
+def _import_module(name: str, reference: str, path: str, base_dir: Any) -> Any:
+    top = name.split(".")[0]
+    local = None
+    if base_dir is not None:
+        base = Path(base_dir).resolve()
+        if (base / f"{top}.py").is_file() or (base / top).is_dir():
+            local = base
+            _put_on_path(base)
+            loaded = sys.modules.get(top)
+            if loaded is not None and not _within(getattr(loaded, "__file__", None), base):
+                for key in [k for k in sys.modules if k == top or k.startswith(top + ".")]:
+                    del sys.modules[key]  # another experiment's module of the same name
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+            where = f" (looked next to the experiment file too, in {local or base_dir})" \
+                if base_dir is not None else ""
+            raise ConfigError(path, f"no module named {exc.name!r} for {reference!r}{where}: "
+                                    f"install it, put it on PYTHONPATH, or put "
+                                    f"{exc.name.replace('.', '/')}.py next to the experiment "
+                                    f"file") from None
+        raise ConfigError(path, f"importing module {name!r} failed: {exc}") from None
+    except (Exception, SystemExit) as exc:
+        raise ConfigError(path, f"importing module {name!r} failed: "
+                                f"{type(exc).__name__}: {exc}") from None
+
+
+def _same_file(a: str | None, b: Path) -> bool:
+    return a is not None and Path(a).resolve() == b.resolve()
+
+
+def _within(file: str | None, directory: Path) -> bool:
+    return file is not None and directory in Path(file).resolve().parents

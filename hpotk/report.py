@@ -8,10 +8,13 @@ nothing beyond the standard library, so a script can import it cheaply, or copy 
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Mapping
 from typing import Any
+
+from hpotk._plain import plain
 
 PREFIX = "@hpotk "
 
@@ -27,11 +30,7 @@ def report(metrics: Mapping[str, Any] | None = None, /, **more: Any) -> None:
         @hpotk {"loss": 0.25, "epoch": 3}
     """
     values = {**(metrics or {}), **more}
-    line = PREFIX + json.dumps(values, default=_plain, allow_nan=True)
+    line = PREFIX + json.dumps(values, default=functools.partial(plain, otherwise=float),
+                               allow_nan=True)
     print(line, file=sys.stdout, flush=True)
 
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "item") and callable(value.item):
-        return value.item()  # numpy scalars, 0-d arrays and tensors
-    return float(value)

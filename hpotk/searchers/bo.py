@@ -57,6 +57,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from hpotk._plain import plain
 from hpotk.errors import ConfigError
 from hpotk.options import check_options
 from hpotk.searchers import SearchContext, SearchPlan
@@ -297,7 +298,7 @@ class DragonflySearcher(SpaceSearcher):
                                      for x in self.pending_points.values()]):
                 qinfo = opt._determine_next_query()
             raw = self._caller.get_raw_domain_point_from_processed(qinfo.point)
-        return [_plain(x) for x in raw]
+        return [plain(x) for x in raw]
 
     def _observe(self, trial_id: str, config: dict[str, Any], loss: float | None,
                  error: bool) -> None:
@@ -333,11 +334,6 @@ def _believing(gp: Any, in_flight: list) -> Iterator[None]:
     finally:
         for key, value in saved.items():
             setattr(gp, key, value)
-
-
-def _plain(x: Any) -> Any:
-    """numpy scalars -> Python (points are pickled and compared)."""
-    return x.item() if hasattr(x, "item") else x
 
 
 def parse_acq(value: Any, path: str) -> str:

@@ -1,16 +1,24 @@
-"""Trainables: what a trial runs. Built-in names, ``"pkg.module:Class"``, or ``{command: [...]}``.
+"""Trainables: what a trial runs. Built-in names, ``"module:object"``, or ``{command: [...]}``.
 
-Every built-in is a `hpotk.trainables.base.TorchTrainable` (a ``ray.tune.Trainable`` class);
-the runner passes it a `TrainContext` through ``tune.with_parameters``.
+Every built-in is a `hpotk.trainables.base.TorchTrainable` (a ``ray.tune.Trainable`` class that
+takes a `TrainContext`). A ``"module:object"`` reference names the user's own Ray Tune code: a
+function trainable, a Trainable class, or either of them taking hpotk's context
+(`hpotk.trainables.user`). `for_tune` gives Tune each of them in the form it needs.
 """
 
 from __future__ import annotations
 
-import importlib
+from pathlib import Path
 from typing import Any
 
-from hpotk.errors import ConfigError
 from hpotk.registry import Registry
+
+
+def _check_user_trainable(obj: Any, path: str, reference: str) -> None:
+    from hpotk.trainables.user import classify
+
+    classify(obj, path, reference)
+
 
 TRAINABLES = Registry(
     "trainable",
@@ -22,20 +30,32 @@ TRAINABLES = Registry(
         "rotate": "hpotk.trainables.kge:RotatETrainable",
         "cgcnn": "hpotk.trainables.cgcnn:CGCNNTrainable",
     },
+    plugin=_check_user_trainable,
 )
 
 
-def resolve(spec: Any, path: str = "trainable") -> type:
-    """The Trainable class for a built-in name or a ``"pkg.module:Class"`` reference."""
-    if isinstance(spec, str) and ":" in spec and spec not in TRAINABLES:
-        module_name, _, attribute = spec.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise ConfigError(path, f"cannot import module {module_name!r} of {spec!r}: {exc}") from None
-        if not hasattr(module, attribute):
-            raise ConfigError(path, f"module {module_name!r} has no attribute {attribute!r}")
-        return getattr(module, attribute)
-    if isinstance(spec, str):
-        return TRAINABLES.resolve(spec, path)
-    raise ConfigError(path, f"expected a trainable name or 'pkg.module:Class', got {spec!r}")
+def check(spec: str, path: str = "trainable", base_dir: str | Path | None = None) -> str:
+    """``spec`` checked without running anything: a built-in name as it is, a reference
+    imported and checked to be a trainable, its file path made absolute."""
+    return TRAINABLES.canonical(spec, path, base_dir)
+
+
+def resolve(spec: Any, path: str = "trainable", base_dir: str | Path | None = None) -> Any:
+    """The Trainable class or function trainable for a built-in name or a reference."""
+    from hpotk.errors import ConfigError
+
+    if not isinstance(spec, str):
+        raise ConfigError(path, f"expected a trainable name or 'module:object', got {spec!r}")
+    return TRAINABLES.resolve(spec, path, base_dir)
+
+
+def is_function(obj: Any) -> bool:
+    """A function trainable (it reports and checkpoints itself through ``ray.tune.report``)."""
+    return not isinstance(obj, type)
+
+
+def for_tune(obj: Any, context: Any) -> Any:
+    """What to give Tune for ``obj`` (see `hpotk.trainables.user.for_tune`)."""
+    from hpotk.trainables.user import for_tune as user_for_tune
+
+    return user_for_tune(obj, context)

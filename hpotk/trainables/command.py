@@ -23,6 +23,7 @@ into metrics (`hpotk.trainables._command_output.MetricScanner`). The Trainable c
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -32,7 +33,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hpotk._plain import plain
 from hpotk.errors import ConfigError, HpotkError
+
+_JSON_DEFAULT = functools.partial(plain, otherwise=str)  # numpy values, else their text
 
 ARG_STYLES = ("--name value", "--name=value", "env", "none")
 SPEC_KEYS = ("command", "metrics", "step", "args", "env", "cwd", "timeout_s", "grace_s",
@@ -264,10 +268,9 @@ def refuse_without_checkpoints(spec: dict[str, Any], why: str,
 def format_value(value: Any) -> str:
     """A hyperparameter as a command-line string: numbers and strings as Python writes them
     (``0.001``, ``64``, ``True``), lists and mappings as JSON."""
-    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 0) == 0:
-        value = value.item()  # numpy scalars
+    value = plain(value)  # numpy scalars
     if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value, default=_json_default)
+        return json.dumps(value, default=_JSON_DEFAULT)
     return str(value)
 
 
@@ -338,15 +341,7 @@ def build_env(spec: dict[str, Any], config: Mapping[str, Any], builtins: Mapping
 
 def write_config(config: Mapping[str, Any], path: Path) -> None:
     """The whole config as JSON (the file ``HPOTK_CONFIG`` names)."""
-    path.write_text(json.dumps(dict(config), indent=2, default=_json_default) + "\n")
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item") and callable(value.item):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
+    path.write_text(json.dumps(dict(config), indent=2, default=_JSON_DEFAULT) + "\n")
 
 
 def python_executable() -> str:
