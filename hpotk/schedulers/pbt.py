@@ -15,13 +15,32 @@ PBT needs checkpoints, every ``perturbation_interval`` iterations: `checkpoint_e
 (the one place hpotk reads it from; the runner turns checkpoints on). It keeps every checkpoint
 of its trials, whatever ``checkpoint.keep`` says (see `PBT`). Only random or grid search can feed PBT (Ray refuses it
 behind any other searcher).
+
+The lineage (`PBT`): every exploit/explore is appended to ``results/<name>/pbt_lineage.jsonl``
+the moment it happens (Ray's own ``pbt_global.txt`` lives in the driver's staging directory, on
+Slurm a node-local /tmp, and reaches the results only now and then). `hpotk.lineage` rebuilds any
+trial's stitched history from it and the results' history rows.
+
+Reproducibility: Ray's PBT draws from the global ``random`` module (whom to clone, which factor,
+whether to resample, the resampled value; `ParamSampler` too). `PBT` gives those draws a
+generator of its own, seeded from the experiment seed and swapped in only while the scheduler
+runs, so that the same sequence of results (the same trials reporting the same values in the
+same order) gives the same decisions, whatever else in the driver uses ``random``. What is NOT
+reproducible: the order in which concurrent trials report (it depends on timing), the training
+itself where torch is not deterministic, and decisions after a resume (Tune does not save a
+scheduler's state in its experiment checkpoint: the restored scheduler starts again from the
+seed, with fresh per-trial state).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
 import random
+import time
+from pathlib import Path
 from typing import Any
 
 from ray.tune.schedulers import PopulationBasedTraining
@@ -31,6 +50,7 @@ from hpotk.options import check_options
 from hpotk.schedulers import ScheduleContext
 from hpotk.space.param import Param
 
+LINEAGE_LOG = "pbt_lineage.jsonl"  # in the experiment's results directory
 SEARCHERS = ("random", "grid")  # the searchers Ray lets PBT run behind
 LIST_LIMIT = 64  # a discrete param with at most this many values mutates to a neighbouring value
 
@@ -147,20 +167,142 @@ def _check_space(ctx: ScheduleContext) -> None:
 
 
 class PBT(PopulationBasedTraining):
-    """Ray's PBT, keeping every checkpoint of its trials.
+    """Ray's PBT, keeping every checkpoint, logging its lineage, drawing from a seeded RNG.
 
-    Exploit loads the checkpoint a top trial saved at its last perturbation; by then the top
-    trial may have saved newer ones, and a ``checkpoint.keep`` limit would have deleted it
+    Checkpoints: exploit loads the checkpoint a top trial saved at its last perturbation; by then
+    the top trial may have saved newer ones, and a ``checkpoint.keep`` limit would have deleted it
     ("Could not recover from checkpoint as it does not exist on storage anymore"; Ray warns about
     ``num_to_keep <= 2``). So each trial's checkpoint manager keeps all of them.
+
+    Lineage: each exploit appends one JSON line to `LINEAGE_LOG` in the experiment directory
+    (``lineage_path`` if set, else the trials' own experiment directory on local storage: the
+    results directory hpotk gives Tune, wherever a resume finds it),
+    flushed and fsynced: ``event`` "exploit", ``time``, ``target``/``target_iter`` (the trial
+    that copies and the iteration it had reached), ``donor``/``donor_iter`` (whose checkpoint,
+    saved at which iteration), ``old_config``/``donor_config``/``new_config`` (the mutated params
+    only), ``operations`` (Ray's explore steps, e.g. "* 0.8", "resample") and both scores. A line
+    already in the log (the same transition replayed after a resume) is not written again.
+
+    RNG: see the module docstring; ``seed`` seeds it.
     """
+
+    def __init__(self, *args: Any, seed: int = 0, lineage_path: str | None = None,
+                 **kwargs: Any):
+        self._rng_state = random.Random(f"hpotk-pbt-{seed}").getstate()
+        self.lineage_path = lineage_path
+        self._logged: set[str] | None = None  # keys of the lines in the log, read once
+        self._operations: dict[str, Any] = {}
+        outer = random.getstate()
+        random.setstate(self._rng_state)
+        try:
+            super().__init__(*args, **kwargs)
+        finally:
+            self._rng_state = random.getstate()
+            random.setstate(outer)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_logged"] = None  # read again from the log after an unpickle (resume)
+        return state
+
+    def _own_rng(self, method: Any, *args: Any) -> Any:
+        """``method(*args)`` with the global ``random`` state replaced by this scheduler's."""
+        outer = random.getstate()
+        random.setstate(self._rng_state)
+        try:
+            return method(*args)
+        finally:
+            self._rng_state = random.getstate()
+            random.setstate(outer)
 
     def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
         manager = trial.run_metadata.checkpoint_manager
         if manager.checkpoint_config.num_to_keep is not None:
             manager._checkpoint_config = dataclasses.replace(manager.checkpoint_config,
                                                              num_to_keep=None)
-        super().on_trial_add(tune_controller, trial)
+        self._own_rng(super().on_trial_add, tune_controller, trial)
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+        return self._own_rng(super().on_trial_result, tune_controller, trial, result)
+
+    def _get_new_config(self, trial: Any, trial_to_clone: Any) -> tuple[dict, dict]:
+        new_config, operations = super()._get_new_config(trial, trial_to_clone)
+        self._operations = dict(operations or {})
+        return new_config, operations
+
+    def _exploit(self, tune_controller: Any, trial: Any, trial_to_clone: Any) -> None:
+        state, donor_state = self._trial_state[trial], self._trial_state[trial_to_clone]
+        names = list(self._hyperparam_mutations)
+        target_iter = _iteration(state)
+        donor_iter = _iteration(donor_state)
+        old = {k: trial.config.get(k) for k in names}
+        donor_config = {k: trial_to_clone.config.get(k) for k in names}
+        scores = (state.last_score, donor_state.last_score)
+        super()._exploit(tune_controller, trial, trial_to_clone)
+        self.record({
+            "event": "exploit", "time": time.time(),
+            "target": trial.trial_id, "target_iter": target_iter,
+            "donor": trial_to_clone.trial_id, "donor_iter": donor_iter,
+            "old_config": old, "donor_config": donor_config,
+            "new_config": {k: trial.config.get(k) for k in names},
+            "operations": {k: str(v) for k, v in self._operations.items()},
+            "target_score": _number(scores[0]), "donor_score": _number(scores[1]),
+            "time_attr": self._time_attr,
+        }, trial)
+
+    def log_file(self, trial: Any = None) -> Path | None:
+        """Where the lineage goes: ``lineage_path``, else the trial's experiment directory."""
+        if self.lineage_path:
+            return Path(self.lineage_path)
+        storage = getattr(trial, "storage", None)
+        try:
+            from pyarrow.fs import LocalFileSystem
+
+            if isinstance(storage.storage_filesystem, LocalFileSystem):
+                return Path(storage.experiment_fs_path) / LINEAGE_LOG
+        except (AttributeError, ImportError, TypeError):
+            pass
+        return None
+
+    def record(self, event: dict[str, Any], trial: Any = None) -> None:
+        """Append ``event`` to the lineage log (flushed), unless that very line is there."""
+        path = self.log_file(trial)
+        if path is None:
+            return
+        if self._logged is None:
+            from hpotk.lineage import event_key, read_events
+
+            self._logged = {event_key(e) for e in read_events(path)}
+        from hpotk.lineage import event_key
+
+        key = event_key(event)
+        if key in self._logged:
+            return
+        self._logged.add(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as f:
+            f.write(json.dumps(event, default=_json_default) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _iteration(state: Any) -> int:
+    result = state.last_result or {}
+    return int(result.get("training_iteration", state.last_train_time) or 0)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
 
 
 def build(ctx: ScheduleContext, **options: Any) -> PBT:
@@ -177,6 +319,7 @@ def build(ctx: ScheduleContext, **options: Any) -> PBT:
         custom_explore_fn=KeepInBounds(params),
         log_config=s["log_config"],
         synch=s["synch"],
+        seed=ctx.seed,
     )
     return scheduler
 
