@@ -8,7 +8,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -32,12 +32,13 @@ def finished_trials(exp_dir: Path, max_t: int) -> list[str]:
 
 
 @contextlib.contextmanager
-def interrupt_after(exp_dir: Path, max_t: int, n_finished: int,
-                    timeout_s: float = 240) -> Iterator[threading.Event]:
+def interrupt_after(exp_dir: Path, max_t: int, n_finished: int, timeout_s: float = 240,
+                    before: Callable[[], object] | None = None) -> Iterator[threading.Event]:
     """Send this process SIGINT (Ctrl+C) once ``n_finished`` trials have finished.
 
     Yields an event that is set when the signal was sent, so a test can check the experiment
-    was really interrupted mid-run.
+    was really interrupted mid-run. ``before`` is called just before the signal (e.g. to read
+    the running experiment).
     """
     sent = threading.Event()
 
@@ -45,6 +46,8 @@ def interrupt_after(exp_dir: Path, max_t: int, n_finished: int,
         deadline = time.time() + timeout_s
         while time.time() < deadline:
             if len(finished_trials(exp_dir, max_t)) >= n_finished:
+                if before is not None:
+                    before()
                 os.kill(os.getpid(), signal.SIGINT)
                 sent.set()
                 return

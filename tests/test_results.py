@@ -1,0 +1,132 @@
+"""`hpotk.results.load` on hand-made directories: complete, interrupted, running, killed, and
+directories without hpotk's live logs (Ray's per-trial files)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from hpotk import results
+from hpotk.errors import HpotkError
+
+STARTED = 1_700_000_000.0
+
+
+def _state(directory, status, pid=None, **more):
+    runs = [{"host": socket.gethostname(), "pid": pid or os.getpid(), "started": STARTED}]
+    (directory / "hpotk.json").write_text(json.dumps({
+        "status": status, "name": directory.name, "started": STARTED, "runs": runs,
+        "metric": "loss", "mode": "min", "strategy": "asha/random",
+        "budget": {"trials": 3, "concurrent": 2, "max_t": 3},
+        "params": {"lr": {"kind": "float", "scale": "log", "low": 1e-4, "high": 1e-1,
+                          "choices": None, "role": "algorithm"}}, **more}))
+    (directory / "experiment.json").write_text(json.dumps({
+        "name": directory.name, "metric": {"name": "loss", "mode": "min"},
+        "strategy": {"scheduler": {"name": "asha", "grace_period": 1},
+                     "searcher": {"name": "random"}}, "seed": 0}))
+
+
+def _log(directory, lines):
+    with open(directory / "history.jsonl", "a") as f:
+        for line in lines:
+            f.write(json.dumps(line) + "\n")
+
+
+def _result(trial, it, t, loss, lr):
+    return {"event": "result", "trial_id": trial, "time": STARTED + t, "training_iteration": it,
+            "loss": loss, "time_this_iter_s": 1.0, "time_total_s": float(it),
+            "hostname": "node1", "config": {"lr": lr}}
+
+
+def _running_dir(tmp_path, pid=None):
+    d = tmp_path / "exp"
+    d.mkdir()
+    _state(d, "running", pid=pid)
+    _log(d, [{"event": "start", "trial_id": "a", "time": STARTED + 1, "config": {"lr": 0.01}},
+             {"event": "start", "trial_id": "b", "time": STARTED + 1.5, "config": {"lr": 0.001}},
+             _result("a", 1, 2, 0.9, 0.01), _result("b", 1, 2.5, 0.95, 0.001),
+             _result("a", 2, 3, 0.5, 0.01), _result("a", 3, 4, 0.4, 0.01),
+             _result("b", 2, 4.5, 0.97, 0.001)])
+    (d / "finished.jsonl").write_text(json.dumps(
+        {"trial_id": "a", "status": "TERMINATED", "iterations": 3, "time": STARTED + 4}) + "\n")
+    with open(d / "history.jsonl", "a") as f:
+        f.write('{"event": "result", "trial_id": "b", "ti')  # a line cut off by a kill
+    return d
+
+
+def test_running_experiment_is_read_from_the_live_logs(tmp_path):
+    d = _running_dir(tmp_path)
+    res = results.load(d)
+    assert res.status == "running"
+    assert res.freshness.source == "live"
+    assert res.freshness.as_of == pytest.approx(STARTED + 4.5)
+    assert "live logs" in res.freshness.describe()
+    trials = res.trials.set_index("trial_id")
+    assert trials.loc["a", "status"] == "COMPLETED" and trials.loc["b", "status"] == "RUNNING"
+    assert trials.loc["a", "best_loss"] == 0.4 and trials.loc["b", "best_loss"] == 0.95
+    assert trials.loc["a", "config/lr"] == 0.01 and trials.loc["a", "iterations"] == 3
+    assert trials.loc["a", "start_s"] == pytest.approx(1.0)
+    assert trials.loc["a", "end_s"] == pytest.approx(4.0)
+    assert len(res.history) == 5  # the cut-off line is skipped
+    assert list(res.history["time_s"]) == pytest.approx([2, 2.5, 3, 4, 4.5])
+    assert res.history["config/lr"].tolist() == [0.01, 0.001, 0.01, 0.01, 0.001]
+    assert res.best()["trial_id"] == "a"
+    assert res.param_names == ["lr"] and res.params["lr"]["scale"] == "log"
+    assert res.meta["nodes"] == ["node1"] and res.meta["scheduler"]["name"] == "asha"
+
+
+def test_running_state_left_by_a_dead_process_reads_as_interrupted(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    d = _running_dir(tmp_path, pid=int(dead.stdout))
+    res = results.load(d)
+    assert res.status == "interrupted"
+    assert res.trials.set_index("trial_id").loc["b", "status"] == "UNFINISHED"
+
+
+def test_finished_run_is_read_from_its_summary(tmp_path):
+    d = _running_dir(tmp_path)
+    _state(d, "interrupted", finished=STARTED + 5)
+    pd.DataFrame([
+        {"trial_id": "a", "status": "COMPLETED", "config/lr": 0.01, "loss": 0.4,
+         "best_loss": 0.4, "iterations": 3, "time_s": 3.0, "node": "node1", "error": ""},
+        {"trial_id": "b", "status": "UNFINISHED", "config/lr": 0.001, "loss": 0.97,
+         "best_loss": 0.95, "iterations": 2, "time_s": 2.0, "node": "node1", "error": ""},
+    ]).to_csv(d / "trials.csv", index=False)
+    results.read_history_log(d).to_csv(d / "history.csv", index=False)
+    res = results.load(d)
+    assert res.status == "interrupted" and res.freshness.source == "summary"
+    assert res.freshness.as_of == STARTED + 5
+    assert list(res.trials["trial_id"]) == ["a", "b"]
+    assert len(res.history) == 5 and res.trials["start_s"].tolist() == pytest.approx([1, 1.5])
+    assert res.top(1)["trial_id"].tolist() == ["a"]
+
+
+def test_directory_without_hpotk_logs_falls_back_to_ray_files(tmp_path):
+    d = tmp_path / "old"
+    d.mkdir()
+    _state(d, "complete")
+    trial = d / "t1"
+    trial.mkdir()
+    lines = [{"training_iteration": i, "loss": 1.0 / i, "timestamp": STARTED + 10 + i,
+              "time_total_s": float(i), "time_this_iter_s": 1.0, "trial_id": "t1",
+              "hostname": "h", "config": {"lr": 0.1}} for i in (1, 2)]
+    (trial / "result.json").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    res = results.load(d)
+    assert res.freshness.source == "ray"
+    assert res.history["iteration"].tolist() == [1, 2]
+    assert res.history["time_s"].tolist() == pytest.approx([11, 12])
+    assert res.trials.set_index("trial_id").loc["t1", "best_loss"] == 0.5
+
+
+def test_not_a_results_directory(tmp_path):
+    with pytest.raises(HpotkError, match="no such directory"):
+        results.load(tmp_path / "nope")
+    with pytest.raises(HpotkError, match="holds no hpotk experiment"):
+        results.load(tmp_path)
