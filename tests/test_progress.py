@@ -1,0 +1,50 @@
+"""hpotk's progress line: redrawn in place on a terminal, a line every so often elsewhere."""
+
+from __future__ import annotations
+
+import io
+import types
+
+from hpotk._tune_callbacks import Progress
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _trials(*statuses):
+    return [types.SimpleNamespace(status=s) for s in statuses]
+
+
+def test_terminal_redraws_one_line(monkeypatch):
+    out = _Tty()
+    monkeypatch.setattr("sys.stdout", out)
+    progress = Progress(total=8, metric="loss", mode="min", time_budget_s=100)
+    progress.setup()
+    progress.on_trial_result(0, [], None, {"loss": 0.5})
+    progress.on_trial_result(0, [], None, {"loss": float("nan")})
+    progress.on_trial_result(0, [], None, {"loss": 0.7})
+    progress.on_step_end(0, _trials("TERMINATED", "RUNNING", "RUNNING", "PENDING"))
+    progress.on_step_end(1, _trials("TERMINATED", "RUNNING", "RUNNING", "PENDING"))  # too soon
+    text = out.getvalue()
+    assert text.startswith("\r\033[K") and "\n" not in text
+    assert text.count("\r\033[K") == 1
+    assert "1 done, 2 running, 1 pending of 8 | best loss 0.5 (min)" in text
+    assert "of the time budget left" in text
+
+
+def test_log_file_gets_a_line_every_so_often(monkeypatch):
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    progress = Progress(total=2, metric="acc", mode="max", every_s=3600)
+    progress.setup()
+    progress.on_step_end(0, _trials("PENDING", "PENDING"))
+    progress.on_step_end(1, _trials("RUNNING", "PENDING"))  # within every_s: nothing
+    progress.on_trial_result(0, [], None, {"acc": 0.9})
+    progress.on_experiment_end(_trials("TERMINATED", "ERROR"))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and "\r" not in out.getvalue()
+    assert "0 done, 0 running, 2 pending of 2 | best acc - (max)" in lines[0]
+    assert "1 done, 0 running, 0 pending, 1 errored of 2 | best acc 0.9 (max)" in lines[1]
+    assert "time budget" not in lines[1]
