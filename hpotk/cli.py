@@ -68,8 +68,36 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "[01:00:00]; the job requeues and resumes")
     p.add_argument("--partition")
     p.add_argument("--account")
+    p.add_argument("--cpus-per-task", metavar="N|all", default="all",
+                   help="CPUs per node for Ray [all: every CPU of the partition's smallest node, "
+                        "from sinfo; --exclusive if sinfo cannot tell]")
+    p.add_argument("--constraint", help="node features, e.g. gpu (NERSC: -C gpu)")
+    p.add_argument("--qos", help="quality of service, e.g. regular, debug")
+    p.add_argument("--mem", help="memory per node, e.g. 64G (0: all of it)")
+    p.add_argument("--exclusive", action="store_true", help="whole nodes, shared with no job")
+    p.add_argument("--sbatch", action="append", default=[], metavar="OPTION",
+                   help="any other sbatch option, as it is: --sbatch=--reservation=x "
+                        "(repeatable)")
     p.add_argument("--dry-run", action="store_true", help="print the batch script, submit nothing")
-    p.epilog = "More `hpotk run` arguments go after --, e.g. -- --set budget.trials=64"
+    p.epilog = ("More `hpotk run` arguments go after --, e.g. -- --set budget.trials=64. A study "
+                "file is submitted as a job array, one element per run (same nodes, GPUs and "
+                "time each); arguments after -- then go to `hpotk study`.")
+
+    p = sub.add_parser("study", help="compare tuning strategies at equal time (a time-to-solution "
+                                     "study): run every strategy x repeat, then aggregate")
+    p.add_argument("study", help="study file (YAML/JSON with a `strategies` key)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key of the study file, e.g. --set repeats=1 (repeatable)")
+    p.add_argument("--report-only", action="store_true",
+                   help="run nothing: aggregate the runs that are complete")
+    p.add_argument("--element", type=int, metavar="I",
+                   help="run only run I (0-based, as `hpotk plan` lists them; a job-array "
+                        "element of `hpotk submit STUDY`)")
+    p.add_argument("--address", help="Ray cluster to use (default: $RAY_ADDRESS, else an "
+                                     "embedded local Ray)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="Ray Tune's own status tables as well")
 
     p = sub.add_parser("data", help="build a dataset ahead of time and print what it cost")
     p.add_argument("name", help="dataset name, e.g. emt-adsorption")
@@ -98,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     from hpotk.errors import HpotkError
 
     handlers = {"run": cmd_run, "plan": cmd_plan, "resume": cmd_resume, "best": cmd_best,
-                "data": cmd_data, "submit": cmd_submit}
+                "data": cmd_data, "submit": cmd_submit, "study": cmd_study}
     try:
         return handlers[args.command](args)
     except HpotkError as exc:
@@ -177,7 +205,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def _report_outcome(outcome: Any) -> int:
     if outcome.status == "failed":
-        print(f"[hpotk] stopped at the first trial error (fail_fast): {outcome.error}\n"
+        why = getattr(outcome, "reason", "") or "it was stopped at a trial error (fail_fast)"
+        print(f"[hpotk] failed: {why}; the first error: {outcome.error}\n"
               f"[hpotk] results so far: {outcome.results_dir}; after fixing the cause, run "
               f"again with --new", file=sys.stderr)
         return 1
@@ -213,7 +242,10 @@ def _print_best(best: dict[str, Any]) -> None:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from hpotk import runner
+    from hpotk.study import is_study_file
 
+    if is_study_file(args.experiment):  # a study file: its runs and total time
+        return _plan_study(args)
     plan = runner.make_plan(_load(args))
     if args.json:
         print(json.dumps(plan.describe(), indent=2, default=str))
@@ -264,14 +296,72 @@ def _best_so_far(res: Any) -> dict[str, Any] | None:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     from hpotk import runner, slurm
+    from hpotk.study import is_study_file, load_study
 
     run_args = list(getattr(args, "run_args", []))
     # validate the experiment (and the run arguments) here, not after a wait in the queue
-    run_ns = build_parser().parse_args(["run", args.experiment, *run_args])
-    runner.make_plan(_load(run_ns))
+    elements = None
+    if is_study_file(args.experiment):  # a job array: one element per run of the study
+        study_ns = build_parser().parse_args(["study", args.experiment, *run_args])
+        study = load_study(args.experiment, study_ns.overrides)
+        for run in study.runs:
+            runner.make_plan(run.experiment)
+        elements = len(study.runs)
+    else:
+        run_ns = build_parser().parse_args(["run", args.experiment, *run_args])
+        runner.make_plan(_load(run_ns))
     return slurm.submit(args.experiment, nodes=args.nodes, gpus_per_node=args.gpus_per_node,
                         time=args.time, partition=args.partition, account=args.account,
-                        extra_args=run_args, dry_run=args.dry_run)
+                        extra_args=run_args, dry_run=args.dry_run,
+                        cpus_per_task=args.cpus_per_task, constraint=args.constraint,
+                        qos=args.qos, mem=args.mem, exclusive=args.exclusive,
+                        sbatch_options=args.sbatch, array=elements)
+
+
+def _plan_study(args: argparse.Namespace) -> int:
+    from hpotk import runner
+    from hpotk.errors import HpotkError
+    from hpotk.study import load_study
+
+    for option in ("trials", "parallel", "data"):
+        if getattr(args, option, None) is not None:
+            raise HpotkError(f"--{option} is for experiments; for a study set the key with "
+                             f"--set (e.g. --set budget.concurrent=2)")
+    study = load_study(args.experiment, args.overrides)
+    plans = [runner.make_plan(run.experiment) for run in study.runs]  # every run is valid
+    if args.json:
+        print(json.dumps({"study": study.name, "results_dir": str(study.results_dir),
+                          "total_time_s": sum(r.experiment.budget.time_s for r in study.runs),
+                          "runs": [{"index": r.index, "label": r.label, "seed": r.seed,
+                                    "strategy": r.experiment.strategy.label,
+                                    "path": str(r.path), "plan": p.describe()}
+                                   for r, p in zip(study.runs, plans, strict=True)]},
+                         indent=2, default=str))
+        return 0
+    print(study.text())
+    return 0
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    from hpotk import runner
+    from hpotk.study import load_study, report, run_study
+
+    study = load_study(args.study, args.overrides)
+    if args.report_only:
+        report(study)
+        return 0
+    for run in study.runs:  # every run is valid before the first one starts
+        runner.make_plan(run.experiment)
+    verbose = 0 if args.quiet else 1 + args.verbose
+    outcome = run_study(study, address=args.address, verbose=verbose, only=args.element)
+    if outcome.interrupted:
+        print(f"[hpotk] study {study.name}: interrupted in run {outcome.interrupted}; the state "
+              f"is saved. Run the same command again to resume.")
+        return 1
+    if args.element is not None:
+        print(f"[hpotk] study {study.name}: run {args.element} done; when all are, aggregate "
+              f"with: hpotk study {args.study} --report-only")
+    return 0
 
 
 def cmd_data(args: argparse.Namespace) -> int:

@@ -225,6 +225,14 @@ class RunOutcome:
     n_trials: int
     error: str = ""
     rows: list[dict[str, Any]] | None = None  # the trials table (trials.csv's rows)
+    reason: str = ""  # why it failed
+
+    @property
+    def trials(self) -> Any:
+        """The trials table as a pandas DataFrame (one row a trial, as in trials.csv)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows or [])
 
 
 def run(exp: Experiment, *, address: str | None = None, new: bool = False,
@@ -277,19 +285,22 @@ def _finish(exp: Experiment, plan: Plan, result_grid: Any, elapsed: float) -> Ru
     unfinished = any(r["status"] == "UNFINISHED" for r in rows)
     interrupted = (unfinished or len(rows) < plan.expected_trials) and not out_of_time
     best = summary.write_summary(exp, rows, results_dir)
-    failed = exp.fail_fast and any(r["status"] == "ERROR" for r in rows)
+    all_errored = bool(rows) and all(r["status"] == "ERROR" for r in rows)
+    failed = all_errored or (exp.fail_fast and any(r["status"] == "ERROR" for r in rows))
     status = "failed" if failed else "interrupted" if interrupted else "complete"
     error = next((r["error"] for r in rows if r["status"] == "ERROR"), "")
+    reason = ("every trial errored" if all_errored else
+              "it was stopped at a trial error (fail_fast)" if failed else "")
     run_state.record_end(results_dir, status, n_trials=len(rows),
-                         reason="it was stopped at a trial error (fail_fast)" if failed else "")
-    return RunOutcome(status, results_dir, best, len(rows), error, rows)
+                         reason=f"{reason}, the first with: {error}" if failed else "")
+    return RunOutcome(status, results_dir, best, len(rows), error, rows, reason)
 
 
 def make_trainable(exp: Experiment, plan: Plan | None = None) -> Any:
-    """The Trainable class with its TrainContext bound and resources per trial."""
+    """The trainable with its TrainContext bound (if it takes one) and resources per trial."""
     from ray import tune
 
-    from hpotk.trainables import resolve
+    from hpotk.trainables import for_tune, resolve
     from hpotk.trainables.base import TrainContext
 
     if isinstance(exp.trainable, dict):
@@ -301,9 +312,9 @@ def make_trainable(exp: Experiment, plan: Plan | None = None) -> Any:
     context = TrainContext(
         data=dict(exp.data), seed=exp.seed, metric=exp.metric.name, mode=exp.metric.mode,
         eval_frequency=exp.eval_frequency.model_dump(), early_stop=exp.early_stop.enabled,
-        window=exp.early_stop.window, task=dict(exp.task),
+        window=exp.early_stop.window, task=dict(exp.task), lr_schedule=exp.lr_schedule,
     )
-    trainable = tune.with_parameters(cls, context=context)
+    trainable = for_tune(cls, context)
     resources = {"cpu": exp.resources.cpu, "gpu": exp.resources.gpu}
     return tune.with_resources(trainable, resources)
 
@@ -329,6 +340,9 @@ def build_tuner(exp: Experiment, plan: Plan, *, resume: bool = False, verbose: i
     run_config = tuner._local_tuner.get_run_config()
     run_config.callbacks = _callbacks(exp, plan, verbose)
     run_config.verbose = _tune_verbosity(verbose)
+    # Tune restores the pickled time budget in full; this run's budget.time_s replaces it (a
+    # study resumes a run with what is left of its time)
+    tuner._local_tuner._tune_config.time_budget_s = exp.budget.time_s
     return tuner
 
 
@@ -355,12 +369,16 @@ def _new_tuner(exp: Experiment, plan: Plan, trainable: Any, verbose: int) -> Any
     from ray.tune import result as tune_result
     from ray.tune.search import ConcurrencyLimiter, Searcher
 
+    from hpotk import trainables
+
     search_alg = plan.search.search_alg
     if isinstance(search_alg, Searcher):
         search_alg = ConcurrencyLimiter(search_alg, max_concurrent=exp.budget.concurrent)
     checkpoint_every = exp.checkpoint.every
     if checkpoint_every == 0 and plan.schedule.checkpoint_every:
         checkpoint_every = plan.schedule.checkpoint_every
+    if trainables.checkpoints_itself(exp.trainable):
+        checkpoint_every = 0  # it checkpoints itself, through ray.tune.report(checkpoint=...)
     stop: dict[str, float] = {tune_result.TRAINING_ITERATION: exp.budget.max_t}
     if exp.budget.trial_time_s:
         stop[tune_result.TIME_TOTAL_S] = exp.budget.trial_time_s

@@ -58,9 +58,68 @@ def _checked_name(option: str, value: str | None) -> str | None:
     return value
 
 
+def node_cpus(partition: str | None = None) -> int | None:
+    """CPUs of the smallest node of ``partition`` (else the default partition), from ``sinfo``;
+    None when sinfo is missing or says nothing."""
+    sinfo = shutil.which("sinfo")
+    if sinfo is None:
+        return None
+    command = [sinfo, "-h", "-N", "-o", "%P %c"] + (["-p", partition] if partition else [])
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    counts = []
+    for line in out.splitlines():
+        name, _, cpus = line.strip().partition(" ")
+        if partition or name.endswith("*"):  # without -p: the default partition's nodes
+            digits = re.match(r"\d+", cpus.strip())
+            if digits:
+                counts.append(int(digits.group()))
+    return min(counts) if counts else None
+
+
+def _cpu_lines(cpus_per_task: int | str | None, exclusive: bool,
+               partition: str | None) -> list[str]:
+    """``--cpus-per-task``: a number as given; "all" (the default) every CPU of a node, which
+    Ray is then offered (start-head.sh reads SLURM_CPUS_ON_NODE). Without it many sites give a
+    task one CPU, and the job runs one trial per node while the rest of each node idles."""
+    if cpus_per_task in (None, "all"):
+        if exclusive:
+            return []  # whole nodes: SLURM_CPUS_ON_NODE is every CPU already
+        cpus = node_cpus(partition)
+        if cpus is None:
+            return ["# every CPU of each node: sinfo could not tell how many, so whole nodes",
+                    "#SBATCH --exclusive"]
+        return [f"# every CPU of each node ({cpus}: the smallest node of the partition, "
+                f"from sinfo)", f"#SBATCH --cpus-per-task={cpus}"]
+    text = str(cpus_per_task)
+    if not text.isdigit() or int(text) < 1:
+        raise HpotkError(f"--cpus-per-task: expected an integer >= 1 or 'all', got "
+                         f"{cpus_per_task!r}")
+    return [f"#SBATCH --cpus-per-task={int(text)}"]
+
+
+_MEM = re.compile(r"^\d+[KMGT]?$")
+_SBATCH_OPTION = re.compile(r"^--?[A-Za-z][A-Za-z0-9-]*(=[^\n]*)?$")
+
+
+def _sbatch_lines(options: Sequence[str]) -> list[str]:
+    lines = []
+    for option in options:
+        if not _SBATCH_OPTION.match(option) or "\n" in option:
+            raise HpotkError(f"--sbatch: expected one sbatch option such as "
+                             f"--sbatch=--reservation=x, got {option!r}")
+        lines.append(f"#SBATCH {option}")
+    return lines
+
+
 def render_script(experiment: str, *, nodes: int, gpus_per_node: int, time: str,
                   partition: str | None = None, account: str | None = None,
-                  extra_args: Sequence[str] = ()) -> str:
+                  extra_args: Sequence[str] = (), cpus_per_task: int | str | None = "all",
+                  constraint: str | None = None, qos: str | None = None,
+                  mem: str | None = None, exclusive: bool = False,
+                  sbatch_options: Sequence[str] = (), array: int | None = None) -> str:
     """slurm/submit.sbatch with this job's ``#SBATCH`` settings and arguments filled in.
 
     The result runs on its own (``sbatch < script``): it names the scripts' directory and the
@@ -74,7 +133,16 @@ def render_script(experiment: str, *, nodes: int, gpus_per_node: int, time: str,
             5 min) before the end, for the run to stop cleanly and requeue.
         partition: Slurm partition, if not the cluster's default.
         account: Slurm account to charge, if not the user's default.
-        extra_args: more ``hpotk run`` arguments, e.g. ``["--set", "budget.trials=64"]``.
+        extra_args: more ``hpotk run`` arguments, e.g. ``["--set", "budget.trials=64"]``
+            (for a study: ``hpotk study`` arguments).
+        cpus_per_task: CPUs per node (one task per node): a number, or "all" (see `_cpu_lines`).
+        constraint: node features (``--constraint``, e.g. ``gpu`` at NERSC).
+        qos: quality of service.
+        mem: memory per node, e.g. ``64G`` (``0``: all of it).
+        exclusive: whole nodes.
+        sbatch_options: any other sbatch options, each as it is (``--reservation=x``).
+        array: a study of this many runs: a job array, element i runs ``hpotk study FILE
+            --element i``, each its own Ray cluster with these nodes, GPUs and time.
     """
     if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
         raise HpotkError(f"--nodes: expected an integer >= 1, got {nodes!r}")
@@ -83,6 +151,13 @@ def render_script(experiment: str, *, nodes: int, gpus_per_node: int, time: str,
     seconds = time_seconds(time)
     _checked_name("partition", partition)
     _checked_name("account", account)
+    _checked_name("constraint", constraint.replace("&", ",").replace("|", ",")
+                  if constraint else None)
+    _checked_name("qos", qos)
+    if mem is not None and not _MEM.match(str(mem)):
+        raise HpotkError(f"--mem: expected a size such as 64G or 0 (all), got {mem!r}")
+    if array is not None and (isinstance(array, bool) or not isinstance(array, int) or array < 1):
+        raise HpotkError(f"array: expected a number of runs >= 1, got {array!r}")
     directory = slurm_dir()
     template = (directory / "submit.sbatch").read_text()
 
@@ -94,6 +169,11 @@ def render_script(experiment: str, *, nodes: int, gpus_per_node: int, time: str,
         f"#SBATCH --nodes={nodes}",
         "#SBATCH --ntasks-per-node=1",
     ]
+    settings += _cpu_lines(cpus_per_task, exclusive, partition)
+    if exclusive:
+        settings.append("#SBATCH --exclusive")
+    if mem is not None:
+        settings.append(f"#SBATCH --mem={mem}")
     if gpus_per_node:
         settings.append(f"#SBATCH --gpus-per-node={gpus_per_node}")
     settings.append(f"#SBATCH --time={time}")
@@ -101,17 +181,26 @@ def render_script(experiment: str, *, nodes: int, gpus_per_node: int, time: str,
         settings.append(f"#SBATCH --partition={partition}")
     if account:
         settings.append(f"#SBATCH --account={account}")
+    if constraint:
+        settings.append(f"#SBATCH --constraint={constraint}")
+    if qos:
+        settings.append(f"#SBATCH --qos={qos}")
+    if array is not None:
+        settings.append(f"#SBATCH --array=0-{array - 1}")
+    settings += _sbatch_lines(sbatch_options)
     settings += [
         f"#SBATCH --signal=B:USR1@{grace}",
         "#SBATCH --requeue",
         "#SBATCH --open-mode=append",
-        "#SBATCH --output=hpotk-%j.out",
+        f"#SBATCH --output=hpotk-{'%A_%a' if array is not None else '%j'}.out",
         "# --- end sbatch settings ---",
     ]
     argv = [str(Path(experiment).expanduser().absolute()), *map(str, extra_args)]
     arguments = [
         "# --- arguments (rendered by hpotk submit) ---",
         f"export HPOTK_SLURM_DIR={shlex.quote(str(directory))}",
+        *(["export HPOTK_STUDY=1  # a study: element i runs hpotk study FILE --element i"]
+          if array is not None else []),
         "set -- " + " ".join(shlex.quote(a) for a in argv),
         "# --- end arguments ---",
     ]
@@ -128,8 +217,12 @@ def _replace_block(text: str, begin: str, end: str, lines: list[str]) -> str:
 
 def submit(experiment: str, *, nodes: int, gpus_per_node: int, time: str,
            partition: str | None = None, account: str | None = None,
-           extra_args: Sequence[str] = (), dry_run: bool = False) -> int:
-    """Render the batch script and submit it with ``sbatch`` (``dry_run``: print it instead).
+           extra_args: Sequence[str] = (), dry_run: bool = False,
+           cpus_per_task: int | str | None = "all", constraint: str | None = None,
+           qos: str | None = None, mem: str | None = None, exclusive: bool = False,
+           sbatch_options: Sequence[str] = (), array: int | None = None) -> int:
+    """Render the batch script and submit it with ``sbatch`` (``dry_run``: print it instead);
+    the settings are `render_script`'s.
 
     Prints ``Submitted batch job <id>`` and returns 0 (an exit status for the CLI); raises
     `HpotkError` when the experiment file is missing or sbatch refuses the job.
@@ -137,7 +230,9 @@ def submit(experiment: str, *, nodes: int, gpus_per_node: int, time: str,
     if not Path(experiment).is_file():
         raise HpotkError(f"experiment file {experiment!r} not found")
     script = render_script(experiment, nodes=nodes, gpus_per_node=gpus_per_node, time=time,
-                           partition=partition, account=account, extra_args=extra_args)
+                           partition=partition, account=account, extra_args=extra_args,
+                           cpus_per_task=cpus_per_task, constraint=constraint, qos=qos, mem=mem,
+                           exclusive=exclusive, sbatch_options=sbatch_options, array=array)
     if dry_run:
         print(script, end="")
         return 0
@@ -149,7 +244,7 @@ def submit(experiment: str, *, nodes: int, gpus_per_node: int, time: str,
     if proc.returncode != 0:
         raise HpotkError(f"sbatch refused the job: {proc.stderr.strip() or proc.stdout.strip()}")
     job_id = proc.stdout.strip().split(";")[0]
-    print(f"Submitted batch job {job_id}")
+    print(f"Submitted batch job {job_id}" + (f" (an array of {array} runs)" if array else ""))
     return 0
 
 
@@ -158,12 +253,16 @@ def submit(experiment: str, *, nodes: int, gpus_per_node: int, time: str,
 
 
 def results_root(experiment: str, run_args: Sequence[str] = ()) -> Path:
-    """The results directory an ``hpotk run EXPERIMENT *run_args`` writes under (absolute)."""
+    """The results directory an ``hpotk run EXPERIMENT *run_args`` writes under (absolute); for a
+    study file, the study's directory (``hpotk study FILE *run_args``)."""
     from hpotk import experiment as experiments
+    from hpotk import study
 
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     known, _ = parser.parse_known_args(list(run_args))
+    if study.is_study_file(experiment):
+        return study.load_study(experiment, known.overrides).results_dir
     return experiments.load(experiment, known.overrides).results_dir.parent
 
 

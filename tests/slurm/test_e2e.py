@@ -137,8 +137,9 @@ def test_two_jobs_on_the_same_nodes_are_isolated(slurm_nodes, job_env, tmp_path,
     job_a = sbatch(str(SUBMIT), str(QUICKSTART), *small(results, "job-a", 2, 8), cwd=tmp_path)
     # job B through `hpotk submit`'s rendered script (sbatch reads it on stdin)
     monkeypatch.chdir(tmp_path)
+    # one CPU per node (not the default, every CPU), so that both jobs fit on the two nodes
     assert slurm.submit(str(QUICKSTART), nodes=2, gpus_per_node=0, time="00:20:00",
-                        extra_args=small(results, "job-b", 2, 3)) == 0
+                        extra_args=small(results, "job-b", 2, 3), cpus_per_task=1) == 0
     job_b = int(capsys.readouterr().out.split()[-1])
     dirs = {job: tmp_path / ".hpotk-jobs" / str(job) for job in (job_a, job_b)}
 

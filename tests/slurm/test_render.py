@@ -19,7 +19,9 @@ PLACEHOLDER = "@HPOTK_SLURM_DIR@"
 
 def render(experiment: str = "/data/exp.yaml", **kwargs) -> str:
     settings = dict(nodes=4, gpus_per_node=2, time="02:00:00", partition="gpu",
-                    account="m1234", extra_args=["--set", "budget.trials=64"])
+                    account="m1234", extra_args=["--set", "budget.trials=64"], cpus_per_task=32,
+                    constraint="gpu", qos="regular", mem="0",
+                    sbatch_options=["--reservation=x", "--mail-type=END"])
     settings.update(kwargs)
     return slurm.render_script(experiment, **settings)
 
@@ -55,6 +57,14 @@ def test_rendered_script_is_valid_bash_with_the_settings_given():
     assert "#SBATCH --account=m1234" in sbatch_lines
     assert "#SBATCH --requeue" in sbatch_lines
     assert "#SBATCH --signal=B:USR1@300" in sbatch_lines  # a tenth of 2 h, capped at 5 min
+    assert "#SBATCH --cpus-per-task=32" in sbatch_lines
+    assert "#SBATCH --constraint=gpu" in sbatch_lines
+    assert "#SBATCH --qos=regular" in sbatch_lines
+    assert "#SBATCH --mem=0" in sbatch_lines
+    assert "#SBATCH --reservation=x" in sbatch_lines  # passed through as it is
+    assert "#SBATCH --mail-type=END" in sbatch_lines
+    assert "#SBATCH --exclusive" not in sbatch_lines
+    assert not any("--array" in line for line in sbatch_lines)
     assert len([line for line in sbatch_lines if line.startswith("#SBATCH --nodes")]) == 1
     args, slurm_dir = bash_args(script)
     assert args == ["/data/exp.yaml", "--set", "budget.trials=64"]
@@ -62,11 +72,51 @@ def test_rendered_script_is_valid_bash_with_the_settings_given():
 
 
 def test_optional_settings_are_left_out():
-    script = render(gpus_per_node=0, partition=None, account=None, time="00:10:00")
+    script = render(gpus_per_node=0, partition=None, account=None, time="00:10:00",
+                    constraint=None, qos=None, mem=None, sbatch_options=[])
     assert "#SBATCH --gpus-per-node" not in script
     assert "#SBATCH --partition" not in script
     assert "#SBATCH --account" not in script
+    assert "#SBATCH --constraint" not in script
+    assert "#SBATCH --qos" not in script
+    assert "#SBATCH --mem" not in script
     assert "#SBATCH --signal=B:USR1@60" in script
+
+
+def test_by_default_every_cpu_of_a_node_is_asked_for(monkeypatch):
+    asked = []
+    monkeypatch.setattr(slurm, "node_cpus", lambda partition: asked.append(partition) or 64)
+    script = render(cpus_per_task="all")
+    assert "#SBATCH --cpus-per-task=64" in script.splitlines()
+    assert asked == ["gpu"]  # the partition's nodes
+    # sinfo cannot tell: whole nodes, so that SLURM_CPUS_ON_NODE (what Ray is offered) is all
+    monkeypatch.setattr(slurm, "node_cpus", lambda partition: None)
+    lines = render(cpus_per_task="all").splitlines()
+    assert "#SBATCH --exclusive" in lines
+    assert not any(line.startswith("#SBATCH --cpus-per-task") for line in lines)
+    # --exclusive given: whole nodes already, no sinfo needed
+    monkeypatch.setattr(slurm, "node_cpus", lambda partition: pytest.fail("sinfo asked"))
+    lines = render(cpus_per_task="all", exclusive=True).splitlines()
+    assert lines.count("#SBATCH --exclusive") == 1
+
+
+def test_node_cpus_reads_the_smallest_node_of_the_partition(tmp_path, monkeypatch):
+    fake = tmp_path / "sinfo"
+    fake.write_text("#!/bin/sh\ncase \"$*\" in *'-p gpu'*) printf 'gpu 128+\\ngpu 64\\n';;\n"
+                    "*) printf 'debug* 8\\ndebug* 4\\ngpu 64\\n';; esac\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert slurm.node_cpus(None) == 4  # the default partition (starred)
+    assert slurm.node_cpus("gpu") == 64  # with -p, every line is that partition's
+
+
+def test_a_study_is_a_job_array_of_its_runs():
+    script = render(array=12)
+    lines = script.splitlines()
+    assert "#SBATCH --array=0-11" in lines
+    assert "#SBATCH --output=hpotk-%A_%a.out" in lines
+    assert "export HPOTK_STUDY=1" in script
+    subprocess.run(["bash", "-n"], input=script, text=True, check=True)
 
 
 @pytest.mark.parametrize("odd", ["a'; echo foo", "with space/exp.yaml", 'quote"$(touch x)`x`',
@@ -97,6 +147,13 @@ def test_odd_scripts_directory_is_quoted(tmp_path, monkeypatch):
     ({"time": "00:00:00"}, "--time"),
     ({"partition": "gpu\n#SBATCH --nodes=100"}, "--partition"),
     ({"account": "a b"}, "--account"),
+    ({"cpus_per_task": 0}, "--cpus-per-task"),
+    ({"cpus_per_task": "many"}, "--cpus-per-task"),
+    ({"mem": "lots"}, "--mem"),
+    ({"qos": "a;b"}, "--qos"),
+    ({"constraint": "gpu\n#SBATCH -N 9"}, "--constraint"),
+    ({"sbatch_options": ["--reservation=x\n#SBATCH --nodes=100"]}, "--sbatch"),
+    ({"sbatch_options": ["reservation=x"]}, "--sbatch"),
 ])
 def test_bad_settings_are_refused_with_the_option_named(setting, message):
     with pytest.raises(HpotkError, match=message):
