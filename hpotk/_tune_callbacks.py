@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -17,6 +18,8 @@ import time
 from typing import Any
 
 from ray.tune import Callback
+
+from hpotk._plain import plain
 
 FINISHED_LOG = "finished.jsonl"
 HISTORY_LOG = "history.jsonl"
@@ -28,13 +31,7 @@ def _append(path: str, line: dict[str, Any]) -> None:
         f.flush()
 
 
-def _scalar(value: Any) -> Any:
-    if hasattr(value, "item"):
-        try:
-            return value.item()
-        except (ValueError, AttributeError):
-            pass
-    return str(value)
+_scalar = functools.partial(plain, otherwise=str)  # numpy values, else their text
 
 
 class FinishedLog(Callback):

@@ -251,24 +251,28 @@ def normalise_strategy(value: Any, path: str = "strategy",
     return out
 
 
-def load(path: str | Path, overrides: list[str] | None = None,
+def load(path: str | Path | dict[str, Any], overrides: list[str] | None = None,
          extra: dict[str, Any] | None = None) -> Experiment:
-    """Load, override and validate an experiment file.
+    """Load, override and validate an experiment file (or mapping).
 
     Args:
-        path: a hpotk experiment (YAML/JSON) or a Neptune ``model-HPO-configuration.json``.
+        path: a hpotk experiment (YAML/JSON) or a Neptune ``model-HPO-configuration.json``; or
+            the experiment as a mapping, validated the same way (relative paths in it are taken
+            from the current directory).
         overrides: ``--set key.path=value`` items, applied in order.
         extra: overrides already parsed (``--trials``, ``--parallel``, ``--data``), applied last.
     """
-    source = str(path)
-    doc = read_document(path)
-    if "models" in doc and "trainable" not in doc:
-        doc = neptune_to_experiment(doc, Path(path))
-    doc.setdefault("name", Path(path).stem)
+    if isinstance(path, dict):
+        source, doc, base = None, copy.deepcopy(path), Path.cwd()
+    else:
+        source, doc, base = str(path), read_document(path), Path(path).resolve().parent
+        if "models" in doc and "trainable" not in doc:
+            doc = neptune_to_experiment(doc, Path(path))
+        doc.setdefault("name", Path(path).stem)
     data = doc.get("data")
     if isinstance(data, dict) and isinstance(data.get("path"), str):
         # trials run in their own directories: a data file is found from the experiment file's
-        data["path"] = str((Path(path).resolve().parent / data["path"]).expanduser())
+        data["path"] = str((base / data["path"]).expanduser())
     try:
         doc = apply_overrides(doc, overrides or [])
         for key, value in (extra or {}).items():
@@ -313,12 +317,11 @@ def _check_trainable(exp: Experiment) -> str:
     from hpotk import trainables
 
     spec = trainables.check(exp.trainable, "trainable", exp.base_dir)
-    if trainables.TRAINABLES.is_plugin(spec) and (exp.checkpoint.every or exp.checkpoint.at_end):
-        if trainables.is_function(trainables.resolve(spec)):
-            key = "checkpoint.every" if exp.checkpoint.every else "checkpoint.at_end"
-            raise ConfigError(key, "a function trainable checkpoints itself: pass the checkpoint "
-                                   "to ray.tune.report(metrics, checkpoint=...) in it, and leave "
-                                   "checkpoint.every at 0 and checkpoint.at_end false")
+    if (exp.checkpoint.every or exp.checkpoint.at_end) and trainables.checkpoints_itself(spec):
+        key = "checkpoint.every" if exp.checkpoint.every else "checkpoint.at_end"
+        raise ConfigError(key, "a function trainable checkpoints itself: pass the checkpoint to "
+                               "ray.tune.report(metrics, checkpoint=...) in it, and leave "
+                               "checkpoint.every at 0 and checkpoint.at_end false")
     return spec
 
 

@@ -146,11 +146,29 @@ def import_reference(reference: str, path: str, base_dir: str | Path | None = No
     return obj
 
 
+_USER_DIRS: list[Path] = []  # the experiments' directories put on sys.path, in this process
+
+
 def _put_on_path(directory: Path) -> None:
+    """``directory`` first on ``sys.path``; modules that another experiment's directory gave
+    under the names of this one's modules are forgotten, so this one's own are imported."""
+    directory = directory.resolve()
     entry = str(directory)
-    if entry not in sys.path:
-        sys.path.insert(0, entry)
+    if entry in sys.path:
+        sys.path.remove(entry)
+    sys.path.insert(0, entry)
+    if directory not in _USER_DIRS:
+        _USER_DIRS.append(directory)
     importlib.invalidate_caches()  # the file may be newer than Python's directory listing
+    names = {p.stem for p in directory.glob("*.py")} | {
+        p.parent.name for p in directory.glob("*/__init__.py")}
+    for key, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if key.split(".")[0] not in names or file is None:
+            continue
+        origin = next((d for d in _USER_DIRS if d in Path(file).resolve().parents), None)
+        if origin is not None and origin != directory:
+            del sys.modules[key]
 
 
 def _import_file(file: Path, reference: str, path: str, base_dir: Any) -> Any:
@@ -186,10 +204,6 @@ def _import_module(name: str, reference: str, path: str, base_dir: Any) -> Any:
         if (base / f"{top}.py").is_file() or (base / top).is_dir():
             local = base
             _put_on_path(base)
-            loaded = sys.modules.get(top)
-            if loaded is not None and not _within(getattr(loaded, "__file__", None), base):
-                for key in [k for k in sys.modules if k == top or k.startswith(top + ".")]:
-                    del sys.modules[key]  # another experiment's module of the same name
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
@@ -208,7 +222,3 @@ def _import_module(name: str, reference: str, path: str, base_dir: Any) -> Any:
 
 def _same_file(a: str | None, b: Path) -> bool:
     return a is not None and Path(a).resolve() == b.resolve()
-
-
-def _within(file: str | None, directory: Path) -> bool:
-    return file is not None and directory in Path(file).resolve().parents

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpotk._plain import plain
 from hpotk.errors import HpotkError
 
 HISTORY_LOG = "history.jsonl"
@@ -466,11 +467,8 @@ def _max_time(history: Any, started: float) -> float | None:
 
 
 def _plain(value: Any) -> Any:
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        try:
-            value = value.item()
-        except (ValueError, AttributeError):
-            return value
+    """A value of the trials table as plain Python, a missing one (NaN) as None."""
+    value = plain(value)
     if isinstance(value, float) and math.isnan(value):
         return None
     return value

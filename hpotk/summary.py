@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from hpotk._plain import plain
 from hpotk.experiment import Experiment
 
 HISTORY_CSV = "history.csv"
@@ -132,7 +133,7 @@ def write_summary(exp: Experiment, rows: list[dict[str, Any]],
     best_row = min(scored, key=lambda r: r[key]) if mode == "min" else max(scored,
                                                                              key=lambda r: r[key])
     config = {k[len("config/"):]: v for k, v in best_row.items() if k.startswith("config/")}
-    config = {k: _plain(v) for k, v in config.items()}
+    config = {k: plain(v) for k, v in config.items()}
     retrain = results_dir / "retrain.yaml"
     _write_retrain(exp, config, best_row, retrain)
     best = {
@@ -144,7 +145,7 @@ def write_summary(exp: Experiment, rows: list[dict[str, Any]],
         "trial_id": best_row["trial_id"],
         "iterations": best_row["iterations"],
         "config": config,
-        "metrics": {k: _plain(v) for k, v in best_row.items()
+        "metrics": {k: plain(v) for k, v in best_row.items()
                     if not k.startswith("config/") and k not in (
                         "trial_id", "status", "path", "checkpoint", "error", "node", "node_ip")},
         "checkpoint": best_row.get("checkpoint") or None,
@@ -171,16 +172,6 @@ def write_history(results_dir: Path) -> Path | None:
     return path
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars -> Python scalars, for JSON and YAML."""
-    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
-        try:
-            return value.item()
-        except (ValueError, AttributeError):
-            return value
-    return value
-
-
 def _write_retrain(exp: Experiment, config: dict[str, Any], best_row: dict[str, Any],
                    path: Path) -> None:
     """An experiment file that trains the best config once (fixed space, one trial)."""
@@ -192,7 +183,9 @@ def _write_retrain(exp: Experiment, config: dict[str, Any], best_row: dict[str, 
     doc["strategy"] = "fifo/random"
     doc["budget"] = {**doc["budget"], "trials": 1, "concurrent": 1,
                      "max_t": max(int(best_row["iterations"]), 1), "time_s": None}
-    doc["checkpoint"] = {"every": 0, "at_end": True, "keep": 1}
+    from hpotk.trainables import checkpoints_itself
+
+    doc["checkpoint"] = {"every": 0, "at_end": not checkpoints_itself(exp.trainable), "keep": 1}
     doc["results"] = str(exp.results_dir.parent)
     header = f"# Retrain the best trial of {exp.name!r} ({best_row['trial_id']}).\n"
     path.write_text(header + yaml.safe_dump(doc, sort_keys=False))

@@ -54,6 +54,12 @@ def is_function(obj: Any) -> bool:
     return not isinstance(obj, type)
 
 
+def checkpoints_itself(spec: Any) -> bool:
+    """Whether ``spec`` names a function trainable: it checkpoints itself through
+    ``ray.tune.report(metrics, checkpoint=...)``, so Tune's checkpoint settings do not apply."""
+    return isinstance(spec, str) and TRAINABLES.is_plugin(spec) and is_function(resolve(spec))
+
+
 def for_tune(obj: Any, context: Any) -> Any:
     """What to give Tune for ``obj`` (see `hpotk.trainables.user.for_tune`)."""
     from hpotk.trainables.user import for_tune as user_for_tune
