@@ -368,15 +368,20 @@ def cmd_data(args: argparse.Namespace) -> int:
     import yaml
 
     from hpotk.data import prepare
+    from hpotk.errors import ConfigError
 
     params: dict[str, Any] = {}
     for item in args.params:
         key, sep, value = item.partition("=")
         if not sep:
-            from hpotk.errors import ConfigError
-
             raise ConfigError("data", f"expected KEY=VALUE, got {item!r}")
-        params[key] = yaml.safe_load(value)
+        if key == "name":
+            raise ConfigError("data.name", f"the dataset is the first argument "
+                                           f"({args.name!r}); drop {item!r}")
+        try:
+            params[key] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            params[key] = value  # not YAML (e.g. "*x"): the text itself, as --set takes it
     if args.size is not None:
         params["size"] = args.size
     if args.seed is not None:

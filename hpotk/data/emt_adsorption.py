@@ -134,6 +134,7 @@ def _check(params: dict[str, Any], path: str) -> dict[str, Any]:
     from hpotk.options import check_options
 
     check_options(params, _TYPES, path)
+    params = {k: v for k, v in params.items() if v is not None}  # null (``size=``): the default
     full = {**GENERATION_DEFAULTS, **SPLIT_DEFAULTS, **params}
     if full["size"] < 10:
         raise ConfigError(f"{path}.size", f"need at least 10 structures, got {full['size']}")

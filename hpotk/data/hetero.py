@@ -107,6 +107,7 @@ def synthetic_counts(nodes: int, classes: int) -> dict[str, int]:
 
 def _check_synthetic(spec: dict[str, Any]) -> dict[str, int]:
     check_options(spec, SYNTHETIC_OPTIONS, "data")
+    spec = {k: v for k, v in spec.items() if v is not None}  # null (``size=``): the default
     if "size" in spec and "nodes" in spec:
         raise ConfigError("data.size", "give nodes or size (the same thing), not both")
     params = {"nodes": int(spec.get("nodes", spec.get("size", 2000))), "classes": int(spec.get("classes", 4)),

@@ -83,6 +83,7 @@ class KGTask:
 
 def _check_synthetic(spec: dict[str, Any]) -> dict[str, int]:
     check_options(spec, SYNTHETIC_OPTIONS, "data")
+    spec = {k: v for k, v in spec.items() if v is not None}  # null (``size=``): the default
     if "size" in spec and "entities" in spec:
         raise ConfigError("data.size", "give entities or size (the same thing), not both")
     params = {"entities": int(spec.get("entities", spec.get("size", 500))), "seed": int(spec.get("seed", 0))}

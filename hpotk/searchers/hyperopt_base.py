@@ -86,6 +86,11 @@ class HyperoptSearcher(SpaceSearcher):
         import hyperopt
         import numpy as np
 
+        if not space.params:  # hyperopt cannot build a Domain of nothing (an IndexError)
+            from hpotk.errors import ConfigError
+
+            raise ConfigError("space", f"the {algorithm} searcher needs at least one tuned "
+                                       "param; every param is fixed (use searcher random)")
         super().__init__(space, metric, mode, seed)
         self.algorithm = algorithm
         self.algorithm_options = dict(algorithm_options or {})

@@ -185,7 +185,7 @@ def _parse_graph_strategy(e: Entry, entry: dict[str, Any]) -> None:
         return
     key = given[0]
     unit = entry[key]
-    if unit not in GRAPH_UNITS:
+    if not isinstance(unit, str) or unit not in GRAPH_UNITS:
         raise ConfigError(join(e.path, key), f"unknown {key} {unit!r}; valid: "
                                              f"{', '.join(GRAPH_UNITS)}")
     e.graph = (key.split("_")[0], unit)
