@@ -1,0 +1,199 @@
+"""Learning curves: the objective per iteration of every trial, coloured by the trial's status,
+with the rungs of the successive-halving schedulers (asha, ahb, hyperband) drawn where trials are
+compared (Optuna's ``plot_intermediate_values``; Azure ML's per-run metric chart)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpotk.reporting import common
+
+TITLE = "Learning curves"
+#: beyond this many trials, curves are thinner and fainter so the bundle stays readable
+MANY = 150
+
+
+@dataclass
+class Rung:
+    iteration: int
+    label: str
+
+
+@dataclass
+class CurvesData:
+    """Attributes:
+        curves: trial_id -> (iterations, values) in report order, NaNs dropped.
+        status: trial_id -> status.
+        rungs: where the scheduler compares trials (empty for other schedulers).
+        scheduler: the scheduler's name.
+        n_without: trials with no finite objective report.
+    """
+
+    curves: dict[str, tuple[list[float], list[float]]]
+    status: dict[str, str]
+    rungs: list[Rung] = field(default_factory=list)
+    scheduler: str = ""
+    n_without: int = 0
+
+
+def rungs(meta: dict[str, Any]) -> list[Rung]:
+    """The iterations at which the experiment's scheduler compares trials, from its options.
+
+    asha: its one bracket's rungs; ahb: each bracket's; hyperband: each bracket's budgets below
+    max_t. Uses the schedulers' own plan functions so the figure shows what the run did.
+    """
+    options = dict(meta.get("scheduler") or {})
+    name = str(options.pop("name", "") or (meta.get("strategy") or "").split("/")[0])
+    max_t = options.get("max_t") or (meta.get("budget") or {}).get("max_t")
+    if name not in ("asha", "ahb", "hyperband") or not max_t:
+        return []
+    max_t = int(max_t)
+    eta = float(options.get("reduction_factor") or 3)
+    if name == "hyperband":
+        from hpotk.schedulers.hyperband import brackets
+
+        trials = int((meta.get("budget") or {}).get("trials") or 1)
+        at: dict[int, list[int]] = {}
+        for bracket in brackets(max(trials, 1), eta, max_t):
+            for rung in bracket["rungs"]:
+                if rung["iterations"] < max_t:
+                    at.setdefault(int(rung["iterations"]), []).append(bracket["bracket"])
+        return [Rung(t, _bracket_label(t, sorted(set(bs)))) for t, bs in sorted(at.items())]
+    from hpotk.schedulers.asha import rungs as asha_rungs
+
+    grace = int(options.get("grace_period") or 1)
+    if name == "asha":
+        return [Rung(t, f"rung at {t}") for t in asha_rungs(grace, eta, max_t)]
+    at = {}
+    for b in range(int(options.get("brackets") or 3)):
+        for t in asha_rungs(grace, eta, max_t, b):
+            at.setdefault(t, []).append(b)
+    return [Rung(t, _bracket_label(t, bs)) for t, bs in sorted(at.items())]
+
+
+def _bracket_label(iteration: int, brackets: list[int]) -> str:
+    which = "bracket" if len(brackets) == 1 else "brackets"
+    return f"{iteration} ({which} {','.join(str(b) for b in brackets)})"
+
+
+def data(res: Any) -> CurvesData:
+    h = res.history
+    metric = res.metric
+    status = {str(t): str(s) for t, s in zip(res.trials.get("trial_id", []),
+                                              res.trials.get("status", []), strict=False)}
+    curves: dict[str, tuple[list[float], list[float]]] = {}
+    if len(h) and metric in h and "iteration" in h:
+        values = common.numeric(h[metric])
+        iterations = common.numeric(h["iteration"])
+        ok = values.notna() & iterations.notna()
+        for trial_id, rows in h[ok].assign(_v=values[ok], _i=iterations[ok]).groupby(
+                "trial_id", sort=False):
+            curves[str(trial_id)] = (rows["_i"].tolist(), rows["_v"].tolist())
+    for trial_id in curves:
+        status.setdefault(trial_id, "UNFINISHED")
+    options = res.meta.get("scheduler") or {}
+    name = str(options.get("name", "") or (res.meta.get("strategy") or "").split("/")[0])
+    return CurvesData(curves, status, rungs(res.meta), name,
+                      sum(1 for t in status if t not in curves))
+
+
+def caption(res: Any, d: CurvesData | None = None) -> str:
+    d = d or data(res)
+    text = f"{res.metric} at every iteration of every trial, coloured by how the trial ended."
+    if d.rungs:
+        where = ", ".join(str(r.iteration) for r in d.rungs)
+        text += (f" Dashed lines: the {d.scheduler} rungs (iterations {where}), where the "
+                 f"scheduler compares trials and stops the worse ones.")
+    if d.n_without:
+        text += f" {d.n_without} trial(s) reported no {res.metric} and are not drawn."
+    return text
+
+
+def _order(d: CurvesData) -> list[str]:
+    # completed last so they are drawn on top of the stopped ones
+    rank = {s: i for i, s in enumerate(reversed(list(common.STATUS_STYLE)))}
+    return sorted(d.curves, key=lambda t: rank.get(d.status.get(t, ""), -1))
+
+
+def png(res: Any, d: CurvesData | None = None) -> Any:
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    d = d or data(res)
+    fig = Figure(figsize=(11, 4.6), dpi=100, layout="constrained")
+    ax = fig.subplots()
+    many = len(d.curves) > MANY
+    width, alpha = (0.7, 0.35) if many else (1.4, 0.85)
+    seen: list[str] = []
+    for trial_id in _order(d):
+        x, y = d.curves[trial_id]
+        status = d.status.get(trial_id, "UNFINISHED")
+        colour = common.status_colour(status)
+        if len(x) == 1:
+            ax.plot(x, y, "o", color=colour, alpha=alpha, ms=4)
+        else:
+            ax.plot(x, y, "-", color=colour, lw=width, alpha=alpha)
+            ax.plot(x[-1:], y[-1:], "o", color=colour, alpha=alpha, ms=3)
+        if status not in seen:
+            seen.append(status)
+    top = max((max(x) for x, _ in d.curves.values() if x), default=1.0)
+    for rung in d.rungs:
+        ax.axvline(rung.iteration, color="#444444", ls="--", lw=0.9, alpha=0.7, zorder=0)
+        ax.annotate(rung.label, (rung.iteration, 1.0),
+                    xycoords=("data", "axes fraction"), xytext=(0, 2),
+                    textcoords="offset points", fontsize=7.5, ha="center", va="bottom",
+                    color="#444444")
+    handles = [Line2D([], [], color=common.status_colour(s), lw=2, label=common.status_label(s))
+               for s in common.STATUS_STYLE if s in seen]
+    if d.rungs:
+        handles.append(Line2D([], [], color="#444444", ls="--", lw=1,
+                              label=f"{d.scheduler} rung"))
+    if handles:
+        ax.legend(handles=handles, fontsize=8, loc="best", framealpha=0.9)
+    else:
+        ax.text(0.5, 0.5, f"no trial has reported {res.metric} yet", ha="center", va="center",
+                transform=ax.transAxes, color="#555555")
+    ax.set_xlabel("iteration (training_iteration)")
+    ax.set_ylabel(common.objective_label(res))
+    ax.set_xlim(0.5 if top > 1 else 0, max(top, max((r.iteration for r in d.rungs),
+                                                     default=0)) + 0.5)
+    if top <= 20:
+        ax.set_xticks(list(range(1, int(top) + 1)))
+    ax.grid(alpha=0.3)
+    ax.set_title(f"{TITLE}: {res.name} ({len(d.curves)} trials)", fontsize=12,
+                 pad=14 if d.rungs else 6)
+    return fig
+
+
+def interactive(res: Any, d: CurvesData | None = None) -> Any:
+    import plotly.graph_objects as go
+
+    d = d or data(res)
+    fig = go.Figure()
+    many = len(d.curves) > MANY
+    shown: set[str] = set()
+    for trial_id in _order(d):
+        x, y = d.curves[trial_id]
+        status = d.status.get(trial_id, "UNFINISHED")
+        fig.add_trace(go.Scattergl(
+            x=x, y=y, mode="lines+markers" if len(x) <= 30 and not many else "lines",
+            line={"color": common.status_colour(status), "width": 1 if many else 1.6},
+            marker={"size": 4}, opacity=0.45 if many else 0.9, legendgroup=status,
+            name=common.status_label(status), showlegend=status not in shown,
+            hovertemplate=f"trial {trial_id}<br>iteration %{{x}}<br>{res.metric} %{{y:.4g}}"
+                          f"<extra>{common.status_label(status)}</extra>"))
+        shown.add(status)
+    for rung in d.rungs:
+        fig.add_vline(x=rung.iteration, line_dash="dash", line_color="#444444", line_width=1,
+                      annotation_text=rung.label,
+                      annotation_font_size=10, annotation_position="top")
+    if not d.curves:
+        fig.add_annotation(text=f"no trial has reported {res.metric} yet", showarrow=False,
+                           xref="paper", yref="paper", x=0.5, y=0.5)
+    fig.update_layout(height=460, xaxis_title="iteration (training_iteration)",
+                      yaxis_title=common.objective_label(res),
+                      margin={"t": 40, "b": 50, "l": 60, "r": 20},
+                      legend={"title": {"text": "status"}})
+    return fig
+

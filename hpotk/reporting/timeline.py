@@ -1,0 +1,205 @@
+"""Timeline: one row per worker slot, one bar per trial coloured by its status, and the
+utilisation (the share of slot-time that was busy). It shows HPC users whether their allocation
+idled: Ray starting up, a slow trial setup, or a scheduler waiting (Optuna's ``plot_timeline``,
+with slots instead of one row per trial).
+
+Slots are found by greedy interval packing per node: trials sorted by start, each put in the
+first slot of its node that is free by then, a new slot when none is. The experiment's
+``budget.concurrent`` slots are the capacity (more, if the packing needed more).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from hpotk.reporting import common
+
+TITLE = "Timeline"
+#: a trial starting this soon before a slot frees up still takes that slot (clock granularity)
+TOLERANCE_S = 0.25
+
+
+@dataclass
+class TimelineData:
+    """Attributes:
+        bars: trial_id, status, node, slot (row index), row (its label), start_s, end_s.
+        rows: the row labels, top to bottom.
+        capacity: slots available (budget.concurrent, or more if the packing needed more).
+        window_s: the experiment's span so far (0 to the last end, or to now if running).
+        busy_s: the summed duration of the bars.
+        utilisation: busy_s / (capacity * window_s) (NaN without bars).
+        utilisation_active: the same from the first trial's start (leaves out Ray's start-up).
+        first_start_s: when the first trial started.
+        n_untimed: trials without a known start (not drawn).
+    """
+
+    bars: Any
+    rows: list[str]
+    capacity: int
+    window_s: float
+    busy_s: float
+    utilisation: float
+    utilisation_active: float
+    first_start_s: float
+    n_untimed: int
+
+
+def data(res: Any) -> TimelineData:
+    import pandas as pd
+
+    t = res.trials
+    start = common.numeric(t["start_s"]) if "start_s" in t else pd.Series(math.nan, t.index)
+    end = common.numeric(t["end_s"]) if "end_s" in t else pd.Series(math.nan, t.index)
+    status = t["status"].astype(str) if "status" in t else pd.Series("UNFINISHED", t.index)
+    now_s = math.nan
+    if res.status == "running" and res.meta.get("started"):
+        now_s = float(res.freshness.read_at) - float(res.meta["started"])
+        end = end.where(status != "RUNNING", other=max(now_s, 0.0))
+    end = end.where(end.notna(), start)  # started, nothing reported yet: a sliver
+    node = t["node"].fillna("").astype(str) if "node" in t else pd.Series("", t.index)
+    frame = pd.DataFrame({"trial_id": t["trial_id"].astype(str) if "trial_id" in t else "",
+                          "status": status, "node": node.replace("", "node"),
+                          "start_s": start, "end_s": end})
+    frame["end_s"] = frame[["start_s", "end_s"]].max(axis=1)
+    timed = frame[frame["start_s"].notna()].sort_values(["start_s", "end_s"], kind="stable")
+    slot_of: dict[Any, int] = {}
+    per_node: dict[str, list[float]] = {}
+    for index, row in timed.iterrows():
+        frees = per_node.setdefault(row["node"], [])
+        for k, free_at in enumerate(frees):
+            if row["start_s"] >= free_at - TOLERANCE_S:
+                frees[k] = row["end_s"]
+                slot_of[index] = k
+                break
+        else:
+            frees.append(row["end_s"])
+            slot_of[index] = len(frees) - 1
+    nodes = sorted(per_node) or ["node"]
+    concurrent = int((res.meta.get("budget") or {}).get("concurrent") or 0)
+    used = sum(len(v) for v in per_node.values())
+    capacity = max(concurrent, used, 1)
+    spare = capacity - used
+    if spare:  # slots the budget allowed that no trial used: shown empty on the first node
+        per_node.setdefault(nodes[0], []).extend([math.nan] * spare)
+    rows, offset = [], {}
+    multi = len(nodes) > 1
+    for n in nodes:
+        offset[n] = len(rows)
+        rows += [f"{n} slot {k + 1}" if multi else f"slot {k + 1}"
+                 for k in range(len(per_node.get(n, [])))]
+    bars = timed.copy()
+    bars["slot"] = [offset[n] + slot_of[i] for i, n in zip(bars.index, bars["node"],
+                                                           strict=True)]
+    bars["row"] = [rows[s] for s in bars["slot"]]
+    busy = float((bars["end_s"] - bars["start_s"]).clip(lower=0).sum())
+    window = float(bars["end_s"].max()) if len(bars) else 0.0
+    if math.isfinite(now_s):
+        window = max(window, now_s)
+    first = float(bars["start_s"].min()) if len(bars) else math.nan
+    util = busy / (capacity * window) if window > 0 else math.nan
+    active = window - first if len(bars) else 0.0
+    util_active = busy / (capacity * active) if active > 0 else math.nan
+    return TimelineData(bars.reset_index(drop=True), rows, capacity, window, busy, util,
+                        util_active, first, int(frame["start_s"].isna().sum()))
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.0f}%" if math.isfinite(value) else "-"
+
+
+def summary(d: TimelineData) -> str:
+    """The utilisation sentence (in the figure's title and the page)."""
+    if not len(d.bars):
+        return "no trial has started yet"
+    return (f"utilisation {_percent(d.utilisation)} of {d.capacity} slot(s) over "
+            f"{common.format_seconds(d.window_s)}; {_percent(d.utilisation_active)} from the "
+            f"first trial's start at {common.format_seconds(d.first_start_s)}")
+
+
+def caption(res: Any, d: TimelineData | None = None) -> str:
+    d = d or data(res)
+    text = (f"One row per worker slot ({d.capacity}: budget.concurrent), one bar per trial from "
+            f"its start to its last result, coloured by status. {summary(d)[0].upper()}"
+            f"{summary(d)[1:]}. Time before the first trial is Ray starting up and the first "
+            f"trials setting up.")
+    if res.status == "running":
+        text += " Running trials extend to the time of reading."
+    if d.n_untimed:
+        text += f" {d.n_untimed} trial(s) with no known start are not drawn."
+    return text
+
+
+def png(res: Any, d: TimelineData | None = None) -> Any:
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    d = d or data(res)
+    n_rows = max(len(d.rows), 1)
+    fig = Figure(figsize=(11, min(1.6 + 0.38 * n_rows, 14)), dpi=100, layout="constrained")
+    ax = fig.subplots()
+    div, unit = common.time_unit(d.window_s)
+    thin = n_rows > 40
+    for status in common.statuses_in(res):
+        rows = d.bars[d.bars["status"] == status]
+        if rows.empty:
+            continue
+        for slot, group in rows.groupby("slot"):
+            spans = [(s / div, max((e - s) / div, d.window_s / div * 0.002))
+                     for s, e in zip(group["start_s"], group["end_s"], strict=True)]
+            ax.broken_barh(spans, (slot - 0.4, 0.8), facecolors=common.status_colour(status),
+                           edgecolors="white" if not thin else "none", linewidth=0.5)
+    handles = [Patch(color=common.status_colour(s), label=common.status_label(s))
+               for s in common.statuses_in(res) if (d.bars["status"] == s).any()]
+    if handles:
+        ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+                  framealpha=0.9)
+    else:
+        ax.text(0.5, 0.5, "no trial has started yet", ha="center", va="center",
+                transform=ax.transAxes, color="#555555")
+    ax.set_ylim(n_rows - 0.5, -0.5)
+    if n_rows <= 40:
+        ax.set_yticks(range(len(d.rows)))
+        ax.set_yticklabels(d.rows, fontsize=8)
+    else:
+        ax.set_ylabel(f"{n_rows} worker slots")
+    ax.set_xlim(0, max(d.window_s / div, 1e-9) * 1.01)
+    ax.set_xlabel(f"wall-clock time since the experiment started ({unit})")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(f"{TITLE}: {summary(d)}", fontsize=10.5)
+    return fig
+
+
+def interactive(res: Any, d: TimelineData | None = None) -> Any:
+    import plotly.graph_objects as go
+
+    d = d or data(res)
+    div, unit = common.time_unit(d.window_s)
+    fig = go.Figure()
+    for status in common.statuses_in(res):
+        rows = d.bars[d.bars["status"] == status]
+        if rows.empty:
+            continue
+        duration = ((rows["end_s"] - rows["start_s"]) / div).clip(lower=d.window_s / div * 0.002)
+        fig.add_trace(go.Bar(
+            base=rows["start_s"] / div, x=duration, y=rows["row"], orientation="h",
+            marker={"color": common.status_colour(status), "line": {"width": 0.5,
+                                                                     "color": "white"}},
+            name=common.status_label(status),
+            hovertext=[f"trial {t}<br>{common.format_seconds(s)} to "
+                       f"{common.format_seconds(e)} ({common.format_seconds(e - s)})"
+                       for t, s, e in zip(rows["trial_id"], rows["start_s"], rows["end_s"],
+                                          strict=True)],
+            hoverinfo="text"))
+    if not len(d.bars):
+        fig.add_annotation(text="no trial has started yet", showarrow=False, xref="paper",
+                           yref="paper", x=0.5, y=0.5)
+    fig.update_layout(
+        barmode="overlay", height=min(160 + 28 * max(len(d.rows), 1), 1200),
+        xaxis_title=f"wall-clock time since the experiment started ({unit})",
+        yaxis={"categoryorder": "array", "categoryarray": list(reversed(d.rows)),
+               "type": "category"},
+        margin={"t": 20, "b": 50, "l": 90, "r": 20})
+    fig.update_xaxes(range=[0, max(d.window_s / div, 1e-9) * 1.01])
+    return fig
