@@ -55,10 +55,61 @@ class Decision:
 
 
 def decide(exp: Experiment, *, new: bool = False, exist_ok: bool = False) -> Decision:
-    """Start, resume, show or refuse (HpotkError saying why and what to do)."""
+    """Start, resume, show or refuse (HpotkError saying why and what to do).
+
+    To start or resume, this process takes the directory's `hpotk.lock.RunLock` (refused with
+    `hpotk.lock.LockHeld`, naming the other run, while a live run holds it; `record_end`
+    releases it), then decides again, since the run that held it may have finished meanwhile.
+    """
+    decision = _decide(exp, new=new, exist_ok=exist_ok)
+    if decision.action not in ("start", "resume"):
+        return decision
+    held = hold(decision.exp.results_dir)
+    decision = _decide(decision.exp, exist_ok=exist_ok)
+    if decision.action not in ("start", "resume"):
+        release(decision.exp.results_dir, held)
+    return decision
+
+
+_HELD: dict[Path, Any] = {}  # results dir -> the RunLock this process holds on it
+
+
+def hold(results_dir: Path) -> Any:
+    """Lock ``results_dir`` for this process (`hpotk.lock.LockHeld` if a live run has it)."""
+    from hpotk.lock import RunLock
+
+    key = Path(results_dir).resolve()
+    if key in _HELD and _HELD[key].held:
+        return _HELD[key]
+    lock = RunLock(key)
+    lock.acquire()
+    _HELD[key] = lock
+    if len(_HELD) == 1:
+        import atexit
+
+        atexit.register(_release_all)
+    return lock
+
+
+def release(results_dir: Path, lock: Any = None) -> None:
+    """Let go of this process's lock on ``results_dir`` (if it holds one)."""
+    lock = _HELD.pop(Path(results_dir).resolve(), None) or lock
+    if lock is not None:
+        lock.release()
+
+
+def _release_all() -> None:
+    for key in list(_HELD):
+        release(key)
+
+
+def _decide(exp: Experiment, *, new: bool = False, exist_ok: bool = False) -> Decision:
+    from hpotk.lock import LOCK_FILE
+
     results_dir = exp.results_dir
     state = read_state(results_dir)
-    if not (results_dir.exists() and any(results_dir.iterdir())):
+    if not (results_dir.exists() and any(not p.name.startswith(LOCK_FILE)
+                                         for p in results_dir.iterdir())):
         return Decision(exp, "start", {})
     if state is None:
         raise HpotkError(
@@ -74,9 +125,7 @@ def decide(exp: Experiment, *, new: bool = False, exist_ok: bool = False) -> Dec
         )
     if status in ("complete", "failed"):
         if new:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            renamed = exp.model_copy(update={"name": f"{exp.name}-{stamp}"})
-            return decide(renamed)
+            return _decide(_new_name(exp))
         if exist_ok:
             return Decision(exp, "show", state)
         raise HpotkError(
@@ -84,6 +133,22 @@ def decide(exp: Experiment, *, new: bool = False, exist_ok: bool = False) -> Dec
             f"`hpotk best {results_dir}`, or run it again under a new name with --new"
         )
     return Decision(exp, "resume", state)
+
+
+def _new_name(exp: Experiment) -> Experiment:
+    """``exp`` as ``<name>-<timestamp>``, its directory made here: ``mkdir`` is atomic, so two
+    ``--new`` runs in the same second get ``...-<timestamp>`` and ``...-<timestamp>-2``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    exp.results_dir.parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        name = f"{exp.name}-{stamp}" + (f"-{n}" if n > 1 else "")
+        renamed = exp.model_copy(update={"name": name})
+        try:
+            renamed.results_dir.mkdir()
+        except FileExistsError:
+            continue
+        return renamed
+    raise HpotkError(f"no free name {exp.name}-{stamp}-N in {exp.results_dir.parent}")
 
 
 def record_start(results_dir: Path, exp: Experiment, **fields: Any) -> dict[str, Any]:
@@ -106,4 +171,6 @@ def record_end(results_dir: Path, status: str, **fields: Any) -> dict[str, Any]:
     now = time.time()
     if runs:
         runs[-1] = {**runs[-1], "finished": now, "status": status}
-    return write_state(results_dir, status=status, finished=now, runs=runs, **fields)
+    state = write_state(results_dir, status=status, finished=now, runs=runs, **fields)
+    release(results_dir)
+    return state
