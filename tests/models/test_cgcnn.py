@@ -16,10 +16,13 @@ def _batch(num_graphs: int = 3, features: int = 15, seed: int = 0):
     for k in range(num_graphs):
         atoms = 5 + k
         edges = 4 * atoms
+        site = torch.zeros(atoms, dtype=torch.bool)
+        site[-1] = True
         graphs.append(Data(
             x=torch.rand(atoms, features, generator=generator),
             edge_index=torch.randint(0, atoms, (2, edges), generator=generator),
             edge_attr=1 + 4 * torch.rand(edges, generator=generator),
+            site=site,
         ))
     return Batch.from_data_list(graphs)
 
@@ -55,4 +58,37 @@ def test_prediction_does_not_depend_on_atom_order():
         out = model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, 1)
         moved = model(batch.x[permutation], inverse[batch.edge_index], batch.edge_attr,
                       batch.batch, 1)
+    assert torch.allclose(out, moved, atol=1e-5)
+
+
+def test_site_pool_reads_the_site_atoms_as_well_as_the_mean():
+    batch = _batch()
+    model = CGCNN(15, atom_embedding_size=8, num_graph_conv_layers=2, fc_feat_size=16,
+                  site_pool=True).eval()
+    assert model.head[0].in_features == 16, "mean pool and site pool, concatenated"
+    with torch.no_grad():
+        out = model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, batch.num_graphs,
+                    site_mask=batch.site)
+        # another atom of crystal 0 marked as its site: only crystal 0's prediction moves
+        other = batch.site.clone()
+        other[0], other[4] = True, False
+        moved = model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, batch.num_graphs,
+                      site_mask=other)
+    assert out.shape == (3,)
+    assert not torch.allclose(out[0], moved[0]) and torch.equal(out[1:], moved[1:])
+    with pytest.raises(ValueError, match="site_mask"):
+        model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, batch.num_graphs)
+
+
+def test_site_pool_does_not_depend_on_atom_order():
+    batch = _batch(num_graphs=1)
+    model = CGCNN(15, atom_embedding_size=8, num_graph_conv_layers=2, fc_feat_size=16,
+                  site_pool=True).eval()
+    permutation = torch.randperm(batch.num_nodes, generator=torch.Generator().manual_seed(2))
+    inverse = torch.argsort(permutation)
+    with torch.no_grad():
+        out = model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, 1,
+                    site_mask=batch.site)
+        moved = model(batch.x[permutation], inverse[batch.edge_index], batch.edge_attr,
+                      batch.batch, 1, site_mask=batch.site[permutation])
     assert torch.allclose(out, moved, atol=1e-5)

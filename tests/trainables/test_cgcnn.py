@@ -42,12 +42,60 @@ def test_reports_maes_in_ev_and_the_baselines():
     trainable = make(CONFIG)
     results = [trainable.train() for _ in range(6)]
     for result in results:
-        for key in ("val_mae", "test_mae", "baseline_mae", "adsorbate_baseline_mae", "val_loss"):
+        for key in ("val_mae", "test_mae", "baseline_mae", "adsorbate_baseline_mae",
+                    "site_baseline_mae", "val_loss"):
             assert math.isfinite(result[key]) and result[key] >= 0
     assert results[0]["baseline_mae"] > 0.3  # spread of EMT adsorption energies, in eV
+    assert results[0]["adsorbate_baseline_mae"] < 0.3, "the adsorbate explains most of it"
     assert results[-1]["epoch"] == 6
     assert results[-1]["train_loss"] < results[0]["train_loss"]
     trainable.stop()
+
+
+def test_lookup_baselines_on_a_hand_made_dataset():
+    from hpotk.trainables.cgcnn import lookup_mae, lookup_means
+
+    adsorbate = ["H", "H", "H", "O", "H", "H", "O", "N"]
+    site = list(zip(adsorbate, ["fcc", "fcc", "ontop", "fcc", "fcc", "ontop", "hcp", "fcc"],
+                    strict=True))
+    energy = [-1.0, -1.2, -0.5, -3.0, -1.0, -0.6, -2.8, -2.0]
+    train, test = [0, 1, 2, 3], [4, 5, 6, 7]
+    assert lookup_means(site, energy, train) == {
+        ("H", "fcc"): pytest.approx(-1.1), ("H", "ontop"): -0.5, ("O", "fcc"): -3.0}
+    # (H, fcc) -> -1.1, (H, ontop) -> -0.5; (O, hcp) unseen -> O's mean -3.0; (N, fcc) unseen
+    # and N unseen -> the training mean -1.425
+    expected = (0.1 + 0.1 + 0.2 + 0.575) / 4
+    assert lookup_mae(site, energy, train, test, fallback=adsorbate) == pytest.approx(expected)
+    # per adsorbate: H -> -0.9 (errors 0.1, 0.3), O -> -3.0 (0.2), N -> -1.425 (0.575)
+    assert lookup_mae(adsorbate, energy, train, test) == pytest.approx(
+        (0.1 + 0.3 + 0.2 + 0.575) / 4)
+
+
+def test_site_baseline_and_targets_come_from_the_training_split():
+    import numpy as np
+
+    data = CGCNNTrainable.load_data(DATA)
+    dataset = data["dataset"]
+    train, test = dataset.split["train"], dataset.split["test"]
+    energy = dataset.energies
+    key = [(r["adsorbate"], r["site"]) for r in dataset.records]
+    errors = []
+    for i in test:
+        same = [j for j in train if key[j] == key[i]]
+        if not same:  # that (adsorbate, site) pair is not in training: the adsorbate's mean
+            same = [j for j in train if key[j][0] == key[i][0]]
+        errors.append(abs(energy[i] - energy[same].mean()))
+    assert data["site_baseline_mae"] == pytest.approx(float(np.mean(errors)))
+
+    graphs = data["train"] + data["val"].to_data_list()
+    for index, graph in zip(list(train) + list(dataset.split["val"]), graphs, strict=True):
+        ads = dataset.records[index]["adsorbate"]
+        mean = energy[[j for j in train if dataset.records[j]["adsorbate"] == ads]].mean()
+        assert graph.reference.item() == pytest.approx(mean, abs=1e-5)
+        assert graph.adsorbate.tolist() == [False] * (graph.num_nodes - 1) + [True], \
+            "the adsorbate is the last atom of each structure"
+    residual = [energy[j] - graphs[k].reference.item() for k, j in enumerate(train)]
+    assert data["std"] == pytest.approx(float(np.std(residual)), rel=1e-4)
 
 
 def test_checkpoint_continues_bit_identically(tmp_path):
@@ -133,7 +181,8 @@ def test_cgcnn_experiment_runs_on_ray(hpotk_cli, tmp_path):
     best = json.loads((tmp_path / "out" / "cgcnn-asha-rs" / "best.json").read_text())
     assert set(best["config"]) == {"lr", "batch_size", "atom_embedding_size",
                                    "num_graph_conv_layers", "fc_feat_size", "num_fc_layers"}
-    assert {"val_mae", "test_mae", "baseline_mae"} <= set(best["metrics"])
+    assert {"val_mae", "test_mae", "baseline_mae", "adsorbate_baseline_mae",
+            "site_baseline_mae"} <= set(best["metrics"])
 
 
 def test_unknown_hyperparameter_is_refused():
