@@ -105,6 +105,8 @@ class Experiment(_Strict):
     eval_frequency: EvalFrequency = EvalFrequency()
     early_stop: EarlyStop = EarlyStop()
     task: dict[str, Any] = Field(default_factory=dict)
+    # a learning-rate schedule stepped once per evaluation (hpotk.lr_schedule checks it)
+    lr_schedule: Any = None
     # Not part of the file: where it was loaded from (relative paths resolve against it).
     source: str | None = Field(None, exclude=True)
 
@@ -291,6 +293,9 @@ def validate(doc: dict[str, Any], source: str | None = None) -> Experiment:
             doc["strategy"] = normalise_strategy(doc["strategy"], base_dir=base_dir)
         exp = Experiment.model_validate({**doc, "source": source})
         _check_cross_fields(exp)
+        from hpotk.lr_schedule import validate as validate_lr_schedule
+
+        exp.lr_schedule = validate_lr_schedule(exp.lr_schedule, "lr_schedule")
         if isinstance(exp.trainable, dict):
             exp.trainable = _check_command(exp.trainable, exp)
         else:

@@ -97,6 +97,7 @@ class CommandTrainable(tune.Trainable):
             "trial_id": self.trial_id, "trial_name": self.trial_name,
             "config_file": str(config_file), "checkpoint_dir": str(self.checkpoint_dir),
             "base_dir": self.spec["base_dir"],
+            "lr_schedule": json.dumps(getattr(self.context, "lr_schedule", None)),
         }
         argv = spec_tools.build_argv(self.spec, config, builtins)
         env = spec_tools.build_env(self.spec, config, builtins)

@@ -12,7 +12,13 @@ this base turns that into Tune's class API:
   (e.g. it reached its ``num-epochs``) returns ``done=True`` with ``finished=True``, so the
   summary tells it from a trial the scheduler stopped.
 - ``save_checkpoint``/``load_checkpoint``: weights, optimiser, position in the data stream and
-  RNG state, so a restored trial continues bit-identically.
+  RNG state, so a restored trial continues bit-identically. The optimiser's *settings* (lr,
+  weight decay, ... of every parameter group) are those the current config built, not the
+  checkpoint's: torch's ``optimizer.load_state_dict`` restores the saved ones (Ray issue #62173),
+  which would silently undo PBT's explore step.
+- ``lr_schedule`` (`hpotk.lr_schedule`): before each evaluation iteration, every parameter
+  group's lr is set from the schedule (its base lr as built from the config, times the
+  schedule's factor), and the result reports the ``lr`` that trained it.
 - ``reset_config``: a new trial on the same actor. Rebuilds the model only when a
   ``MODEL_PARAMS`` key changed (otherwise re-initialises its weights in place), always a new
   optimiser, never the data.
@@ -46,6 +52,7 @@ class TrainContext:
             evaluations stops improving (a config key ``enable-early-stop`` overrides it).
         window: ``window-for-early-stop`` (config key of the same name overrides it).
         task: trainable-specific settings (task_type, eval_metric options, ...).
+        lr_schedule: a validated ``lr_schedule`` (`hpotk.lr_schedule`), or None.
     """
 
     data: dict[str, Any] = field(default_factory=dict)
@@ -58,6 +65,7 @@ class TrainContext:
     early_stop: bool = False
     window: int = 3
     task: dict[str, Any] = field(default_factory=dict)
+    lr_schedule: dict[str, Any] | None = None
 
 
 @functools.lru_cache(maxsize=8)
@@ -169,10 +177,28 @@ class TorchTrainable(tune.Trainable):
         else:
             _reinitialise(self.model)
             _set_dropout(self.model, config)
-        self.optimizer = self.build_optimizer(self.model, config)
+        self._set_optimizer(self.build_optimizer(self.model, config))
         self.position = (0, 0)  # (epoch, batches done in that epoch)
         self.batches_seen = 0
         self.scores: list[float] = []  # the objective at each evaluation, for early stopping
+
+    def _set_optimizer(self, optimizer: Any) -> None:
+        """Use ``optimizer``, remembering the settings the config gave each parameter group."""
+        self.optimizer = optimizer
+        self._group_settings = [{k: v for k, v in group.items() if k != "params"}
+                                for group in optimizer.param_groups]
+
+    def _apply_lr_schedule(self) -> float | None:
+        """Set each group's lr for the iteration about to be trained; the first group's lr."""
+        schedule = self.context.lr_schedule
+        if not schedule:
+            return None
+        from hpotk.lr_schedule import lr_at
+
+        lr0 = float(self._group_settings[0]["lr"])
+        for group, built in zip(self.optimizer.param_groups, self._group_settings, strict=True):
+            group["lr"] = lr_at(schedule, self.iteration + 1, lr0, float(built["lr"]))
+        return float(self.optimizer.param_groups[0]["lr"])
 
     def reset_config(self, new_config: dict[str, Any]) -> bool:
         self._configure(dict(new_config))
@@ -191,6 +217,7 @@ class TorchTrainable(tune.Trainable):
     def step(self) -> dict[str, Any]:
         import torch
 
+        scheduled_lr = self._apply_lr_schedule()
         self.model.train()
         todo = self._batches_per_step()
         losses = []
@@ -214,6 +241,8 @@ class TorchTrainable(tune.Trainable):
             metrics = self.evaluate()
         metrics["train_loss"] = float(sum(losses) / max(len(losses), 1))
         metrics["epoch"] = epoch + done_in_epoch / max(self.num_batches(), 1)
+        if scheduled_lr is not None:
+            metrics["lr"] = scheduled_lr
         if self.EPOCHS_PARAM and metrics["epoch"] >= int(self.hp(self.EPOCHS_PARAM)):
             metrics["done"] = metrics["finished"] = True
         early_stop = bool(self.config.get("enable-early-stop", self.context.early_stop))
@@ -259,13 +288,13 @@ class TorchTrainable(tune.Trainable):
         if any(state["config"].get(k) != self.config.get(k) for k in self.MODEL_PARAMS):
             self.model = self.build_model(state["config"]).to(self.device)
             self._built_config = state["config"]
-            self.optimizer = self.build_optimizer(self.model, self.config)
+            self._set_optimizer(self.build_optimizer(self.model, self.config))
         self.model.load_state_dict(state["model"])
         try:
             self.optimizer.load_state_dict(state["optimizer"])
         except ValueError:  # a different optimiser (PBT explored another one): keep the new one
             pass
-        _apply_learning_params(self.optimizer, self.config)
+        _restore_settings(self.optimizer, self._group_settings)
         self.position = tuple(state["position"])
         self.batches_seen = state["batches_seen"]
         self.scores = list(state["scores"])
@@ -297,10 +326,9 @@ def _set_dropout(model: Any, config: dict[str, Any]) -> None:
             module.p = float(config["dropout"])
 
 
-def _apply_learning_params(optimizer: Any, config: dict[str, Any]) -> None:
-    """After restoring optimiser state, keep the *current* config's learning rate (PBT explore)."""
-    for group in optimizer.param_groups:
-        if "lr" in config:
-            group["lr"] = float(config["lr"])
-        if "weight_decay" in config:
-            group["weight_decay"] = float(config["weight_decay"])
+def _restore_settings(optimizer: Any, settings: list[dict[str, Any]]) -> None:
+    """After ``load_state_dict``, put back the settings the *current* config built (lr, weight
+    decay, betas, ... of each group): the checkpoint's are those of the config it was saved
+    under, and PBT's explore step has changed the config since."""
+    for group, built in zip(optimizer.param_groups, settings, strict=False):
+        group.update(built)

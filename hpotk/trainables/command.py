@@ -13,6 +13,9 @@ In the experiment file::
       env: {OMP_NUM_THREADS: "1"}  # extra environment variables (placeholders allowed)
       cwd: null                    # working directory [the trial directory]
       timeout_s: null              # stop the command after this many seconds (a trial error)
+    lr_schedule: {type: multistep, milestones: [10], gamma: 0.3}   # optional, top level: the
+                                   # script gets it as JSON in HPOTK_LR_SCHEDULE and {lr_schedule}
+                                   # (hpotk.lr_schedule.torch_scheduler builds torch's scheduler)
       grace_s: 10                  # SIGTERM, then SIGKILL this many seconds later
 
 This module holds what needs no Ray: validating that mapping (`validate_command_spec`), building
@@ -44,7 +47,7 @@ SPEC_KEYS = ("command", "metrics", "step", "args", "env", "cwd", "timeout_s", "g
 METRIC_KEYS = ("name", "regex")
 #: placeholders hpotk fills besides the hyperparameters (these names win over a hyperparameter's).
 BUILTIN_PLACEHOLDERS = ("python", "trial_dir", "trial_id", "trial_name", "config_file",
-                        "checkpoint_dir", "base_dir")
+                        "checkpoint_dir", "base_dir", "lr_schedule")
 #: result keys Ray Tune fills itself; a metric must not take one of these names.
 RESERVED_METRICS = frozenset({
     "done", "training_iteration", "time_this_iter_s", "time_total_s", "timestamp", "trial_id",
@@ -330,6 +333,8 @@ def build_env(spec: dict[str, Any], config: Mapping[str, Any], builtins: Mapping
     env["HPOTK_TRIAL_ID"] = str(builtins["trial_id"])
     if supports_checkpoints(spec):
         env["HPOTK_CHECKPOINT_DIR"] = str(builtins["checkpoint_dir"])
+    if builtins.get("lr_schedule", "null") != "null":  # the experiment's lr_schedule, as JSON
+        env["HPOTK_LR_SCHEDULE"] = str(builtins["lr_schedule"])
     if spec["args"] == "env":
         for name, value in config.items():
             env[env_name(name)] = format_value(value)

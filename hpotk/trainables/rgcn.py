@@ -207,15 +207,6 @@ class RGCNTrainable(TorchTrainable):
         counts = torch.bincount(labels, minlength=self.data.num_classes).float().clamp(min=1)
         return counts.sum() / (len(counts) * counts)
 
-    def load_checkpoint(self, checkpoint: Any) -> None:
-        super().load_checkpoint(checkpoint)
-        groups = self.optimizer.param_groups  # the base sets every group's lr to config["lr"]
-        groups[0]["lr"] = float(self.hp("lr"))
-        groups[0]["weight_decay"] = float(self.hp("l2norm"))
-        if len(groups) > 1:
-            groups[1]["lr"] = float(self.config.get("sparse-lr") or self.hp("lr"))
-            groups[1]["weight_decay"] = 0.0
-
     def _train_items(self) -> Any:
         """Target node ids, or (link prediction) positions of the training edges."""
         import torch
