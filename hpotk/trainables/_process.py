@@ -26,6 +26,12 @@ from pathlib import Path
 
 GUARD = str(Path(__file__).with_name("_guard.py"))
 MAX_LINE = 1 << 20  # a "line" longer than 1 MiB is cut there
+#: command.log stops growing at this size (``HPOTK_COMMAND_LOG_MAX_MB``, default 256 MB): a
+#: script that prints gigabytes cannot fill the disk. Lines past the cap are still scanned for
+#: metrics; the last `LOG_TAIL_LINES` of them are appended when the command ends.
+LOG_MAX_BYTES = int(float(os.environ.get("HPOTK_COMMAND_LOG_MAX_MB", "256")) * 1e6)
+LOG_TAIL_LINES = 200
+_TAIL_LINE_CHARS = 4096  # a kept tail line is cut there (bounds the memory the tail holds)
 _NEWLINE = re.compile(rb"\r\n|\r|\n")
 
 
@@ -44,7 +50,7 @@ class CommandProcess:
     """A running command (see the module docstring). Create it with `start`."""
 
     def __init__(self, popen: subprocess.Popen, log_path: Path, grace_s: float,
-                 tail_lines: int = 20):
+                 tail_lines: int = 20, log_max_bytes: int | None = None):
         self.popen = popen
         self.pgid = popen.pid
         self.log_path = log_path
@@ -54,6 +60,11 @@ class CommandProcess:
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
         self._queue: queue.Queue[Line] = queue.Queue()
         self._log = open(log_path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+        self.log_max_bytes = LOG_MAX_BYTES if log_max_bytes is None else log_max_bytes
+        self._log_bytes = self._log.tell()  # a restarted trial appends: count what is there
+        self.dropped_lines = 0  # lines past the cap (not in command.log but the kept tail)
+        self.dropped_bytes = 0
+        self._dropped_tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
         self._lock = threading.Lock()
         self._open_streams = 2
         self._readers = [
@@ -112,8 +123,15 @@ class CommandProcess:
     def _emit(self, stream: str, text: str) -> None:
         with self._lock:
             if not self._log.closed:
-                self._log.write(text + "\n")
-                self._log.flush()
+                size = len(text.encode("utf-8", "replace")) + 1
+                if self._log_bytes + size <= self.log_max_bytes:
+                    self._log.write(text + "\n")
+                    self._log.flush()
+                    self._log_bytes += size
+                else:
+                    self.dropped_lines += 1
+                    self.dropped_bytes += size
+                    self._dropped_tail.append(text[:_TAIL_LINE_CHARS])
             if stream == "stderr":
                 self.stderr_tail.append(text)
         self._queue.put(Line(stream, text))
@@ -172,7 +190,21 @@ class CommandProcess:
         for reader in self._readers:
             reader.join(timeout=1.0)
         with self._lock:
+            self._write_dropped()
             self._log.close()
+
+    def _write_dropped(self) -> None:
+        """Say in the log what the cap left out, then the last lines it left out."""
+        if self._log.closed or not self.dropped_lines:
+            return
+        kept = len(self._dropped_tail)
+        self._log.write(f"# hpotk: command.log reached its cap of {self.log_max_bytes / 1e6:g} MB"
+                        f" (HPOTK_COMMAND_LOG_MAX_MB): {self.dropped_lines} lines "
+                        f"({self.dropped_bytes / 1e6:.1f} MB) were not written; the last "
+                        f"{kept} of them follow\n")
+        self._log.write("".join(line + "\n" for line in self._dropped_tail))
+        self._dropped_tail.clear()
+        self._log.flush()
 
 
 def _wait_until(condition, timeout_s: float) -> bool:
