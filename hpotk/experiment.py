@@ -107,8 +107,6 @@ class Experiment(_Strict):
     task: dict[str, Any] = Field(default_factory=dict)
     # a learning-rate schedule stepped once per evaluation (hpotk.lr_schedule checks it)
     lr_schedule: Any = None
-    # a learning-rate schedule stepped once per evaluation (hpotk.lr_schedule checks it)
-    lr_schedule: Any = None
     # Not part of the file: where it was loaded from (relative paths resolve against it).
     source: str | None = Field(None, exclude=True)
 
@@ -295,9 +293,6 @@ def validate(doc: dict[str, Any], source: str | None = None) -> Experiment:
             doc["strategy"] = normalise_strategy(doc["strategy"], base_dir=base_dir)
         exp = Experiment.model_validate({**doc, "source": source})
         _check_cross_fields(exp)
-        from hpotk.lr_schedule import validate as validate_lr_schedule
-
-        exp.lr_schedule = validate_lr_schedule(exp.lr_schedule, "lr_schedule")
         from hpotk.lr_schedule import validate as validate_lr_schedule
 
         exp.lr_schedule = validate_lr_schedule(exp.lr_schedule, "lr_schedule")

@@ -16,9 +16,6 @@ In the experiment file::
     lr_schedule: {type: multistep, milestones: [10], gamma: 0.3}   # optional, top level: the
                                    # script gets it as JSON in HPOTK_LR_SCHEDULE and {lr_schedule}
                                    # (hpotk.lr_schedule.torch_scheduler builds torch's scheduler)
-    lr_schedule: {type: multistep, milestones: [10], gamma: 0.3}   # optional, top level: the
-                                   # script gets it as JSON in HPOTK_LR_SCHEDULE and {lr_schedule}
-                                   # (hpotk.lr_schedule.torch_scheduler builds torch's scheduler)
       grace_s: 10                  # SIGTERM, then SIGKILL this many seconds later
 
 This module holds what needs no Ray: validating that mapping (`validate_command_spec`), building
@@ -336,8 +333,6 @@ def build_env(spec: dict[str, Any], config: Mapping[str, Any], builtins: Mapping
     env["HPOTK_TRIAL_ID"] = str(builtins["trial_id"])
     if supports_checkpoints(spec):
         env["HPOTK_CHECKPOINT_DIR"] = str(builtins["checkpoint_dir"])
-    if builtins.get("lr_schedule", "null") != "null":  # the experiment's lr_schedule, as JSON
-        env["HPOTK_LR_SCHEDULE"] = str(builtins["lr_schedule"])
     if builtins.get("lr_schedule", "null") != "null":  # the experiment's lr_schedule, as JSON
         env["HPOTK_LR_SCHEDULE"] = str(builtins["lr_schedule"])
     if spec["args"] == "env":
