@@ -75,6 +75,16 @@ class Registry:
         module = importlib.import_module(module_name)
         return getattr(module, attribute)
 
+    def module_of(self, name: str, path: str = "") -> Any:
+        """The module that defines ``name`` (a registered one's, or the reference's), where
+        optional companions such as ``describe`` live."""
+        if self.is_plugin(name):
+            self.resolve(name, path)
+            module, _ = _split(name, path)
+            return sys.modules[Path(module).stem if _is_file(module) else module]
+        self._refuse_unknown(name, path)
+        return importlib.import_module(self._entries[name].partition(":")[0])
+
     def _refuse_unknown(self, name: object, path: str) -> None:
         if name in self._entries:
             return
@@ -222,3 +232,46 @@ def _import_module(name: str, reference: str, path: str, base_dir: Any) -> Any:
 
 def _same_file(a: str | None, b: Path) -> bool:
     return a is not None and Path(a).resolve() == b.resolve()
+
+
+# ---------------------------------------------------------------------------------------------
+# Plug-in algorithms: a class, an instance, or a factory taking hpotk's context and options
+
+
+def check_plugin(obj: Any, bases: tuple[type, ...], path: str, reference: str,
+                 what: str) -> None:
+    """Refuse an object that is neither a ``bases`` class or instance nor a factory."""
+    if isinstance(obj, bases) or (isinstance(obj, type) and issubclass(obj, bases)):
+        return
+    if callable(obj) and not isinstance(obj, type):
+        return
+    raise ConfigError(path, f"{reference!r} is {_described(obj)}, not {what}: give a subclass "
+                            f"or instance of {' or '.join(b.__name__ for b in bases)}, or a "
+                            f"factory(ctx, **options) that returns one")
+
+
+def build_plugin(obj: Any, bases: tuple[type, ...], ctx: Any, options: dict[str, Any],
+                 path: str, accept: tuple[type, ...] = ()) -> Any:
+    """What a plug-in gives: an instance as it is (it takes no options), a class built with
+    ``options``, a factory's result for ``(ctx, **options)``; refuses anything else, and
+    anything the factory returns that is not a ``bases`` (or ``accept``) instance."""
+    name = getattr(obj, "__name__", type(obj).__name__)
+    if isinstance(obj, bases):
+        if options:
+            raise ConfigError(f"{path}.{sorted(options)[0]}", f"unknown option: {name} is an "
+                                                              f"instance, built already")
+        return obj
+    try:
+        built = obj(**options) if isinstance(obj, type) else obj(ctx, **options)
+    except TypeError as exc:
+        raise ConfigError(path, f"{name} cannot be built with options {options}: {exc}") from None
+    if not isinstance(built, bases + accept):
+        raise ConfigError(path, f"{name} returned {_described(built)}, not an instance of "
+                                f"{' or '.join(b.__name__ for b in bases + accept)}")
+    return built
+
+
+def _described(obj: Any) -> str:
+    if isinstance(obj, type):
+        return f"the class {obj.__name__}"
+    return f"of type {type(obj).__name__}"

@@ -6,6 +6,10 @@ Options are the keys of ``strategy.scheduler`` besides ``name``; unknown ones ar
 `hpotk.options.check_options`. Metric and mode reach the scheduler through the TuneConfig (Ray's
 ``set_search_properties``); do not pass them to the Ray constructor.
 
+A plug-in, ``"module:factory"`` (`hpotk.registry.import_reference`), is a Ray ``TrialScheduler``
+subclass (built with the options) or instance, or a factory ``factory(ctx, **options)`` that
+returns one; its module may define ``describe`` and ``checkpoint_every`` as a built-in's does.
+
 Checkpoint needs are said in one place, each module's optional
 ``checkpoint_every(ctx, **options) -> int``: a module that defines it needs trials that can
 checkpoint (pbt copies weights, synchronous hyperband pauses trials); the number is how often
@@ -15,13 +19,23 @@ the scheduler, and the runner turns checkpoints on (or refuses a trainable that 
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from hpotk.registry import Registry
+from hpotk.registry import Registry, build_plugin, check_plugin
 from hpotk.space.param import Space
+
+
+def _bases() -> tuple[type, ...]:
+    from ray.tune.schedulers import TrialScheduler
+
+    return (TrialScheduler,)
+
+
+def _check_plugin(obj: Any, path: str, reference: str) -> None:
+    check_plugin(obj, _bases(), path, reference, "a scheduler")
+
 
 SCHEDULERS = Registry(
     "scheduler",
@@ -35,6 +49,7 @@ SCHEDULERS = Registry(
         "bandit": "hpotk.schedulers.bandit:build",
         "truncation": "hpotk.schedulers.truncation:build",
     },
+    plugin=_check_plugin,
 )
 
 
@@ -43,7 +58,8 @@ class ScheduleContext:
     """What a scheduler may know about the experiment.
 
     ``searcher`` is the name of the searcher paired with the scheduler, when known: pbt refuses
-    searchers Ray cannot combine with it (anything but random/grid).
+    searchers Ray cannot combine with it (anything but random/grid). ``seed`` is the
+    experiment's seed: pbt seeds its choices (whom to clone, how to perturb) with it.
     """
 
     space: Space
@@ -81,6 +97,8 @@ class SchedulePlan:
 def make(name: str, ctx: ScheduleContext, options: dict[str, Any] | None = None) -> Any:
     """The Ray scheduler ``name`` built with ``options`` (ConfigError for bad ones)."""
     build = SCHEDULERS.resolve(name, ctx.path)
+    if SCHEDULERS.is_plugin(name):
+        return build_plugin(build, _bases(), ctx, dict(options or {}), ctx.path)
     return build(ctx, **(options or {}))
 
 
@@ -92,8 +110,7 @@ def plan(name: str, ctx: ScheduleContext, options: dict[str, Any] | None = None)
 
 
 def _module(name: str, path: str = "") -> ModuleType:
-    SCHEDULERS.resolve(name, path)  # validates the name (ConfigError listing the choices)
-    return importlib.import_module(SCHEDULERS._entries[name].partition(":")[0])
+    return SCHEDULERS.module_of(name, path)  # ConfigError listing the choices for a bad name
 
 
 def describe(name: str, ctx: ScheduleContext, options: dict[str, Any] | None = None) -> dict:

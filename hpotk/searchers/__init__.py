@@ -4,6 +4,11 @@ Each module defines ``build(ctx: SearchContext, **options) -> SearchPlan``. Opti
 keys of ``strategy.searcher`` in the experiment file (besides ``name``); a module refuses unknown
 ones with `hpotk.options.check_options`.
 
+A plug-in, ``"module:factory"`` (`hpotk.registry.import_reference`), is a Ray ``Searcher`` (or
+``SearchAlgorithm``) subclass (built with the options) or instance, or a factory
+``factory(ctx, **options)`` that returns one or a whole `SearchPlan`. A Ray searcher without a
+space gets the space from Tune (``set_search_properties`` with the Ray domains), as in Ray.
+
 Metric and mode: Ray passes them through ``set_search_properties`` from the TuneConfig; a searcher
 that must know them earlier (bo) takes them from the context too.
 """
@@ -13,8 +18,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpotk.registry import Registry
+from hpotk.registry import Registry, build_plugin, check_plugin
 from hpotk.space.param import Space
+
+
+def _bases() -> tuple[type, ...]:
+    from ray.tune.search import SearchAlgorithm, Searcher
+
+    return (Searcher, SearchAlgorithm)
+
+
+def _check_plugin(obj: Any, path: str, reference: str) -> None:
+    check_plugin(obj, _bases(), path, reference, "a searcher")
+
 
 SEARCHERS = Registry(
     "searcher",
@@ -26,6 +42,7 @@ SEARCHERS = Registry(
         "anneal": "hpotk.searchers.anneal:build",
         "bo": "hpotk.searchers.bo:build",
     },
+    plugin=_check_plugin,
 )
 
 
@@ -58,5 +75,12 @@ class SearchPlan:
 
 
 def make(name: str, ctx: SearchContext, options: dict[str, Any] | None = None) -> SearchPlan:
+    """The search plan of searcher ``name`` built with ``options`` (ConfigError for bad ones)."""
     build = SEARCHERS.resolve(name, ctx.path)
-    return build(ctx, **(options or {}))
+    if not SEARCHERS.is_plugin(name):
+        return build(ctx, **(options or {}))
+    built = build_plugin(build, _bases(), ctx, dict(options or {}), ctx.path, accept=(SearchPlan,))
+    if isinstance(built, SearchPlan):
+        return built
+    return SearchPlan(built, ctx.space.to_ray(), ctx.trials,
+                      notes=[f"plug-in searcher {type(built).__name__} ({name})"])

@@ -9,7 +9,7 @@ from hpotk.errors import ConfigError
 from hpotk.schedulers import ScheduleContext
 from hpotk.schedulers import pbt as pbt_module
 from hpotk.space.param import Param, Space
-from tests.schedulers.harness import Harness
+from hpotk.testing.schedulers import Harness
 
 LR = Param("lr", "float", "log", low=1e-3, high=1e-1, role="algorithm", path="space.lr")
 

@@ -15,7 +15,7 @@ import pytest
 
 from hpotk.searchers import SearchContext, make
 from hpotk.space.param import Param, Space
-from tests.searchers.harness import Driver
+from hpotk.testing.searchers import Driver
 
 EVALUATIONS = 30
 SEEDS = range(5)

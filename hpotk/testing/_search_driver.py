@@ -1,6 +1,8 @@
 """Drive any hpotk `SearchPlan` without Ray's Tuner, the way Tune's controller would.
 
-A ``ray.tune.search.Searcher`` (sobol, tpe, anneal, bo) is called directly: ``suggest`` /
+A ``ray.tune.search.Searcher`` (sobol, tpe, anneal, bo, a plug-in) is called directly: first
+``set_search_properties(metric, mode, param_space)`` as Tune does when the param_space is not
+empty (a Searcher without a space of its own takes the Ray domains from it), then ``suggest`` /
 ``on_trial_result`` / ``on_trial_complete``; its suggestion is merged over the plan's
 ``param_space`` (the fixed values) as Tune's SearchGenerator does. A ``BasicVariantGenerator``
 (random, grid) gets the plan's ``param_space`` through ``add_configurations`` and is asked with
@@ -16,8 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from ray.tune.search import BasicVariantGenerator, Searcher
+from ray.tune.search.sample import Domain
 
 from hpotk.searchers import SearchPlan
+
+
+def has_domains(param_space: dict[str, Any]) -> bool:
+    """Whether the (flat) param_space holds a space for Tune to search, not only values."""
+    return any(isinstance(v, Domain) or (isinstance(v, dict) and "grid_search" in v)
+               for v in param_space.values())
 
 
 def _noop(config: dict[str, Any]) -> None:  # the trainable is never run
@@ -31,14 +40,21 @@ class Driver:
         plan: a freshly built plan.
         restore_from: a directory written by `save`: the plan's algorithm is restored from it
             (Tune's ``restore_from_dir``) instead of starting afresh.
+        metric, mode: the objective, given to a Searcher through ``set_search_properties``.
     """
 
-    def __init__(self, plan: SearchPlan, restore_from: str | None = None):
+    def __init__(self, plan: SearchPlan, restore_from: str | None = None,
+                 metric: str | None = None, mode: str | None = None):
         self.plan = plan
         self.alg = plan.search_alg
         self.is_generator = isinstance(self.alg, BasicVariantGenerator)
         assert self.is_generator or isinstance(self.alg, Searcher), type(self.alg)
         self.n_suggested = 0
+        if metric is not None and not self.is_generator and plan.param_space:
+            accepted = self.alg.set_search_properties(metric, mode, dict(plan.param_space))
+            # what Tune refuses: a space in param_space that the searcher does not take
+            assert accepted or not has_domains(plan.param_space), \
+                "the searcher refused the space in param_space (set_search_properties: False)"
         if restore_from is not None:
             self.alg.restore_from_dir(restore_from)
             # trial ids must not repeat after a restore
@@ -84,7 +100,7 @@ class Driver:
             alg = fresh
         else:
             alg = pickle.loads(pickle.dumps(self.alg))
-        twin = Driver.__new__(Driver)
+        twin = Driver.__new__(Driver)  # a copy of a Driver already past set_search_properties
         twin.plan = SearchPlan(alg, self.plan.param_space, self.plan.num_samples)
         twin.alg, twin.is_generator, twin.n_suggested = alg, self.is_generator, self.n_suggested
         return twin
