@@ -91,6 +91,7 @@ class StudySpec(_Strict):
     grid_points: int = Field(200, ge=2, le=100_000)
     set: dict[str, Any] = Field(default_factory=dict)
     results: str | None = None
+    replay: str | None = None  # a complete fifo run to replay every strategy on (hpotk.replay)
 
     @field_validator("name")
     @classmethod
@@ -317,10 +318,19 @@ def _load_experiment(path: Path, overrides: list[tuple[str, Any]], where: str,
                           source) from None
 
 
+_TYPE_MISMATCH = {"list_type", "dict_type", "string_type", "none_required", "model_type",
+                  "model_attributes_type"}
+_BRANCHES = {"str", "int", "float", "none", "StrategyEntry"}
+
+
 def _first_error(exc: ValidationError, doc: dict[str, Any], source: str) -> ConfigError:
-    err = exc.errors()[0]
+    errors = exc.errors()
+    # a union (list or mapping; a name or an entry) reports every branch: keep the branch that
+    # matched the value's type, i.e. the error that is not a type mismatch, deepest first
+    specific = [e for e in errors if e["type"] not in _TYPE_MISMATCH] or errors
+    err = max(specific, key=lambda e: len(e["loc"]))
     loc = [p for p in err["loc"] if not (isinstance(p, str) and (
-        p.startswith(("str", "dict[", "list[", "function-")) or p in ("StrategyEntry", "none")))]
+        "[" in p or p.startswith("function-") or p in _BRANCHES))]
     key = ""
     for part in loc:
         key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
