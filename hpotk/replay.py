@@ -791,6 +791,75 @@ def replay_strategies(table: Table, strategies: Mapping[str, Sequence[tuple[Stra
     return out
 
 
+@dataclass
+class StudyReplay:
+    """What `replay_study` did: the summary, the files written, the simulator's cost."""
+
+    summary: Any  # hpotk.study.StudySummary
+    outputs: list[Path]
+    cost: ReplayCost
+    note: str
+    exhausted: dict[str, int]  # label -> runs in which the table ran out of configs
+
+
+def replay_study(study: Any, table_dir: str | Path, *, out_dir: str | Path | None = None,
+                 log: Any = print) -> StudyReplay:
+    """Replay every (strategy, repeat) of ``study`` (a `hpotk.study.Study`) on the table in
+    ``table_dir``, and write the study's outputs, each labelled "replayed from <dir>".
+
+    Each run is the study's own experiment for that strategy and seed (so its scheduler
+    options, budget and seed are the real study's); it is checked against the table first
+    (same trainable, data, space and fixed values; max_t within the table's), and every
+    strategy is refused up front if one cannot be replayed. The outputs go to
+    ``<study results>/replay/`` unless ``out_dir`` says otherwise, never over a real study's.
+    """
+    import json
+
+    from hpotk.study import aggregate, write_outputs
+
+    table = load_table(table_dir)
+    strategies: dict[str, list[tuple[Strategy, int]]] = {}
+    for run in study.runs:
+        strategy = strategy_of(run.experiment, label=run.label, table=table)
+        strategies.setdefault(run.label, []).append((strategy, run.seed))
+    for runs in strategies.values():
+        for strategy, _ in runs:
+            refuse(strategy)
+    cost = ReplayCost()
+    runs = replay_strategies(table, strategies, cost)
+    exhausted = {label: sum(1 for r in results if r.meta["replay"]["exhausted_s"] is not None
+                            and r.meta["replay"]["exhausted_s"] < r.meta["finished"])
+                 for label, results in runs.items()}
+    summary = aggregate(runs, report_metric=study.report_metric, top_k=study.spec.top_k,
+                        baseline=study.baseline, target=study.spec.target,
+                        band=study.spec.band, grid_points=study.spec.grid_points)
+    summary.name = f"{study.name} (replay)"
+    note = (f"replayed from {table.path}, in simulated time ({cost.per_simulated_hour:.1f} s "
+            f"per simulated hour)")
+    used_up = {k: v for k, v in exhausted.items() if v}
+    if used_up:  # fewer trials than a real run would have had: say so on every output
+        note += "; table used up: " + ", ".join(f"{v}/{len(runs[k])} {k}"
+                                                for k, v in used_up.items())
+    out = Path(out_dir) if out_dir is not None else study.results_dir / "replay"
+    outputs = write_outputs(summary, out, note=note)
+    record = {
+        "study": study.name, "table": str(table.path), "recorded_trials": len(table.trials),
+        "note": note, "cost": {"real_s": cost.real_s, "simulated_s": cost.simulated_s,
+                               "runs": cost.runs,
+                               "real_s_per_simulated_hour": cost.per_simulated_hour},
+        "exhausted": exhausted,
+        "runs": [{"label": label, "seed": r.meta["seed"], **r.meta["replay"],
+                  "trials": len(r.trials)} for label, results in runs.items() for r in results],
+    }
+    (out / "replay.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    outputs.append(out / "replay.json")
+    log(summary.text())
+    log(f"[hpotk] study {study.name}: {note}")
+    log(f"[hpotk] study {study.name}: {cost.describe()}")
+    log(f"[hpotk] study {study.name}: " + ", ".join(str(p) for p in outputs))
+    return StudyReplay(summary, outputs, cost, note, exhausted)
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -852,6 +921,6 @@ def _describe_old(p: Mapping[str, Any]) -> str:
     return f"{p.get('scale')} {p.get('kind')} [{p.get('low')}, {p.get('high')}]"
 
 
-__all__ = ["MODEL_SEARCHERS", "REFUSED_SCHEDULERS", "Recorded", "ReplayCost",
+__all__ = ["MODEL_SEARCHERS", "REFUSED_SCHEDULERS", "Recorded", "ReplayCost", "StudyReplay",
            "Simulation", "Strategy", "Table", "TableSearch", "check_against", "load_table",
-           "refuse", "replay", "replay_strategies", "strategy_of"]
+           "refuse", "replay", "replay_strategies", "replay_study", "strategy_of"]
