@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a key of the study file, e.g. --set repeats=1 (repeatable)")
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: aggregate the runs that are complete")
+    p.add_argument("--replay", metavar="RESULTS_DIR",
+                   help="run nothing for real: replay every strategy in simulated time on the "
+                        "learning curves of RESULTS_DIR, a run whose trials all reached max_t "
+                        "(the study file's `replay:`); outputs in results/<study>/replay/")
     p.add_argument("--element", type=int, metavar="I",
                    help="run only run I (0-based, as `hpotk plan` lists them; a job-array "
                         "element of `hpotk submit STUDY`)")
@@ -347,6 +351,16 @@ def cmd_study(args: argparse.Namespace) -> int:
     from hpotk.study import load_study, report, run_study
 
     study = load_study(args.study, args.overrides)
+    table = args.replay or study.spec.replay
+    if table:
+        from hpotk.errors import HpotkError
+        from hpotk.replay import replay_study
+
+        if args.report_only or args.element is not None:
+            raise HpotkError("--replay replays the whole study in simulated time; it does not "
+                             "combine with --report-only or --element")
+        replay_study(study, table)
+        return 0
     if args.report_only:
         report(study)
         return 0
