@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from hpotk.errors import HpotkError
 
@@ -266,8 +267,29 @@ def results_root(experiment: str, run_args: Sequence[str] = ()) -> Path:
     return experiments.load(experiment, known.overrides).results_dir.parent
 
 
+NODE_RESOURCE = "hpotk_node:"  # + the Slurm node name: a resource slurm/lib.sh gives each node
+
+
+def missing_nodes(nodes: list[dict[str, Any]], expected: dict[str, str], *,
+                  shared_host: bool = False) -> list[str]:
+    """The expected nodes (name -> IP) that are not among Ray's alive ``nodes`` (`ray.nodes()`).
+
+    A node counts as joined when an alive Ray node carries its ``hpotk_node:<name>`` resource.
+    Where several Slurm nodes share a host (``shared_host``), that is the only test, since they
+    share an IP address; elsewhere a node whose IP is among the alive nodes counts too (a Ray
+    node started without the resource).
+    """
+    alive = [n for n in nodes if n.get("Alive")]
+    names = {key[len(NODE_RESOURCE):] for n in alive for key in (n.get("Resources") or {})
+             if key.startswith(NODE_RESOURCE)}
+    ips = {n.get("NodeManagerAddress") for n in alive}
+    return [f"{name} ({ip})" for name, ip in expected.items()
+            if name not in names and (shared_host or ip not in ips)]
+
+
 def wait_for_nodes(address: str, expected: dict[str, str], *, timeout: float,
-                   job_dir: str | Path | None = None, poll_s: float = 0.5) -> int:
+                   job_dir: str | Path | None = None, poll_s: float = 0.5,
+                   shared_host: bool | None = None) -> int:
     """Block until every expected node has joined the Ray cluster at ``address``.
 
     Args:
@@ -276,11 +298,15 @@ def wait_for_nodes(address: str, expected: dict[str, str], *, timeout: float,
         timeout: seconds before giving up.
         job_dir: where start-head.sh/start-worker.sh write ``failed-<node>`` when they fail;
             such a file ends the wait at once.
+        shared_host: several Slurm nodes on one host (default: ``HPOTK_SHARED_HOST=1``): count
+            nodes by their ``hpotk_node:<name>`` resource only (see `missing_nodes`).
 
     Returns the number of nodes. Raises `HpotkError` naming the nodes that did not join.
     """
     import ray  # heavy: only here
 
+    if shared_host is None:
+        shared_host = os.environ.get("HPOTK_SHARED_HOST", "0") == "1"
     host, _, port = address.rpartition(":")
     deadline = time.monotonic() + timeout
     connected = False
@@ -295,8 +321,7 @@ def wait_for_nodes(address: str, expected: dict[str, str], *, timeout: float,
                 ray.init(address=address, logging_level="ERROR", log_to_driver=False)
                 connected = True
             if connected:
-                alive = {n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]}
-                missing = [f"{name} ({ip})" for name, ip in expected.items() if ip not in alive]
+                missing = missing_nodes(ray.nodes(), expected, shared_host=shared_host)
                 if not missing:
                     return len(expected)
             if time.monotonic() > deadline:

@@ -164,7 +164,10 @@ hpotk_ray_node() {  # hpotk_ray_node ROLE
     hpotk_ports_free "$base" >/dev/null \
         || hpotk_fail "port block $base+$HPOTK_PORT_BLOCK is in use on $node"
 
+    # hpotk_node:<name>, a per-node resource: readiness counts the job's nodes by it, since two
+    # Slurm nodes on one host (HPOTK_SHARED_HOST=1) share an IP address
     local args=(start --block --node-ip-address="$ip" --num-cpus="$cpus" --num-gpus="$gpus"
+                --resources="{\"hpotk_node:$node\": 1}"
                 --temp-dir="$tmp" --disable-usage-stats)
     mapfile -t -O "${#args[@]}" args < <(hpotk_ray_port_args "$base" "$role")
     [[ -n ${HPOTK_OBJECT_STORE_BYTES:-} ]] && args+=(--object-store-memory="$HPOTK_OBJECT_STORE_BYTES")

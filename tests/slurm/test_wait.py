@@ -40,3 +40,29 @@ def test_results_dir_follows_set_overrides(tmp_path):
     assert slurm.results_root(str(experiment), ["--set", f"results={tmp_path}/r"]) == tmp_path / "r"
     assert slurm.results_root(str(experiment), [f"--set=results={tmp_path}/s", "--quiet"]) \
         == tmp_path / "s"
+
+
+def ray_node(ip: str, name: str | None, alive: bool = True) -> dict:
+    resources = {"CPU": 1.0, f"node:{ip}": 1.0}
+    if name:
+        resources[f"{slurm.NODE_RESOURCE}{name}"] = 1.0
+    return {"Alive": alive, "NodeManagerAddress": ip, "Resources": resources}
+
+
+def test_on_a_shared_host_nodes_are_counted_by_their_resource_not_their_ip():
+    # two Slurm nodes on one host share the IP: the head alone must not look like both
+    expected = {"n1": "10.0.0.1", "n2": "10.0.0.1"}
+    head_only = [ray_node("10.0.0.1", "n1")]
+    assert slurm.missing_nodes(head_only, expected, shared_host=True) == ["n2 (10.0.0.1)"]
+    assert slurm.missing_nodes(head_only, expected, shared_host=False) == []  # what IPs said
+    both = head_only + [ray_node("10.0.0.1", "n2")]
+    assert slurm.missing_nodes(both, expected, shared_host=True) == []
+    dead = head_only + [ray_node("10.0.0.1", "n2", alive=False)]
+    assert slurm.missing_nodes(dead, expected, shared_host=True) == ["n2 (10.0.0.1)"]
+
+
+def test_elsewhere_a_node_without_the_resource_still_counts_by_ip():
+    expected = {"n1": "10.0.0.1", "n2": "10.0.0.2"}
+    assert slurm.missing_nodes([ray_node("10.0.0.1", "n1"), ray_node("10.0.0.2", None)],
+                               expected) == []
+    assert slurm.missing_nodes([ray_node("10.0.0.1", "n1")], expected) == ["n2 (10.0.0.2)"]
