@@ -436,6 +436,9 @@ def neptune_to_experiment(doc: dict[str, Any], path: Path) -> dict[str, Any]:
     from hpotk.space.neptune import DEFAULT_METRIC
 
     task_type = model.get("task_type")
+    if task_type is not None and not isinstance(task_type, str):
+        raise ConfigError("models[0].task_type", f"expected a task type name, got "
+                                                 f"{task_type!r}", str(path))
     eval_metric = model.get("eval_metric", {"metric": DEFAULT_METRIC.get(task_type, "acc")})
     if isinstance(eval_metric, str):  # Neptune ML's documentation writes it as a plain string in one place
         eval_metric = {"metric": eval_metric}
@@ -443,7 +446,7 @@ def neptune_to_experiment(doc: dict[str, Any], path: Path) -> dict[str, Any]:
         raise ConfigError("models[0].eval_metric", f"expected {{\"metric\": NAME}}, got "
                                                    f"{eval_metric!r}", str(path))
     metric = eval_metric["metric"]
-    if metric not in METRIC_MODES:
+    if not isinstance(metric, str) or metric not in METRIC_MODES:
         raise ConfigError("models[0].eval_metric.metric",
                           f"unknown metric {metric!r}; choose one of {sorted(METRIC_MODES)}",
                           str(path))
