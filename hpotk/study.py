@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -501,7 +502,7 @@ def write_study_json(study: Study, outputs: Sequence[Path] = ()) -> Path:
         "outputs": [str(p) for p in outputs],
     }
     path = study.results_dir / STUDY_FILE
-    tmp = path.with_name(f"{STUDY_FILE}.{id(doc)}.tmp")
+    tmp = path.with_name(f"{STUDY_FILE}.{os.getpid()}.tmp")  # job-array elements write it too
     tmp.write_text(json.dumps(doc, indent=2) + "\n")
     tmp.replace(path)
     return path
