@@ -1,0 +1,67 @@
+"""Comparing replayed runs with real ones: the numbers `agreement` reports, `aligned` runs and the
+figure."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from hpotk import replay
+from tests.replay.helpers import Curve, make_table
+
+CURVES = {name: Curve(0.01 * (i + 1), 8, [0.1 * (i + 1), 0.15 * (i + 1), 0.2 * (i + 1)],
+                      [1.0 + 0.1 * i] * 3)
+          for i, name in enumerate("abcd")}
+
+
+@pytest.fixture
+def runs() -> list:
+    table = replay.load_table(make_table(CURVES, max_t=3))
+    strategy = replay.Strategy("fifo/random", concurrent=2, max_t=3, time_s=20.0)
+    return [replay.replay(table, strategy, seed=s).to_results(label="x", strategy=strategy,
+                                                               seed=s) for s in range(4)]
+
+
+def shifted(res, seconds: float):
+    out = copy.copy(res)
+    out.history = res.history.copy()
+    out.history["time_s"] += seconds
+    out.trials = res.trials.copy()
+    out.trials["end_s"] += seconds
+    out.trials["start_s"] += seconds
+    return out
+
+
+def test_runs_agree_with_themselves(runs):
+    a = replay.agreement(runs, runs, report_metric="score", top_k=2, grid_points=50)
+    assert a.within_envelope == 1.0 and a.within_sd == 1.0 and a.max_gap_sd == 0.0
+    assert a.trials_real == a.trials_replayed
+    assert a.trials_real[0] == 4  # every trial finishes within the 20 s
+    assert "inside the real runs' range at 100%" in a.text()
+
+
+def test_a_late_replay_falls_outside_the_real_range(runs):
+    late = [shifted(r, 3.0) for r in runs]
+    a = replay.agreement(runs, late, report_metric="score", top_k=2, grid_points=200)
+    assert a.within_envelope < 1.0
+    assert a.final_real[0] == pytest.approx(a.final_replayed[0])  # the same values, later
+
+
+def test_aligned_measures_from_the_first_trial_start(runs):
+    res = runs[0]
+    moved = shifted(res, 7.0)
+    moved.meta = dict(res.meta, started=0.0, finished=res.meta["finished"] + 7.0)
+    back = replay.aligned(moved)
+    first = float(moved.trials["start_s"].min())
+    assert float(back.trials["start_s"].min()) == 0.0
+    assert back.history["time_s"].tolist() == pytest.approx(
+        (moved.history["time_s"] - first).tolist())
+    assert back.meta["budget"]["time_s"] == pytest.approx(res.meta["finished"] + 7.0 - first)
+
+
+def test_the_figure_is_written(runs, tmp_path):
+    a = replay.agreement(runs, [shifted(r, 1.0) for r in runs], report_metric="score",
+                         top_k=2, grid_points=50)
+    path = replay.plot_agreement(a, tmp_path / "cmp.png", title="t", note="n")
+    assert path.stat().st_size > 10_000
