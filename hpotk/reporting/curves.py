@@ -110,13 +110,17 @@ def caption(res: Any, d: CurvesData | None = None) -> str:
     return text
 
 
-def _order(d: CurvesData) -> list[str]:
-    # completed last so they are drawn on top of the stopped ones
+def _by_status(d: CurvesData) -> dict[str, list[str]]:
+    """Trials grouped by status, in legend order (completed last, so drawn on top)."""
+    groups: dict[str, list[str]] = {}
+    for trial_id in d.curves:
+        groups.setdefault(d.status.get(trial_id, "UNFINISHED"), []).append(trial_id)
     rank = {s: i for i, s in enumerate(reversed(list(common.STATUS_STYLE)))}
-    return sorted(d.curves, key=lambda t: rank.get(d.status.get(t, ""), -1))
+    return dict(sorted(groups.items(), key=lambda kv: rank.get(kv[0], -1)))
 
 
 def png(res: Any, d: CurvesData | None = None) -> Any:
+    from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
@@ -125,18 +129,15 @@ def png(res: Any, d: CurvesData | None = None) -> Any:
     ax = fig.subplots()
     many = len(d.curves) > MANY
     width, alpha = (0.7, 0.35) if many else (1.4, 0.85)
-    seen: list[str] = []
-    for trial_id in _order(d):
-        x, y = d.curves[trial_id]
-        status = d.status.get(trial_id, "UNFINISHED")
+    groups = _by_status(d)
+    for status, ids in groups.items():
         colour = common.status_colour(status)
-        if len(x) == 1:
-            ax.plot(x, y, "o", color=colour, alpha=alpha, ms=4)
-        else:
-            ax.plot(x, y, "-", color=colour, lw=width, alpha=alpha)
-            ax.plot(x[-1:], y[-1:], "o", color=colour, alpha=alpha, ms=3)
-        if status not in seen:
-            seen.append(status)
+        lines = [list(zip(*d.curves[t], strict=True)) for t in ids if len(d.curves[t][0]) > 1]
+        ax.add_collection(LineCollection(lines, colors=colour, linewidths=width, alpha=alpha))
+        ends = [(d.curves[t][0][-1], d.curves[t][1][-1]) for t in ids]
+        ax.scatter([e[0] for e in ends], [e[1] for e in ends], color=colour, alpha=alpha,
+                   s=8 if many else 16, zorder=3, edgecolors="none")
+    seen = list(groups)
     top = max((max(x) for x, _ in d.curves.values() if x), default=1.0)
     for rung in d.rungs:
         ax.axvline(rung.iteration, color="#444444", ls="--", lw=0.9, alpha=0.7, zorder=0)
@@ -172,18 +173,22 @@ def interactive(res: Any, d: CurvesData | None = None) -> Any:
     d = d or data(res)
     fig = go.Figure()
     many = len(d.curves) > MANY
-    shown: set[str] = set()
-    for trial_id in _order(d):
-        x, y = d.curves[trial_id]
-        status = d.status.get(trial_id, "UNFINISHED")
+    for status, ids in _by_status(d).items():
+        xs: list[Any] = []
+        ys: list[Any] = []
+        text: list[Any] = []
+        for trial_id in ids:  # one trace per status, curves separated by gaps
+            x, y = d.curves[trial_id]
+            xs += [*x, None]
+            ys += [*y, None]
+            text += [f"trial {trial_id}"] * len(x) + [None]
+        label = common.status_label(status)
         fig.add_trace(go.Scattergl(
-            x=x, y=y, mode="lines+markers" if len(x) <= 30 and not many else "lines",
+            x=xs, y=ys, text=text, mode="lines" if many else "lines+markers",
             line={"color": common.status_colour(status), "width": 1 if many else 1.6},
-            marker={"size": 4}, opacity=0.45 if many else 0.9, legendgroup=status,
-            name=common.status_label(status), showlegend=status not in shown,
-            hovertemplate=f"trial {trial_id}<br>iteration %{{x}}<br>{res.metric} %{{y:.4g}}"
-                          f"<extra>{common.status_label(status)}</extra>"))
-        shown.add(status)
+            marker={"size": 4}, opacity=0.5 if many else 0.9, name=f"{label} ({len(ids)})",
+            hovertemplate=f"%{{text}}<br>iteration %{{x}}<br>{res.metric} %{{y:.4g}}"
+                          f"<extra>{label}</extra>"))
     for rung in d.rungs:
         fig.add_vline(x=rung.iteration, line_dash="dash", line_color="#444444", line_width=1,
                       annotation_text=rung.label,

@@ -95,14 +95,16 @@ def png(res: Any, d: ParallelData | None = None) -> Any:
         ax.text(0.5, 0.5, f"no trial has reported {res.metric} yet", ha="center", va="center",
                 transform=ax.transAxes, color="#555555")
     for j, axis in enumerate(d.axes):
-        ax.axvline(j, color="#333333", lw=1)
+        ax.axvline(j, color="#333333", lw=1, zorder=4)
         low, high = axis.bounds()
         spots, labels = axis.ticks()
         for spot, label in zip(spots, labels, strict=True):
             y = (spot - low) / (high - low)
             if -0.01 <= y <= 1.01:
                 ax.plot([j - 0.03, j], [y, y], color="#333333", lw=0.8)
-                ax.text(j - 0.05, y, label, ha="right", va="center", fontsize=7.5)
+                ax.text(j - 0.05, y, label, ha="right", va="center", fontsize=8, zorder=5,
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                              "alpha": 0.8})
     ax.set_xlim(-0.55, n_axes - 0.75)
     ax.set_ylim(-0.04, 1.04)
     ax.set_xticks(xs)

@@ -85,7 +85,7 @@ def _mpl_axis(ax: Any, axis: common.Axis, which: str) -> None:
     spots, labels = axis.ticks()
     pad = 0.0 if axis.kind == "category" else (high - low) * 0.05
     getattr(ax, f"set_{which}lim")(low - pad, high + pad)
-    if axis.kind != "linear":
+    if axis.kind != "linear" or axis.integer:
         getattr(ax, f"set_{which}ticks")(spots)
         getattr(ax, f"set_{which}ticklabels")(labels)
     getattr(ax, f"set_{which}label")(axis.label)
@@ -182,7 +182,7 @@ def interactive(res: Any, d: ScatterData, dims: int = 2) -> Any:
         low, high = axis.bounds()
         spots, labels = axis.ticks()
         spec: dict[str, Any] = {"title": {"text": axis.label}}
-        if axis.kind != "linear":
+        if axis.kind != "linear" or axis.integer:
             pad = 0.0 if axis.kind == "category" else (high - low) * 0.05
             spec.update(tickvals=spots, ticktext=labels, range=[low - pad, high + pad])
         layout_axes[f"{key}axis"] = spec

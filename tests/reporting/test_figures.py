@@ -1,0 +1,316 @@
+"""Every figure from hand-made Results: 1, 2 and 1,000 trials, NaN and ERROR rows, log,
+categorical, bool and int params, and a running experiment. Each test checks what the figure
+shows (points, curves, axes, slots), not only that it draws."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hpotk.reporting import common, curves, history, importance, parallel, scatter, timeline
+from tests.reporting.make import PARAMS, make
+
+CASES = {
+    "one": dict(n=1),
+    "two": dict(n=2, errors=1),
+    "nan-error": dict(n=12, errors=2, nan=2),
+    "running": dict(n=10, running=3),
+    "thousand": dict(n=1000, errors=25, nan=15, running=5, concurrent=16, nodes=2),
+}
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def case(request):
+    return request.param, make(**CASES[request.param])
+
+
+def _mpl_points(fig) -> int:
+    """Scatter points drawn in the figure's plot axes (colour bars left out)."""
+    from matplotlib.collections import PathCollection
+
+    return sum(len(c.get_offsets()) for ax in fig.axes if ax.get_label() != "<colorbar>"
+               for c in ax.collections if isinstance(c, PathCollection))
+
+
+def _render(fig) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    width, height = canvas.get_width_height()
+    assert width > 300 and height > 150
+
+
+# ---------------------------------------------------------------------------------------------
+# optimisation history
+
+
+def test_history_points_and_best_so_far(case):
+    name, res = case
+    d = history.data(res)
+    assert len(d.frame) == len(res.trials)
+    values = common.final_objective(res).fillna(common.objective(res))
+    assert d.n_missing == int(values.isna().sum())
+    best = d.frame["best_so_far"].dropna()
+    assert (best.diff().dropna() <= 1e-12).all(), "min mode: best so far never rises"
+    if len(best):
+        assert best.iloc[-1] == pytest.approx(common.objective(res).min())
+    fig = history.png(res, d)
+    _render(fig)
+    drawn = int(d.frame["value"].notna().sum())
+    timed = int((d.frame["value"].notna() & d.frame["end_s"].notna()).sum())
+    assert _mpl_points(fig) == drawn + timed  # one point per trial in each panel
+    ifig = history.interactive(res, d)
+    marker_points = sum(len(t.x) for t in ifig.data if t.mode == "markers")
+    assert marker_points == drawn + timed
+    assert ifig.layout.xaxis.title.text.startswith("wall-clock time")
+
+
+def test_history_orders_trials_by_start():
+    res = make(6, concurrent=2)
+    res.trials = res.trials.iloc[::-1].reset_index(drop=True)  # table order is not start order
+    d = history.data(res)
+    assert list(d.frame["start_s"]) == sorted(d.frame["start_s"])
+    assert list(d.frame["number"]) == [1, 2, 3, 4, 5, 6]
+
+
+# ---------------------------------------------------------------------------------------------
+# learning curves
+
+
+def test_curves_one_per_reporting_trial(case):
+    name, res = case
+    d = curves.data(res)
+    reporting = res.history.groupby("trial_id")["val_loss"].apply(
+        lambda v: v.notna().any()) if len(res.history) else []
+    assert set(d.curves) == {t for t, ok in dict(reporting).items() if ok}
+    for trial_id, (x, y) in d.curves.items():
+        assert x == sorted(x) and all(math.isfinite(v) for v in y)
+        assert d.status[trial_id] in common.STATUS_STYLE
+    fig = curves.png(res, d)
+    _render(fig)
+    ifig = curves.interactive(res, d)
+    statuses = {d.status[t] for t in d.curves}
+    assert len(ifig.data) == len(statuses)  # one trace per status, curves split by gaps
+    assert sum(sum(v is not None for v in t.y) for t in ifig.data) == sum(
+        len(y) for _, y in d.curves.values())
+    assert {t.name.rsplit(" (", 1)[0] for t in ifig.data} == {
+        common.status_label(s) for s in statuses}
+
+
+@pytest.mark.parametrize("scheduler, expected", [
+    ({"name": "asha", "grace_period": 1, "reduction_factor": 3}, [1, 3]),
+    ({"name": "asha", "grace_period": 2, "reduction_factor": 2}, [2, 4, 8]),
+    ({"name": "ahb", "grace_period": 1, "reduction_factor": 3, "brackets": 2}, [1, 3]),
+    ({"name": "hyperband", "reduction_factor": 3}, [1, 3]),
+    ({"name": "fifo"}, []),
+    ({"name": "pbt", "perturbation_interval": 2}, []),
+])
+def test_rungs_follow_the_scheduler(scheduler, expected):
+    res = make(20, scheduler=scheduler,
+               max_t=9 if scheduler.get("reduction_factor") != 2 else 16)
+    d = curves.data(res)
+    assert [r.iteration for r in d.rungs] == expected
+    ifig = curves.interactive(res, d)
+    assert len(ifig.layout.shapes) == len(expected)  # one dashed line per rung
+    png = curves.png(res, d)
+    dashed = [ln for ln in png.axes[0].lines if ln.get_linestyle() == "--"]
+    assert len(dashed) == len(expected)
+    if scheduler["name"] == "ahb":
+        labels = {r.iteration: r.label for r in d.rungs}
+        assert labels[3] == "3 (brackets 0,1)" and labels[1] == "1 (bracket 0)"
+
+
+def test_rungs_use_budget_max_t_and_scheduler_override():
+    meta = {"scheduler": {"name": "asha", "grace_period": 1, "reduction_factor": 2},
+            "budget": {"max_t": 8}}
+    assert [r.iteration for r in curves.rungs(meta)] == [1, 2, 4]
+    meta["scheduler"]["max_t"] = 4
+    assert [r.iteration for r in curves.rungs(meta)] == [1, 2]
+
+
+# ---------------------------------------------------------------------------------------------
+# parallel coordinates
+
+
+def test_parallel_axes_kinds(case):
+    name, res = case
+    d = parallel.data(res)
+    kinds = {a.name: a.kind for a in d.axes}
+    assert kinds == {"lr": "log", "hidden": "category", "optimizer": "category",
+                     "batch_norm": "category", "layers": "linear", "val_loss": "linear"}
+    by_name = {a.name: a for a in d.axes}
+    assert by_name["batch_norm"].categories == ["False", "True"]
+    assert by_name["hidden"].categories == ["32", "64", "128"]
+    assert by_name["optimizer"].categories == ["adam", "sgd"]
+    scored = common.objective(res).notna()
+    assert len(d.trial_ids) == int(scored.sum()) and d.n_missing == int((~scored).sum())
+    lr = res.trials.loc[scored, "config/lr"].to_numpy()
+    assert np.allclose(by_name["lr"].values.to_numpy(), np.log10(lr))
+    ticks, labels = by_name["lr"].ticks()
+    assert all(lab in ("0.0001", "0.001", "0.01", "0.1") for lab in labels) or len(d.trial_ids) < 3
+    fig = parallel.png(res, d)
+    _render(fig)
+    ifig = parallel.interactive(res, d)
+    dims = ifig.data[0].dimensions
+    assert [dim.label for dim in dims] == [a.label for a in d.axes]
+    assert list(dims[3].ticktext) == ["False", "True"]
+    assert all(len(dim.values) == len(d.trial_ids) for dim in dims)
+
+
+def test_parallel_reads_params_without_metadata():
+    """An old results dir without params in its metadata: categories and bools still found."""
+    res = make(8)
+    res.meta["params"] = {}
+    res.trials["config/batch_norm"] = res.trials["config/batch_norm"].map(str)  # as CSV reads
+    d = parallel.data(res)
+    kinds = {a.name: a.kind for a in d.axes}
+    assert kinds["optimizer"] == "category" and kinds["batch_norm"] == "category"
+    assert kinds["lr"] == "linear" and kinds["layers"] == "linear"
+
+
+# ---------------------------------------------------------------------------------------------
+# importance
+
+
+def test_importance_finds_the_planted_param():
+    res = make(60, seed=1)
+    d = importance.data(res)
+    assert d.method.startswith("fANOVA")
+    assert d.top(1) == ["lr"], d.importances
+    assert sum(d.importances.values()) == pytest.approx(1.0, abs=1e-6)
+    assert set(d.importances) == set(PARAMS)
+
+
+def test_importance_thousand_trials_uses_ped_anova():
+    res = make(1000, errors=10, nan=10, seed=2)
+    d = importance.data(res)
+    assert d.method.startswith("PED-ANOVA") and d.n_trials == 980
+    assert d.top(1) == ["lr"]
+
+
+def test_importance_too_few_trials_says_why():
+    d = importance.data(make(1))
+    assert d.importances == {} and "at least 2" in d.reason
+    d = importance.data(make(3, errors=2))
+    assert d.importances == {} and "has 1" in d.reason
+    assert "Not computed" in importance.caption(make(1))
+    _render(importance.png(make(1)))
+    assert importance.interactive(make(1)).layout.annotations
+
+
+def test_importance_two_trials(case):
+    name, res = case
+    d = importance.data(res)
+    if d.importances:
+        assert list(d.importances) == sorted(d.importances, key=lambda k: -d.importances[k])
+        ifig = importance.interactive(res, d)
+        assert list(ifig.data[0].y)[::-1] == list(d.importances)
+    _render(importance.png(res, d))
+
+
+# ---------------------------------------------------------------------------------------------
+# scatter
+
+
+def test_scatter_2d_and_3d(case):
+    name, res = case
+    d2 = scatter.data(res, ["layers", "lr"], dims=2)
+    assert [a.name for a in d2.axes] == ["layers", "lr"]
+    d3 = scatter.data(res, ["lr"], dims=3)
+    assert [a.name for a in d3.axes][0] == "lr" and len(d3.axes) == 3
+    scores = common.objective(res)
+    if scores.notna().any():
+        assert d2.best == int(np.nanargmin(scores.to_numpy()))
+    for dims, d in ((2, d2), (3, d3)):
+        fig = scatter.png(res, d, dims)
+        _render(fig)
+        assert _mpl_points(fig) == len(res.trials) + (1 if d.best is not None else 0)
+        ifig = scatter.interactive(res, d, dims)
+        total = sum(len(t.x) for t in ifig.data if t.name != "best trial")
+        assert total == len(res.trials)
+        if dims == 3:
+            assert all(t.type == "scatter3d" for t in ifig.data)
+            assert ifig.layout.scene.xaxis.title.text == "lr (log)"
+
+
+def test_scatter_with_one_param_puts_the_objective_on_an_axis():
+    res = make(5, params={"lr": PARAMS["lr"]})
+    d = scatter.data(res, dims=2)
+    assert [a.name for a in d.axes] == ["lr", "val_loss"] and d.objective_is_axis
+    _render(scatter.png(res, d, 2))
+    d = scatter.data(res, dims=3)
+    assert len(d.axes) == 2
+    assert scatter.interactive(res, d, 3).data[0].type == "scatter"
+
+
+def test_scatter_without_params():
+    res = make(3, params={})
+    d = scatter.data(res)
+    assert d.axes == []
+    assert "tunes no params" in scatter.caption(res, d, 2)
+    _render(scatter.png(res, d, 2))
+
+
+# ---------------------------------------------------------------------------------------------
+# timeline
+
+
+def test_timeline_slots_and_utilisation(case):
+    name, res = case
+    d = timeline.data(res)
+    concurrent = res.meta["budget"]["concurrent"]
+    assert d.capacity >= concurrent
+    for _slot, bars in d.bars.groupby("slot"):
+        bars = bars.sort_values("start_s")
+        assert (bars["start_s"].iloc[1:].to_numpy() >=
+                bars["end_s"].iloc[:-1].to_numpy() - timeline.TOLERANCE_S).all()
+    assert 0 < d.utilisation <= 1
+    fig = timeline.png(res, d)
+    _render(fig)
+    ifig = timeline.interactive(res, d)
+    assert sum(len(t.x) for t in ifig.data) == len(d.bars)
+
+
+def test_timeline_utilisation_is_busy_share():
+    """Four 4-iteration trials on 2 slots, start-up 5 s: busy 16 s of 2 x 13 s."""
+    res = make(4, concurrent=2)
+    res.trials["start_s"] = [5.0, 5.0, 9.0, 9.0]
+    res.trials["end_s"] = [9.0, 9.0, 13.0, 13.0]
+    d = timeline.data(res)
+    assert d.capacity == 2 and d.rows == ["slot 1", "slot 2"]
+    assert d.busy_s == pytest.approx(16.0)
+    assert d.utilisation == pytest.approx(16 / 26)
+    assert d.utilisation_active == pytest.approx(1.0)
+    assert "utilisation 62% of 2 slot(s)" in timeline.summary(d)
+
+
+def test_timeline_shows_idle_slots_and_nodes():
+    res = make(3, concurrent=4)  # three trials at once, four slots: one idle row
+    d = timeline.data(res)
+    assert d.capacity == 4 and len(d.rows) == 4
+    assert d.bars["slot"].nunique() == 3
+    res = make(8, concurrent=4, nodes=2)
+    d = timeline.data(res)
+    assert d.rows == ["node0 slot 1", "node0 slot 2", "node1 slot 1", "node1 slot 2"]
+
+
+def test_timeline_running_trials_reach_the_reading_time():
+    res = make(6, running=2, concurrent=2)
+    d = timeline.data(res)
+    now_s = res.freshness.read_at - res.meta["started"]
+    running = d.bars[d.bars["status"] == "RUNNING"]
+    assert len(running) == 2 and np.allclose(running["end_s"], now_s)
+    assert d.window_s == pytest.approx(now_s)
+    assert "to the time of reading" in timeline.caption(res, d)
+
+
+def test_timeline_without_starts():
+    res = make(3)
+    res.trials["start_s"] = math.nan
+    d = timeline.data(res)
+    assert d.n_untimed == 3 and len(d.bars) == 0
+    assert timeline.summary(d) == "no trial has started yet"
+    _render(timeline.png(res, d))
