@@ -76,5 +76,4 @@ def tuner(exp: Experiment | str | Path | dict[str, Any], *, address: str | None 
     exp = _experiment(exp)
     plan = runner.make_plan(exp)
     runner.ensure_ray(address)
-    exp.results_dir.mkdir(parents=True, exist_ok=True)
     return runner.build_tuner(exp, plan, verbose=verbose)

@@ -45,11 +45,11 @@ class RandomSearcher(Searcher):
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as f:
-            pickle.dump(self.__dict__, f)
+            pickle.dump((self.rng, self.space, self._metric, self._mode), f)
 
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as f:
-            self.__dict__.update(pickle.load(f))
+            self.rng, self.space, self._metric, self._mode = pickle.load(f)
 
 
 def make_searcher(ctx, **options) -> RandomSearcher:

@@ -157,6 +157,22 @@ def run(driver: Driver, ctx: SearchContext, n: int, results: Any = None) -> list
     return configs
 
 
+def errored_then_mixed(driver: Driver, ctx: SearchContext) -> list[dict]:
+    """Two errored trials (``error=True``), then ten whose results alternate between good and
+    missing/NaN/inf/-inf/no objective; the configs suggested after the errors."""
+
+    def results(i, config):
+        kinds = [None, {METRIC: float("nan")}, {METRIC: float("inf")}, {"other": 1.0},
+                 {METRIC: float("-inf")}]
+        return kinds[i % 5] if i % 2 == 0 else {METRIC: objective(config)}
+
+    for _ in range(2):
+        trial_id, config = driver.suggest()
+        check_config(ctx, config)
+        driver.complete(trial_id, None, error=True)
+    return run(driver, ctx, 10, results=results)
+
+
 def _continue(driver: Driver, ctx: SearchContext, in_flight: list, n: int) -> list[dict]:
     for trial_id, config in in_flight:
         driver.complete(trial_id, {METRIC: objective(config)})
@@ -221,17 +237,7 @@ def test_errored_and_non_finite_trials(searcher):
     searcher goes on suggesting valid, new configs."""
     plan, ctx = plan_for(searcher)
     driver = driver_for(plan, ctx)
-
-    def results(i, config):
-        kinds = [None, {METRIC: float("nan")}, {METRIC: float("inf")}, {"other": 1.0},
-                 {METRIC: float("-inf")}]
-        return kinds[i % 5] if i % 2 == 0 else {METRIC: objective(config)}
-
-    for _ in range(2):
-        trial_id, config = driver.suggest()
-        check_config(ctx, config)
-        driver.complete(trial_id, None, error=True)
-    configs = run(driver, ctx, 10, results=results)
+    configs = errored_then_mixed(driver, ctx)
     configs += run(driver, ctx, 2)
     assert len({_key(c) for c in configs}) == len(configs), "a searcher repeated a config"
 

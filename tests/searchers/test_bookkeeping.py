@@ -8,23 +8,20 @@ import math
 
 import pytest
 
-from hpotk.testing.searchers import METRIC, driver_for, objective, plan_for, run
+from hpotk.testing.searchers import (
+    METRIC,
+    driver_for,
+    errored_then_mixed,
+    objective,
+    plan_for,
+    run,
+)
 from tests.searchers.test_conformance import CASES
 
 
 def _errored_then_mixed(name: str):
     plan, ctx = plan_for(CASES[name])
-    driver = driver_for(plan, ctx)
-
-    def results(i, config):
-        kinds = [None, {METRIC: float("nan")}, {METRIC: float("inf")}, {"other": 1.0},
-                 {METRIC: float("-inf")}]
-        return kinds[i % 5] if i % 2 == 0 else {METRIC: objective(config)}
-
-    for _ in range(2):
-        trial_id, _ = driver.suggest()
-        driver.complete(trial_id, None, error=True)
-    run(driver, ctx, 10, results=results)
+    errored_then_mixed(driver_for(plan, ctx), ctx)
     return plan.search_alg
 
 
