@@ -103,6 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="Ray Tune's own status tables as well")
 
+    p = sub.add_parser("schedule", help="fit a torch lr scheduler to the best PBT trial's "
+                                        "lineage (schedule.json, schedule.png); --check retrains")
+    p.add_argument("results_dir")
+    p.add_argument("--param", default="lr", help="the mutated param to follow [lr]")
+    p.add_argument("--trial", default="best", help="'best' or a trial id [best]")
+    p.add_argument("--check", action="store_true",
+                   help="retrain from scratch with the fitted schedule, the exact lineage and a "
+                        "constant lr, and compare them with the PBT trial")
+    p.add_argument("--repeats", type=int, default=3, help="seeds per --check variant [3]")
+    p.add_argument("--address", help="Ray cluster for --check (default: $RAY_ADDRESS, else an "
+                                     "embedded local Ray)")
+
     p = sub.add_parser("data", help="build a dataset ahead of time and print what it cost")
     p.add_argument("name", help="dataset name, e.g. emt-adsorption")
     p.add_argument("params", nargs="*", metavar="KEY=VALUE", help="dataset parameters")
@@ -131,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
     handlers = {"run": cmd_run, "plan": cmd_plan, "resume": cmd_resume, "best": cmd_best,
                 "data": cmd_data, "submit": cmd_submit, "study": cmd_study}
+    handlers["schedule"] = cmd_schedule
     try:
         return handlers[args.command](args)
     except HpotkError as exc:
@@ -376,6 +389,12 @@ def cmd_study(args: argparse.Namespace) -> int:
         print(f"[hpotk] study {study.name}: run {args.element} done; when all are, aggregate "
               f"with: hpotk study {args.study} --report-only")
     return 0
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from hpotk import pbt_schedule
+
+    return pbt_schedule.main(args)
 
 
 def cmd_data(args: argparse.Namespace) -> int:

@@ -188,6 +188,13 @@ def _write_retrain(exp: Experiment, config: dict[str, Any], best_row: dict[str, 
     doc["checkpoint"] = {"every": 0, "at_end": not checkpoints_itself(exp.trainable), "keep": 1}
     doc["results"] = str(exp.results_dir.parent)
     header = f"# Retrain the best trial of {exp.name!r} ({best_row['trial_id']}).\n"
+    if exp.strategy.scheduler.name == "pbt":  # the lr it followed, as a fitted lr_schedule
+        from hpotk.pbt_schedule import fit_for_retrain
+
+        try:
+            header += fit_for_retrain(exp, best_row, doc)
+        except Exception as exc:  # a failed fit must not cost the run its summary
+            header += f"# (no lr schedule fitted to its PBT lineage: {exc})\n"
     path.write_text(header + yaml.safe_dump(doc, sort_keys=False))
 
 
