@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from hpotk._plain import plain
+
 # Trial statuses in legend order, with a label and a colour from the Okabe-Ito palette (readable
 # by colour-blind readers). Unknown statuses are drawn grey.
 STATUS_STYLE: dict[str, tuple[str, str]] = {
@@ -118,11 +120,9 @@ def format_value(value: Any) -> str:
         if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
         return f"{value:.4g}"
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        try:
-            return format_value(value.item())
-        except (ValueError, AttributeError):
-            pass
+    converted = plain(value)  # numpy scalars and arrays
+    if converted is not value:
+        return format_value(converted)
     if isinstance(value, (list, dict)):
         return json.dumps(value)
     return str(value)
