@@ -643,7 +643,7 @@ class StudySummary:
                                                 f" ({self.baseline}'s final value)")]
         for s in self.strategies.values():
             p = "" if s.p_value is None else f", p={s.p_value:.2g}"
-            lines.append(f"    {s.label:<16} final {s.final_mean:.4g} ± {_sd(s.final_sd)}, "
+            lines.append(f"    {s.label:<16} final {_num(s.final_mean)} ± {_sd(s.final_sd)}, "
                          f"{s.trials_finished_mean:.0f} trials finished, time-to-target "
                          f"{s.tts_text}, speedup {s.speedup_text}{p}")
         return "\n".join(lines)
@@ -934,7 +934,7 @@ def _markdown(summary: StudySummary, note: str) -> str:
     for s in s0.strategies.values():
         p = "—" if s.p_value is None else f"{s.p_value:.3g}"
         lines.append(f"| {s.label} | {s.runs} | {s.trials_finished_mean:.1f} ± "
-                     f"{_sd(s.trials_finished_sd)} | {s.final_mean:.4g} ± {_sd(s.final_sd)} | "
+                     f"{_sd(s.trials_finished_sd)} | {_num(s.final_mean)} ± {_sd(s.final_sd)} | "
                      f"{s.tts_text} | {s.speedup_text} | {p} |")
     lines += ["", "Per run:", "",
               f"| strategy | seed | trials finished | final {s0.report_metric} | "
@@ -1022,3 +1022,7 @@ def _duration(seconds: float) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def _num(value: float) -> str:
+    return "—" if value is None or math.isnan(value) else f"{value:.4g}"
