@@ -644,8 +644,13 @@ class StudySummary:
         for s in self.strategies.values():
             p = "" if s.p_value is None else f", p={s.p_value:.2g}"
             lines.append(f"    {s.label:<16} final {_num(s.final_mean)} ± {_sd(s.final_sd)}, "
-                         f"{s.trials_finished_mean:.0f} trials finished, time-to-target "
+                         f"{_count(s.trials_finished_mean)} trials finished, time-to-target "
                          f"{s.tts_text}, speedup {s.speedup_text}{p}")
+        short = [f"{c.label} seed {c.seed}" for c in self.runs if math.isnan(c.final)]
+        if short:
+            lines.append(f"[hpotk] note: fewer than top_k={self.top_k} trials reported in "
+                         f"{', '.join(short)}, so no curve there; give the runs more time or "
+                         f"lower top_k")
         return "\n".join(lines)
 
 
@@ -975,7 +980,10 @@ def plot(summary: StudySummary, path: Path, *, note: str = "") -> Path:
         if s.tts is not None:
             ax.axvline(s.tts / scale, color=color, ls=":", lw=1)
         bottom.plot(t, s.finished_mean, color=color, lw=1.5)
-        counts.append(f"{s.label}: {s.trials_finished_mean:.0f}")
+        counts.append(f"{s.label}: {_count(s.trials_finished_mean)}")
+    if all(np.isnan(s.center).all() for s in summary.strategies.values()):
+        ax.text(0.5, 0.5, f"no curve: in no strategy did {summary.top_k} trials report in "
+                f"every run", transform=ax.transAxes, ha="center", va="center", color="0.4")
     if summary.target is not None:
         ax.axhline(summary.target, color="0.3", ls="--", lw=1,
                    label=f"target {summary.target:.4g}")
@@ -1026,3 +1034,9 @@ def _duration(seconds: float) -> str:
 
 def _num(value: float) -> str:
     return "—" if value is None or math.isnan(value) else f"{value:.4g}"
+
+
+def _count(value: float) -> str:
+    """A mean count: whole numbers as such, others with one decimal."""
+    return "—" if math.isnan(value) else (f"{value:.0f}" if float(value).is_integer()
+                                          else f"{value:.1f}")
