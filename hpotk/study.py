@@ -27,6 +27,7 @@ Conventions:
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import os
@@ -775,18 +776,22 @@ def _events(res: Any, objective: str, mode: str, report_metric: str,
     else:
         times = ids = objs = reps = np.array([])
     sign = 1.0 if mode == "min" else -1.0
-    best: dict[str, tuple[float, float]] = {}  # trial -> (signed best objective, report there)
+    best: dict[str, float] = {}  # trial -> signed best objective so far (smaller is better)
+    report_at: dict[str, float] = {}  # trial -> report_metric at that iteration
+    ranked: list[tuple[float, str]] = []  # (signed best objective, trial), ascending
     values = np.full(len(times), math.nan)
     for i in range(len(times)):
-        obj = objs[i]
+        obj, trial = objs[i], ids[i]
         if not math.isnan(obj):
             key = sign * obj
-            held = best.get(ids[i])
-            if held is None or key < held[0]:
-                best[ids[i]] = (key, reps[i])
-        if len(best) >= top_k:
-            top = sorted(best.values(), key=lambda item: item[0])[:top_k]
-            values[i] = float(np.mean([rep for _, rep in top]))
+            held = best.get(trial)
+            if held is None or key < held:
+                if held is not None:
+                    del ranked[bisect.bisect_left(ranked, (held, trial))]
+                bisect.insort(ranked, (key, trial))
+                best[trial], report_at[trial] = key, float(reps[i])
+        if len(ranked) >= top_k:
+            values[i] = math.fsum(report_at[t] for _, t in ranked[:top_k]) / top_k
     trials = res.trials
     ends = np.array([])
     if len(trials) and "status" in trials and "end_s" in trials:
