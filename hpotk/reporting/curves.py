@@ -103,8 +103,9 @@ def caption(res: Any, d: CurvesData | None = None) -> str:
     text = f"{res.metric} at every iteration of every trial, coloured by how the trial ended."
     if d.rungs:
         where = ", ".join(str(r.iteration) for r in d.rungs)
-        text += (f" Dashed lines: the {d.scheduler} rungs (iterations {where}), where the "
-                 f"scheduler compares trials and stops the worse ones.")
+        rungs = "rung (iteration" if len(d.rungs) == 1 else "rungs (iterations"
+        text += (f" Dashed lines: the {d.scheduler} {rungs} {where}), where the scheduler "
+                 f"compares trials and stops the worse ones.")
     if d.n_without:
         text += f" {d.n_without} trial(s) reported no {res.metric} and are not drawn."
     return text
@@ -196,6 +197,9 @@ def interactive(res: Any, d: CurvesData | None = None) -> Any:
     if not d.curves:
         fig.add_annotation(text=f"no trial has reported {res.metric} yet", showarrow=False,
                            xref="paper", yref="paper", x=0.5, y=0.5)
+    top = max((max(x) for x, _ in d.curves.values() if x), default=1.0)
+    if top <= 20:
+        fig.update_xaxes(dtick=1)
     fig.update_layout(height=460, xaxis_title="iteration (training_iteration)",
                       yaxis_title=common.objective_label(res),
                       margin={"t": 40, "b": 50, "l": 60, "r": 20},

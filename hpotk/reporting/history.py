@@ -142,7 +142,8 @@ def interactive(res: Any, d: HistoryData | None = None) -> Any:
                              line=line, legendgroup="best", name="best so far"), row=1, col=2)
     fig.update_xaxes(title_text=f"wall-clock time since the experiment started ({unit})",
                      rangemode="tozero", row=1, col=1)
-    fig.update_xaxes(title_text="trial number (in the order trials started)", row=1, col=2)
+    fig.update_xaxes(title_text="trial number (in the order trials started)", row=1, col=2,
+                     dtick=1 if len(d.frame) <= 20 else None)
     fig.update_yaxes(title_text=common.objective_label(res), row=1, col=1)
     fig.update_layout(height=430, margin={"t": 40, "b": 50, "l": 60, "r": 20},
                       legend={"orientation": "h", "y": -0.2})

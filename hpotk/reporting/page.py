@@ -178,7 +178,7 @@ th, td { border-bottom: 1px solid #e5e5e5; padding: 4px 8px; text-align: right;
          white-space: nowrap; }
 th { background: #f2f2f2; position: sticky; top: 0; }
 td:nth-child(2), td:nth-child(3), th:nth-child(2), th:nth-child(3) { text-align: left; }
-table.errors td { text-align: left; white-space: normal; }
+table.errors td, table.errors th { text-align: left; white-space: normal; }
 pre { background: #f5f5f5; padding: 10px 12px; border-radius: 4px; overflow-x: auto;
       font-size: 0.85em; }
 code { background: #f0f0f0; padding: 0 3px; border-radius: 3px; }

@@ -65,7 +65,8 @@ def caption(res: Any, d: ScatterData, dims: int) -> str:
     text = (f"Each trial at its {names}, coloured by its best {res.metric} (brighter is "
             f"better); the {'diamond' if dims == 3 else 'star'} marks the best trial.")
     if missing:
-        text += f" Grey crosses: {missing} trial(s) without a {res.metric} value."
+        mark = "open circles" if dims == 3 else "crosses"
+        text += f" Grey {mark}: {missing} trial(s) without a {res.metric} value."
     if dims == 3:
         text += " In the page, drag to rotate and scroll to zoom."
     return text
@@ -119,8 +120,12 @@ def png(res: Any, d: ScatterData, dims: int = 2) -> Any:
                            shrink=0.7 if three else 1.0)
         bar.set_label(common.objective_label(res))
     if (~ok).any() and not d.objective_is_axis:
-        ax.scatter(*[c[~ok] for c in coords], marker="x", color="#999999", s=size * 0.7,
-                   label="no value", linewidths=1)
+        if three:
+            ax.scatter(*[c[~ok] for c in coords], marker="o", facecolors="none",
+                       edgecolors="#999999", s=size * 0.7, label="no value", linewidths=1)
+        else:
+            ax.scatter(*[c[~ok] for c in coords], marker="x", color="#999999", s=size * 0.7,
+                       label="no value", linewidths=1)
     if d.best is not None:
         ax.scatter(*[[c[d.best]] for c in coords], marker="D" if three else "*",
                    s=size * (3 if three else 6), color="#D55E00",
@@ -170,7 +175,8 @@ def interactive(res: Any, d: ScatterData, dims: int = 2) -> Any:
         fig.add_trace(trace(
             **{k: c[~ok] for k, c in zip(keys, coords, strict=False)}, mode="markers",
             name="no value", hovertext=hover[~ok], hoverinfo="text",
-            marker={"color": "#999999", "symbol": "x", "size": size}))
+            marker={"color": "#999999", "symbol": "circle-open" if three else "x",
+                    "size": size}))
     if d.best is not None:
         fig.add_trace(trace(
             **{k: [c[d.best]] for k, c in zip(keys, coords, strict=False)}, mode="markers",

@@ -115,3 +115,30 @@ def make(n: int, *, max_t: int = 9, errors: int = 0, nan: int = 0, running: int 
     return Results(Path(path), meta, trials_frame, history_frame, freshness)
 
 
+
+
+def write_dir(res: Results, path: Path, status: str = "complete") -> Path:
+    """Write ``res`` as a results directory `hpotk.results.load` reads (hpotk.json,
+    experiment.json, trials.csv, history.csv, plan.txt, best.json)."""
+    import json
+
+    path.mkdir(parents=True, exist_ok=True)
+    meta = res.meta
+    state = {"status": status, "name": meta["name"], "started": meta["started"],
+             "finished": meta["finished"], "metric": meta["metric"], "mode": meta["mode"],
+             "strategy": meta["strategy"], "params": meta["params"], "budget": meta["budget"],
+             "runs": [{"host": "elsewhere", "pid": 1, "started": meta["started"]}]}
+    (path / "hpotk.json").write_text(json.dumps(state))
+    experiment = {"name": meta["name"], "metric": {"name": meta["metric"], "mode": meta["mode"]},
+                  "strategy": {"scheduler": meta["scheduler"], "searcher": meta["searcher"]},
+                  "budget": meta["budget"]}
+    (path / "experiment.json").write_text(json.dumps(experiment))
+    res.trials.to_csv(path / "trials.csv", index=False)
+    res.history.to_csv(path / "history.csv", index=False)
+    (path / "plan.txt").write_text(meta["plan"])
+    best = res.best()
+    if best is not None and status != "running":
+        (path / "retrain.yaml").write_text("name: made-best\n")
+        (path / "best.json").write_text(json.dumps({
+            "trial_id": best["trial_id"], "retrain": f"hpotk run {path / 'retrain.yaml'}"}))
+    return path
