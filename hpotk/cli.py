@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results_dir")
     p.add_argument("--json", action="store_true", help="print best.json as it is")
 
+    p = sub.add_parser("report", help="figures (PNG) and an offline HTML page of a results "
+                                      "or study directory, finished or still running")
+    p.add_argument("results_dir")
+    p.add_argument("--out", metavar="DIR", help="where to write them [RESULTS_DIR/report]")
+    p.add_argument("--open", action="store_true", help="open the page in a web browser")
+
     p = sub.add_parser("submit", help="run an experiment on a Ray cluster of Slurm nodes "
                                       "(renders slurm/submit.sbatch and calls sbatch)")
     p.add_argument("experiment")
@@ -142,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     from hpotk.errors import HpotkError
 
     handlers = {"run": cmd_run, "plan": cmd_plan, "resume": cmd_resume, "best": cmd_best,
-                "data": cmd_data, "submit": cmd_submit, "study": cmd_study}
+                "data": cmd_data, "submit": cmd_submit, "study": cmd_study,
+                "report": cmd_report}
     handlers["schedule"] = cmd_schedule
     try:
         return handlers[args.command](args)
@@ -294,6 +301,21 @@ def cmd_best(args: argparse.Namespace) -> int:
             print(f"[hpotk] {res.name} is still running: the best trial so far "
                   f"({res.freshness.describe()})")
         _print_best(best)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from hpotk.reporting import write_report
+
+    files = write_report(args.results_dir, args.out)
+    print(f"[hpotk] report: {files.index}")
+    if files.pngs:
+        print(f"[hpotk] figures: {', '.join(p.name for p in files.pngs)} in "
+              f"{files.pngs[0].parent}")
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(files.index.resolve().as_uri())
     return 0
 
 
