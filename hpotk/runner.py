@@ -285,12 +285,15 @@ def _finish(exp: Experiment, plan: Plan, result_grid: Any, elapsed: float) -> Ru
     unfinished = any(r["status"] == "UNFINISHED" for r in rows)
     interrupted = (unfinished or len(rows) < plan.expected_trials) and not out_of_time
     best = summary.write_summary(exp, rows, results_dir)
-    all_errored = bool(rows) and all(r["status"] == "ERROR" for r in rows)
-    failed = all_errored or (exp.fail_fast and any(r["status"] == "ERROR" for r in rows))
+    errored = [r for r in rows if r["status"] == "ERROR"]
+    stopped = exp.fail_fast and bool(errored)
+    # a bug in the trainable: recorded as failed, so a re-run after the fix is not "complete"
+    all_errored = bool(rows) and len(errored) == len(rows) and not interrupted
+    failed = stopped or all_errored
     status = "failed" if failed else "interrupted" if interrupted else "complete"
-    error = next((r["error"] for r in rows if r["status"] == "ERROR"), "")
-    reason = ("every trial errored" if all_errored else
-              "it was stopped at a trial error (fail_fast)" if failed else "")
+    error = errored[0]["error"] if errored else ""
+    reason = ("it was stopped at a trial error (fail_fast)" if stopped else
+              "every trial errored" if all_errored else "")
     run_state.record_end(results_dir, status, n_trials=len(rows),
                          reason=f"{reason}, the first with: {error}" if failed else "")
     return RunOutcome(status, results_dir, best, len(rows), error, rows, reason)
