@@ -982,6 +982,9 @@ def plot(summary: StudySummary, path: Path, *, note: str = "") -> Path:
                 label=f"{s.label} ({what} of {s.runs} runs; {versus})")
         if not np.isnan(s.low).all():
             ax.fill_between(t, s.low, s.high, color=color, alpha=0.2, lw=0)
+        for run in summary.runs:  # each repeat, thin: where a mean is not defined yet too
+            if run.label == s.label:
+                ax.plot(t, run.values, color=color, lw=0.7, alpha=0.45)
         if s.tts is not None:
             ax.axvline(s.tts / scale, color=color, ls=":", lw=1)
         bottom.plot(t, s.finished_mean, color=color, lw=1.5)
@@ -992,14 +995,25 @@ def plot(summary: StudySummary, path: Path, *, note: str = "") -> Path:
     if summary.target is not None:
         ax.axhline(summary.target, color="0.3", ls="--", lw=1,
                    label=f"target {summary.target:.4g}")
-    ax.text(0.99, 0.97, "trials finished\n" + "\n".join(counts), transform=ax.transAxes,
-            ha="right", va="top", fontsize=8.5,
+    top = summary.mode == "min"  # the curves fall (min) or rise (max): keep clear of their end
+    ax.text(0.99, 0.97 if top else 0.03, "trials finished\n" + "\n".join(counts),
+            transform=ax.transAxes, ha="right", va="top" if top else "bottom", fontsize=8.5,
             bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9})
+    # the axis spans the runs' own values (and the target): a 95% CI of two repeats is wide
+    # enough to flatten every curve, so the band is clipped rather than the curves squeezed
+    seen = np.concatenate([c.values for c in summary.runs] + (
+        [[summary.target]] if summary.target is not None else []))
+    seen = seen[np.isfinite(seen)]
+    if len(seen):
+        lo, hi = float(seen.min()), float(seen.max())
+        pad = 0.08 * (hi - lo) if hi > lo else max(abs(hi) * 0.05, 1e-3)
+        ax.set_ylim(lo - pad, hi + pad)
     band = "95% CI" if summary.band == "ci" else "interquartile range"
     ax.set_ylabel(f"{summary.report_metric}: mean of top {summary.top_k}")
-    ax.set_title(f"{summary.name}: time to solution (band: {band}; dotted: time-to-target)",
-                 fontsize=10.5)
-    ax.legend(loc="upper center" if summary.mode == "min" else "lower center", fontsize=8.5,
+    center = "mean" if summary.band == "ci" else "median"
+    ax.set_title(f"{summary.name}: time to solution (thick: {center}, band: {band}, thin: each "
+                 f"run; dotted: time-to-target)", fontsize=10)
+    ax.legend(loc="best", fontsize=8.5,
               framealpha=0.9)
     ax.grid(alpha=0.3)
     bottom.set_ylabel("trials\nfinished")
