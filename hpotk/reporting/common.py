@@ -84,6 +84,11 @@ def running_best(values: Any, mode: str) -> Any:
     return values.cummin() if mode == "min" else values.cummax()
 
 
+def running_note(res: Any) -> str:
+    """" (still running)" for a running experiment's figure titles, else ""."""
+    return " (still running)" if res.status == "running" else ""
+
+
 def short_id(trial_id: Any) -> str:
     """A trial id without Ray's experiment prefix: ``da6df_00012`` -> ``00012``."""
     text = str(trial_id)
@@ -94,7 +99,7 @@ def short_id(trial_id: Any) -> str:
 def format_seconds(seconds: float) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "-"
-    if seconds < 120:
+    if seconds < 180:
         return f"{seconds:.0f} s"
     if seconds < 7200:
         return f"{seconds / 60:.1f} min"

@@ -163,7 +163,8 @@ def png(res: Any, d: CurvesData | None = None) -> Any:
     if top <= 20:
         ax.set_xticks(list(range(1, int(top) + 1)))
     ax.grid(alpha=0.3)
-    ax.set_title(f"{TITLE}: {res.name} ({len(d.curves)} trials)", fontsize=12,
+    ax.set_title(f"{TITLE}: {res.name} ({len(d.curves)} trials){common.running_note(res)}",
+                 fontsize=12,
                  pad=14 if d.rungs else 6)
     return fig
 

@@ -102,7 +102,7 @@ def png(res: Any, d: HistoryData | None = None) -> Any:
         for ax in (ax_time, ax_num):
             ax.text(0.5, 0.5, f"no trial has reported {res.metric} yet", ha="center",
                     va="center", transform=ax.transAxes, color="#555555")
-    fig.suptitle(f"{TITLE}: {res.name}", fontsize=12)
+    fig.suptitle(f"{TITLE}: {res.name}{common.running_note(res)}", fontsize=12)
     return fig
 
 

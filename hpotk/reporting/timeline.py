@@ -167,7 +167,7 @@ def png(res: Any, d: TimelineData | None = None) -> Any:
     ax.set_xlim(0, max(d.window_s / div, 1e-9) * 1.01)
     ax.set_xlabel(f"wall-clock time since the experiment started ({unit})")
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title(f"{TITLE}: {summary(d)}", fontsize=10.5)
+    ax.set_title(f"{TITLE}{common.running_note(res)}: {summary(d)}", fontsize=10.5)
     return fig
 
 
