@@ -273,9 +273,22 @@ def _run_overrides(spec: StudySpec, base: Any, entry: StrategyEntry, label: str,
     budget = spec.budget.model_dump(exclude_none=True)
     budget.setdefault("trials", DEFAULT_TRIALS)
     out += [(f"budget.{key}", value) for key, value in budget.items()]
-    out += [(key, value) for key, value in spec.set.items()]
-    out += [(key, value) for key, value in entry.set.items()]
+    out += _flat(spec.set)
+    out += _flat(entry.set)
     out += [("name", f"seed{seed}"), ("results", str(results)), ("seed", seed)]
+    return out
+
+
+def _flat(keys: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``set`` as dotted key paths: a nested mapping sets each key inside it (so ``--set
+    set.data.size=100`` changes the size and keeps the dataset's name)."""
+    out: list[tuple[str, Any]] = []
+    for key, value in keys.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out += _flat(value, f"{path}.")
+        else:
+            out.append((path, value))
     return out
 
 

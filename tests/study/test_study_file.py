@@ -68,8 +68,10 @@ def test_per_strategy_set_overrides_any_key(tmp_path):
         budget: {time_s: 30}
         baseline: often
     """)
-    study = load_study(path, ["repeats=2"])
+    study = load_study(path, ["repeats=2", "set.budget.max_t=7"])
     assert len(study.runs) == 6
+    assert {r.experiment.budget.max_t for r in study.runs} == {7}
+    assert {r.experiment.budget.time_s for r in study.runs} == {30}  # the rest of budget kept
     every = {r.label: r.experiment.checkpoint.every for r in study.runs}
     assert every == {"often": 1, "never": 0, "asha": 0}
     assert study.runs[2].experiment.strategy.scheduler.name == "asha"
