@@ -390,35 +390,41 @@ class StudyOutcome:
 
 
 def prepare_data(study: Study, log: Any = print) -> None:
-    """Build the data the runs share once, before any run's clock starts (so generating it is
-    not charged to the first strategy): a named dataset through `hpotk.data.prepare`, else the
-    built-in trainable's own loader (which fills its cache)."""
-    exp = study.base
-    spec = dict(exp.data)
-    started = time.perf_counter()
-    name = spec.get("name")
+    """Build the data the runs use once, before any run's clock starts (so generating it is
+    not charged to the first strategy that needs it): each distinct data spec of the runs, a
+    named dataset through `hpotk.data.prepare`, else the built-in trainable's own loader."""
     from hpotk.data import DATASETS
 
-    if isinstance(name, str) and name in DATASETS:
-        from hpotk.data import prepare
+    seen: set[str] = set()
+    for run in study.runs:
+        exp = run.experiment
+        spec = dict(exp.data)
+        trainable = exp.trainable if isinstance(exp.trainable, str) else None
+        key = json.dumps([trainable, spec], sort_keys=True, default=str)
+        if key in seen:
+            continue
+        seen.add(key)
+        started = time.perf_counter()
+        name = spec.get("name")
+        if isinstance(name, str) and name in DATASETS:
+            from hpotk.data import prepare
 
-        params = {k: v for k, v in spec.items() if k != "name"}
-        log(f"[hpotk] study {study.name}: data " + prepare(name, **params).replace("\n", "; "))
-        return
-    if not isinstance(exp.trainable, str):
-        return  # a command trainable reads its own data
-    from hpotk.trainables import resolve
+            params = {k: v for k, v in spec.items() if k != "name"}
+            log(f"[hpotk] study {study.name}: data " + prepare(name, **params).replace("\n", "; "))
+            continue
+        if trainable is None:
+            continue  # a command trainable reads its own data
+        from hpotk.trainables import resolve
 
-    cls = resolve(exp.trainable)
-    loader = getattr(cls, "load_data", None)
-    if loader is None:
-        return
-    try:
-        loader(spec)
-    except NotImplementedError:
-        return
-    log(f"[hpotk] study {study.name}: data loaded in {time.perf_counter() - started:.1f} s "
-        f"before the first run")
+        loader = getattr(resolve(trainable), "load_data", None)
+        if loader is None:
+            continue
+        try:
+            loader(spec)
+        except NotImplementedError:
+            continue
+        log(f"[hpotk] study {study.name}: data loaded in {time.perf_counter() - started:.1f} s "
+            f"before the first run")
 
 
 def run_study(study: Study, *, address: str | None = None, verbose: int = 1,

@@ -66,6 +66,19 @@ def test_data_first_then_every_run_in_order_then_the_report(recorded, tmp_path):
     assert len(out.skipped) == 4
 
 
+def test_each_distinct_data_spec_is_built_once(recorded, tmp_path):
+    path = cgcnn_study(tmp_path)
+    path.write_text(path.read_text().replace(
+        "strategies: [fifo/random, asha/random]",
+        "strategies:\n  fifo/random: null\n  small: {strategy: asha/random, set: {data.size: 100}}"))
+    s = study.load_study(path)
+    study.run_study(s, log=lambda *a: None)
+    data = [c for c in recorded if c[0] == "data"]
+    assert data == [("data", "emt-adsorption", {"size": 800, "seed": 0}),
+                    ("data", "emt-adsorption", {"size": 100, "seed": 0})]
+    assert recorded.index(data[-1]) < recorded.index(("ray",))
+
+
 def test_an_interrupted_run_resumes_with_the_time_left(recorded, tmp_path):
     s = study.load_study(cgcnn_study(tmp_path))
     first = s.runs[0].path
