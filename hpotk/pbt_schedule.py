@@ -373,6 +373,9 @@ def figure(analysis: Analysis, path: Path | None = None) -> Path:
         for ax in (top, bottom):
             ax.axvline(p["iteration"] - 0.5, color="tab:red", ls=":", lw=1,
                        label="perturbation (exploit + explore)" if i == 0 and ax is top else None)
+    drawn = [v for v in analysis.objective if math.isfinite(v)]
+    if drawn and min(drawn) > 0 and max(drawn) / min(drawn) > 30:
+        top.set_yscale("log")  # a loss over decades: its late progress stays visible
     top.set_ylabel(f"{res.metric} ({'lower' if res.mode == 'min' else 'higher'} is better)")
     top.set_title(f"{res.name}: the best trial's lineage and the {analysis.param} schedule "
                   f"it followed", fontsize=11)
