@@ -121,3 +121,55 @@ def check_page(index: Path, screenshot: Path | None = None, width: int = 1300) -
         finally:
             browser.close()
     return result
+
+
+def brush_and_rotate(index: Path, axis: int = 0) -> dict:
+    """Drag along parallel-coordinates axis ``axis`` (a brush) and across the 3-D scatter (a
+    rotation), as a user would; return the brushed ranges and the 3-D camera before and after."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            page.goto(index.resolve().as_uri(), wait_until="load")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.js-plotly-plot')]"
+                ".every(p => p._fullLayout)", timeout=60_000)
+            page.evaluate("() => document.getElementById('fig-parallel').scrollIntoView()")
+            page.wait_for_timeout(300)
+            box = page.evaluate(
+                "(i) => { const r = document.querySelectorAll('#fig-parallel .axis-brush "
+                "rect.background')[i].getBoundingClientRect(); "
+                "return [r.x, r.y, r.width, r.height]; }", axis)
+            x = box[0] + box[2] / 2
+            page.mouse.move(x, box[1] + box[3] * 0.1)
+            page.mouse.down()
+            for k in range(1, 11):  # parcoords' brush follows real, gradual moves
+                page.mouse.move(x, box[1] + box[3] * (0.1 + 0.05 * k))
+                page.wait_for_timeout(30)
+            page.mouse.up()
+            page.wait_for_timeout(500)
+            brushed = page.evaluate(
+                "() => document.getElementById('fig-parallel').data[0].dimensions"
+                ".map(d => d.constraintrange || null)")
+            camera = "() => JSON.stringify(document.getElementById('fig-scatter3d')" \
+                     "._fullLayout.scene.camera.eye)"
+            page.evaluate("() => document.getElementById('fig-scatter3d').scrollIntoView()")
+            page.wait_for_timeout(300)
+            before = page.evaluate(camera)
+            box = page.evaluate(
+                "() => { const r = document.getElementById('fig-scatter3d')"
+                ".getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }")
+            cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+            page.mouse.move(cx, cy)
+            page.mouse.down()
+            for k in range(1, 11):
+                page.mouse.move(cx + 15 * k, cy + 2 * k)
+                page.wait_for_timeout(20)
+            page.mouse.up()
+            page.wait_for_timeout(300)
+            after = page.evaluate(camera)
+        finally:
+            browser.close()
+    return {"brushed": brushed, "camera_before": before, "camera_after": after}

@@ -52,3 +52,14 @@ def test_study_page_images_load(chromium, tmp_path):
     assert check.images and all(i["naturalWidth"] > 0 for i in check.images), check.images
     run_page = files.index.parent / "../asha-random/seed0/report/index.html"
     assert_page_ok(check_page(run_page.resolve()))
+
+
+def test_parallel_axes_brush_and_3d_rotates(chromium, tmp_path):
+    from tests.reporting.browser import brush_and_rotate
+
+    files = page.write(make(30, path=tmp_path), tmp_path / "report")
+    done = brush_and_rotate(files.index, axis=0)
+    lr = done["brushed"][0]
+    assert lr is not None and lr[0] < lr[1], done  # the lr axis now filters a range
+    assert all(r is None for r in done["brushed"][1:])
+    assert done["camera_after"] != done["camera_before"]  # the 3-D scatter rotated
