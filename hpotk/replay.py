@@ -142,6 +142,18 @@ class Table:
             self._by_key = {self.key(t.config): t for t in self.trials}
         return self._by_key
 
+    def scaled(self, factor: float) -> Table:
+        """The table with every recorded iteration and setup ``factor`` times as long: what the
+        schedulers would do on a machine that slow (a loaded one), e.g. `time_ratio` of real
+        runs made under other load than the recording."""
+        import dataclasses
+
+        if not factor > 0:
+            raise HpotkError(f"a time scale must be > 0, got {factor}")
+        trials = [dataclasses.replace(t, iter_s=[s * factor for s in t.iter_s],
+                                      setup_s=t.setup_s * factor) for t in self.trials]
+        return dataclasses.replace(self, trials=trials)
+
     @property
     def iteration_s(self) -> float:
         """Mean recorded seconds per iteration (for messages)."""
@@ -872,8 +884,9 @@ class Agreement:
         real_runs, replayed_runs: how many of each.
         trials_real, trials_replayed: trials finished per run (mean, sd, min, max).
         final_real, final_replayed: the final top-k mean per run (mean, sd, min, max).
-        within_envelope: share of the time grid (where both curves are defined) at which the
-            replay's mean curve lies between the lowest and the highest real run.
+        within_envelope: share of the time grid (where the replay's mean and at least two real
+            runs are defined) at which the replay's mean lies between the lowest and the
+            highest real run there.
         within_sd: share at which it lies within one sd of the real runs' mean.
         max_gap_sd: the largest gap between the two mean curves, in real sds at that time.
         grid, real, replayed: the time grid and each side's mean / low / high curves and mean
@@ -909,6 +922,39 @@ class Agreement:
             f"{self.within_envelope:.0%} of the time grid, within one real sd of the real mean at "
             f"{self.within_sd:.0%}; largest gap {self.max_gap_sd:.1f} real sd",
         ])
+
+
+def time_ratio(table: Table, runs: Sequence[Any]) -> tuple[float, int]:
+    """How much longer the real ``runs`` took than the table for the same work: the ratio of
+    their seconds to the recorded ones over every (config, iteration) both hold, and how many
+    such pairs there were ((nan, 0) if none: the runs tried no recorded config).
+
+    A run's seconds are the gaps between its trial's consecutive results (the first result's
+    ``time_this_iter_s``), as `load_table` reads them."""
+    mine = real = 0.0
+    pairs = 0
+    for res in runs:
+        for trial_id, frame in res.history.groupby("trial_id", sort=False):
+            config = res.trials.loc[res.trials["trial_id"] == trial_id]
+            if not len(config):
+                continue
+            row = config.iloc[0].to_dict()
+            key = table.key({p: row.get(f"config/{p}") for p in table.params})
+            recorded = table._index().get(key)
+            if recorded is None:
+                continue
+            rows = frame.sort_values("time_s").to_dict("records")
+            for i, r in enumerate(rows):
+                it = int(r["iteration"])
+                if not 1 <= it <= table.max_t:
+                    continue
+                gap = r["time_s"] - rows[i - 1]["time_s"] if i else r.get("time_this_iter_s")
+                if gap is None or _missing(gap) or gap < 0:
+                    continue
+                real += float(gap)
+                mine += recorded.iter_s[it - 1]
+                pairs += 1
+    return (real / mine if mine > 0 else math.nan), pairs
 
 
 def aligned(res: Any) -> Any:
@@ -965,8 +1011,15 @@ def agreement(real: Sequence[Any], replayed: Sequence[Any], *, report_metric: st
         mean = np.nanmean(real_stack, axis=0)
         sd = np.nanstd(real_stack, axis=0, ddof=1)
         low, high = np.nanmin(real_stack, axis=0), np.nanmax(real_stack, axis=0)
-    replay_center = summary.strategies["replayed"].center
-    defined = ~np.isnan(replay_center) & ~np.isnan(real_stack).any(axis=0)
+    replay_stack = np.vstack([c.values for c in curves["replayed"]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        replay_center = np.where((~np.isnan(replay_stack)).sum(axis=0) >= min(2, len(
+            replay_stack)), np.nanmean(replay_stack, axis=0), math.nan)
+    # compared where the replay's mean and at least two real runs (or the only one) are defined:
+    # a real run cut short (its start-up ate its budget) does not blank the whole comparison
+    enough = min(2, len(real_stack))
+    defined = ~np.isnan(replay_center) & ((~np.isnan(real_stack)).sum(axis=0) >= enough)
     if defined.any():
         r, m, s = replay_center[defined], mean[defined], sd[defined]
         inside = (r >= low[defined] - 1e-12) & (r <= high[defined] + 1e-12)
@@ -985,7 +1038,7 @@ def agreement(real: Sequence[Any], replayed: Sequence[Any], *, report_metric: st
         within_envelope, within_sd, max_gap, grid=summary.grid,
         real={"mean": mean, "low": low, "high": high,
               "finished": summary.strategies["real"].finished_mean},
-        replayed={"mean": rep.center, "low": rep.low, "high": rep.high,
+        replayed={"mean": replay_center, "low": rep.low, "high": rep.high,
                   "finished": rep.finished_mean})
 
 
@@ -1095,6 +1148,6 @@ def _describe_old(p: Mapping[str, Any]) -> str:
 
 
 __all__ = ["MODEL_SEARCHERS", "REFUSED_SCHEDULERS", "Agreement", "Recorded", "ReplayCost",
-           "StudyReplay", "agreement", "aligned", "plot_agreement",
+           "StudyReplay", "agreement", "aligned", "plot_agreement", "time_ratio",
            "Simulation", "Strategy", "Table", "TableSearch", "check_against", "load_table",
            "refuse", "replay", "replay_strategies", "replay_study", "strategy_of"]

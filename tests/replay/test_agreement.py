@@ -65,3 +65,18 @@ def test_the_figure_is_written(runs, tmp_path):
                          top_k=2, grid_points=50)
     path = replay.plot_agreement(a, tmp_path / "cmp.png", title="t", note="n")
     assert path.stat().st_size > 10_000
+
+
+def test_time_ratio_measures_a_slower_machine_and_scaled_replays_on_it(runs):
+    table = replay.load_table(make_table(CURVES, max_t=3))
+    slow = table.scaled(1.5)
+    assert slow.trials[1].iter_s == pytest.approx([s * 1.5 for s in table.trials[1].iter_s])
+    assert slow.trials[1].setup_s == pytest.approx(0.75) and slow.launch_s == table.launch_s
+    strategy = replay.Strategy("fifo/random", concurrent=2, max_t=3)
+    on_slow = replay.replay(slow, strategy).to_results(label="x", strategy=strategy, seed=0)
+    ratio, pairs = replay.time_ratio(table, [on_slow])
+    assert pairs == 12  # 4 trials x 3 iterations, all recorded configs
+    assert ratio == pytest.approx(1.5)
+    assert replay.time_ratio(table, runs) == (pytest.approx(1.0), 48)
+    with pytest.raises(replay.HpotkError, match="must be > 0"):
+        table.scaled(0)
