@@ -220,7 +220,7 @@ def _meta(directory: Path, state: dict[str, Any], experiment: dict[str, Any]) ->
         "seed": experiment.get("seed"),
         "plan": plan.read_text() if plan.exists() else "",
         "started": state.get("started"), "finished": state.get("finished"),
-        "status": effective_status(state),
+        "status": effective_status(state, directory),
         "runs": state.get("runs", []),
         "expected_trials": state.get("expected_trials"),
         "ray_nodes": state.get("ray_nodes"),
@@ -233,12 +233,17 @@ def _meta(directory: Path, state: dict[str, Any], experiment: dict[str, Any]) ->
     return meta
 
 
-def effective_status(state: dict[str, Any]) -> str:
-    """The state's status, except that a `running` left by a process that is gone on this host
-    reads as `interrupted`."""
+def effective_status(state: dict[str, Any], directory: Path | None = None) -> str:
+    """The state's status, except that a `running` left by a process that is gone reads as
+    `interrupted`: on this host, its pid is gone; on another (given the ``directory``), its
+    `hpotk.lock` is gone or stale (no heartbeat for ``HPOTK_LOCK_STALE_S``)."""
     status = state.get("status", "unknown")
     if status != "running":
         return status
+    if directory is not None and (Path(directory) / "hpotk.lock").exists():
+        from hpotk.lock import directory_in_use
+
+        return status if directory_in_use(directory) else "interrupted"
     runs = state.get("runs") or []
     last = runs[-1] if runs else {}
     if last.get("host") == socket.gethostname() and last.get("pid"):

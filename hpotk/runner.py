@@ -229,10 +229,15 @@ class RunOutcome:
 
     @property
     def trials(self) -> Any:
-        """The trials table as a pandas DataFrame (one row a trial, as in trials.csv)."""
+        """The trials table as a pandas DataFrame (one row a trial, as in trials.csv); for an
+        experiment shown rather than run (``exist_ok``), read from its results directory."""
         import pandas as pd
 
-        return pd.DataFrame(self.rows or [])
+        if self.rows is None:
+            from hpotk import results
+
+            return results.load(self.results_dir).trials
+        return pd.DataFrame(self.rows)
 
 
 def run(exp: Experiment, *, address: str | None = None, new: bool = False,
@@ -270,9 +275,17 @@ def run(exp: Experiment, *, address: str | None = None, new: bool = False,
                            budget=exp.budget.model_dump())
     started = time.time()
     os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "0")
-    result_grid = tuner.fit()
-    elapsed = time.time() - started
-    return _finish(exp, plan, result_grid, elapsed)
+    try:
+        result_grid = tuner.fit()
+        elapsed = time.time() - started
+        return _finish(exp, plan, result_grid, elapsed)
+    except Exception as exc:
+        from hpotk.recovery import disk_full_error
+
+        full = disk_full_error(exc, results_dir)  # ENOSPC / EDQUOT: one clear line, resumable
+        if full is None:
+            raise
+        raise full from None
 
 
 def _finish(exp: Experiment, plan: Plan, result_grid: Any, elapsed: float) -> RunOutcome:
@@ -337,8 +350,18 @@ def build_tuner(exp: Experiment, plan: Plan, *, resume: bool = False, verbose: i
             f"or run with --new"
         )
     print(f"[hpotk] resuming interrupted experiment {exp.name!r} from {results_dir}", flush=True)
+    from hpotk.recovery import keep_finished
+
+    kept = keep_finished(results_dir)  # ended after Tune's last save (a killed driver)
+    if kept:
+        print(f"[hpotk] {len(kept)} trial(s) finished after Tune last saved its state; kept as "
+              f"finished, not run again: {', '.join(kept)}", flush=True)
     tuner = tune.Tuner.restore(str(results_dir), trainable=trainable, resume_unfinished=True,
                                resume_errored=False, restart_errored=False)
+    if kept:
+        from hpotk.recovery import complete_after_restore
+
+        complete_after_restore(tuner._local_tuner._tune_config.search_alg, kept)
     # Tune restores the RunConfig it pickled; this run's callbacks and verbosity replace its own
     run_config = tuner._local_tuner.get_run_config()
     run_config.callbacks = _callbacks(exp, plan, verbose)
@@ -358,8 +381,15 @@ def _callbacks(exp: Experiment, plan: Plan, verbose: int) -> list[Any]:
     from hpotk import _tune_callbacks as cb
 
     results_dir = exp.results_dir
+    from hpotk._tune_save import SaveOnTrialEvents
+
     callbacks = [cb.FinishedLog(str(results_dir / cb.FINISHED_LOG)),
-                 cb.HistoryLog(str(results_dir / cb.HISTORY_LOG))]
+                 cb.HistoryLog(str(results_dir / cb.HISTORY_LOG)),
+                 SaveOnTrialEvents()]  # a killed driver loses no started or finished trial
+    if exp.budget.trial_time_s:  # Tune alone never stops a trial that hangs without results
+        from hpotk._watchdog import WATCHDOG_LOG, HangWatchdog
+
+        callbacks.append(HangWatchdog(exp.budget.trial_time_s, str(results_dir / WATCHDOG_LOG)))
     if verbose >= 1:
         callbacks.append(cb.Progress(
             total=plan.expected_trials, metric=exp.metric.name, mode=exp.metric.mode,

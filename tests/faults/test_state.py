@@ -101,3 +101,23 @@ def test_racing_new_runs_never_share_a_directory(tmp_path):
     names = [out.get(timeout=5) for _ in procs]
     assert len(set(names)) == 4, names
     assert all(n.startswith("exp-") for n in names)
+
+
+def test_a_run_on_another_host_reads_as_interrupted_once_its_heartbeat_is_stale(tmp_path,
+                                                                                 monkeypatch):
+    import fcntl
+    import time
+
+    from hpotk import lock, results
+
+    monkeypatch.setattr(fcntl, "flock", lambda fd, op: (_ for _ in ()).throw(OSError(95)))
+    exp_dir = tmp_path / "exp"
+    exp_dir.mkdir()
+    runs = [{"host": "node-elsewhere", "pid": 4242, "started": 1.7e9}]
+    saved = {"status": "running", "runs": runs}
+    path = exp_dir / LOCK_FILE
+    path.write_text(json.dumps({"host": "node-elsewhere", "pid": 4242, "started": 1.7e9}))
+    assert results.effective_status(saved, exp_dir) == "running"  # heartbeat fresh
+    old = time.time() - lock.STALE_S - 1
+    os.utime(path, (old, old))
+    assert results.effective_status(saved, exp_dir) == "interrupted"

@@ -1,0 +1,173 @@
+"""What a resume must not redo, and what a retry leaves behind (reads files; needs no Ray).
+
+Tune saves the experiment's state (``experiment_state-*.json``) only every so often
+(``TUNE_GLOBAL_CHECKPOINT_S``; by default at least every 10 s, longer when saving is slow). A
+driver killed in between (``kill -9``, the OOM killer, a node reboot) leaves a state in which
+trials that finished since the last save still look pending or running, and a plain
+``Tuner.restore`` would run them again. hpotk's own ``finished.jsonl`` is appended the moment a
+trial ends, so `keep_finished` marks those trials finished in the saved state, with their last
+result from the trial's own ``result.json`` (written as each result arrives), before Tune
+restores it: a completed trial is never run twice and never lost.
+
+`failures` reads the causes of a trial's failures from its ``error.txt`` (Tune appends one entry
+per failure, including those it retried under ``max_failures``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+FINISHED_LOG = "finished.jsonl"
+TERMINAL = ("TERMINATED", "ERROR")
+
+
+def finished_trials(results_dir: Path) -> dict[str, str]:
+    """trial id -> final status (TERMINATED / ERROR) from ``finished.jsonl``."""
+    out: dict[str, str] = {}
+    path = Path(results_dir) / FINISHED_LOG
+    if not path.exists():
+        return out
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by the kill
+        if isinstance(entry, dict) and entry.get("status") in TERMINAL:
+            out[str(entry.get("trial_id"))] = entry["status"]
+    return out
+
+
+def latest_state_file(results_dir: Path) -> Path | None:
+    """The newest ``experiment_state-*.json`` of the directory (the one Tune restores)."""
+    files = sorted(Path(results_dir).glob("experiment_state-*.json"),
+                   key=lambda p: p.stat().st_mtime)
+    return files[-1] if files else None
+
+
+def _last_result(trial_dir: Path, trial_id: str) -> dict[str, Any] | None:
+    path = trial_dir / "result.json"
+    if not path.exists():
+        return None
+    last = None
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("trial_id") == trial_id:
+            last = entry
+    return last
+
+
+def keep_finished(results_dir: Path) -> dict[str, dict[str, Any] | None]:
+    """Mark the trials that ``finished.jsonl`` says ended, but Tune's last saved state does not,
+    as ended in that state (atomically rewritten). Returns their trial ids and last results
+    (for `complete_after_restore`)."""
+    results_dir = Path(results_dir)
+    finished = finished_trials(results_dir)
+    state_file = latest_state_file(results_dir)
+    if not finished or state_file is None:
+        return {}
+    state = json.loads(state_file.read_text())
+    kept: dict[str, dict[str, Any] | None] = {}
+    for entry in state.get("trial_data", []):
+        trial = json.loads(entry[0]) if isinstance(entry[0], str) else entry[0]
+        trial_id = trial.get("trial_id")
+        status = finished.get(trial_id)
+        if status is None or trial.get("status") in TERMINAL:
+            continue
+        trial["status"] = status
+        entry[0] = json.dumps(trial) if isinstance(entry[0], str) else trial
+        meta = json.loads(entry[1]) if isinstance(entry[1], str) else entry[1]
+        last = _last_result(results_dir / str(trial.get("relative_logdir", trial_id)), trial_id)
+        if last is not None and isinstance(meta, dict):
+            meta["last_result"] = last
+            entry[1] = json.dumps(meta) if isinstance(entry[1], str) else meta
+        kept[trial_id] = last if status == "TERMINATED" else None
+    if kept:
+        tmp = state_file.with_name(f".{state_file.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(state_file)
+    return kept
+
+
+def complete_after_restore(search_alg: Any, kept: dict[str, dict[str, Any] | None]) -> None:
+    """Tell ``search_alg``, once Tune has restored its saved state, that the ``kept`` trials
+    ended: its saved state still counts them as live (a `ConcurrencyLimiter` would wait for
+    them forever, a model-based searcher would miss their results).
+
+    Tune restores the wrappers' state (`ConcurrencyLimiter`...) first and then calls the
+    innermost searcher's ``restore_from_dir`` when the run starts; this wraps that call on the
+    instance, once, and tells the outermost searcher (which tells the ones it wraps).
+    """
+    if search_alg is None or not kept:
+        return
+    base = search_alg
+    while hasattr(base, "searcher"):
+        base = base.searcher
+    if not hasattr(base, "restore_from_dir"):
+        return
+    original = base.restore_from_dir
+
+    def restore_then_complete(dirpath: str) -> None:
+        del base.restore_from_dir  # the instance is pickled again later: no closure on it
+        original(dirpath)
+        for trial_id, result in kept.items():
+            search_alg.on_trial_complete(trial_id, result=result, error=result is None)
+
+    base.restore_from_dir = restore_then_complete
+
+
+def disk_full_error(exc: BaseException, results_dir: Path) -> Any:
+    """An `HpotkError` saying the disk is full, if ``exc`` (or what caused it) is ENOSPC or
+    EDQUOT; None otherwise. Marks the run interrupted (if the state can still be written) and
+    lets go of the directory's lock, so the same command resumes once there is space."""
+    import errno
+
+    from hpotk import state as run_state
+    from hpotk.errors import HpotkError
+
+    seen, cause = set(), exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            break
+        cause = cause.__cause__ or cause.__context__
+    else:
+        text = str(exc)
+        if "No space left on device" not in text and "Disk quota exceeded" not in text:
+            return None
+        cause = None
+    where = getattr(cause, "filename", None) or results_dir
+    try:
+        run_state.record_end(Path(results_dir), "interrupted", reason="the disk was full")
+    except OSError:
+        run_state.release(Path(results_dir))
+    return HpotkError(f"the disk is full (no space left writing {where}): the experiment is "
+                      f"saved up to Tune's last state; free some space, then run the same "
+                      f"command again to resume it")
+
+
+_FAILURE = re.compile(r"^Failure # \d+ \(occurred at [^)]*\)$", re.M)
+_EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*)$")
+
+
+def failures(trial_dir: Path) -> list[str]:
+    """One line per failure in the trial's ``error.txt``: its exception (``ValueError: ...``,
+    ``ray.exceptions.ActorDiedError: ...``), else the entry's first line."""
+    path = Path(trial_dir) / "error.txt"
+    if not path.exists():
+        return []
+    text = path.read_text(errors="replace")
+    starts = [m.end() for m in _FAILURE.finditer(text)]
+    ends = [m.start() for m in _FAILURE.finditer(text)][1:] + [len(text)]
+    out = []
+    for start, end in zip(starts, ends, strict=True):
+        lines = [line for line in text[start:end].splitlines() if line.strip()]
+        causes = [m.group(1).strip() for line in lines if (m := _EXCEPTION_LINE.match(line))]
+        out.append((causes[-1] if causes else lines[0].strip() if lines else "unknown")[:300])
+    return out

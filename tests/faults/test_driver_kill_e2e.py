@@ -1,0 +1,82 @@
+"""kill -9 of the driver mid-experiment: the next `hpotk run` resumes, no completed trial is
+lost or run again, and until then the directory reads as interrupted, not running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hpotk import results
+from tests.helpers import finished_trials
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+MAX_T = 3
+
+
+def experiment(tmp_path: Path) -> Path:
+    path = tmp_path / "killed.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        name: killed
+        trainable: mlp-digits
+        space:
+          lr: {{type: continuous, min_value: 0.001, max_value: 0.03, scaling: log}}
+          hidden_size: 16
+        metric: {{name: val_acc, mode: max}}
+        strategy: fifo/random
+        budget: {{trials: 6, concurrent: 2, max_t: {MAX_T}}}
+        reuse_actors: false
+        results: {tmp_path / "out"}
+        """))
+    return path
+
+
+def test_kill_9_of_the_driver_loses_and_reruns_no_completed_trial(hpotk_cli, ray_local,
+                                                                    tmp_path):
+    exp_file = experiment(tmp_path)
+    exp_dir = tmp_path / "out" / "killed"
+    address = ray_local.get_runtime_context().gcs_address
+    # Tune's own period (TUNE_GLOBAL_CHECKPOINT_S) is an hour here: only hpotk's saves on trial
+    # events (hpotk._tune_save) and hpotk.recovery keep what ran before the kill.
+    env = dict(os.environ, TUNE_GLOBAL_CHECKPOINT_S="3600", PYTHONPATH=str(REPO))
+    driver = subprocess.Popen([sys.executable, "-m", "hpotk.cli", "run", str(exp_file),
+                               "--address", address, "--quiet"], env=env, cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while len(finished_trials(exp_dir, MAX_T)) < 2:
+        assert driver.poll() is None, f"the driver ended early: {driver.stderr.read()[-3000:]}"
+        assert time.time() < deadline, "no two trials finished within 300 s"
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    before = finished_trials(exp_dir, MAX_T)
+    assert 2 <= len(before) < 6
+
+    # the state still says running, but its process is gone: it reads as interrupted
+    assert json.loads((exp_dir / "hpotk.json").read_text())["status"] == "running"
+    assert results.load(exp_dir).status == "interrupted"
+
+    code, out, err = hpotk_cli("run", exp_file, "--quiet")
+    assert code == 0, out + err
+    log = [json.loads(line) for line in (exp_dir / "finished.jsonl").read_text().splitlines()]
+    ids = [entry["trial_id"] for entry in log]
+    assert len(ids) == len(set(ids)) == 6, ids  # each trial finished exactly once
+    trials = pd.read_csv(exp_dir / "trials.csv")
+    assert len(trials) == 6 and set(trials["status"]) == {"COMPLETED"}
+    kept = trials[trials["trial_id"].isin(before)]
+    assert (kept["iterations"] == MAX_T).all() and kept["val_acc"].notna().all()
+    # their final metric is the one they reported before the kill
+    for _, row in kept.iterrows():
+        lines = (exp_dir / row["trial_id"] / "result.json").read_text().splitlines()
+        assert json.loads(lines[-1])["val_acc"] == pytest.approx(row["val_acc"])
+    assert not (exp_dir / "hpotk.lock").exists()

@@ -1,0 +1,66 @@
+"""hpotk.recovery: trials that finished after Tune's last save stay finished; failure causes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hpotk.recovery import failures, keep_finished
+
+
+def saved_state(results: Path, trials: dict[str, str]) -> Path:
+    data = []
+    for trial_id, status in trials.items():
+        state = {"trial_id": trial_id, "status": status, "relative_logdir": trial_id}
+        meta = {"last_result": {"trial_id": trial_id, "training_iteration": 1}}
+        data.append([json.dumps(state), json.dumps(meta)])
+    path = results / "experiment_state-2026-01-01_00-00-00.json"
+    path.write_text(json.dumps({"trial_data": data, "runner_data": {}, "stats": {}}))
+    return path
+
+
+def test_finished_trials_are_marked_finished_with_their_last_result(tmp_path):
+    path = saved_state(tmp_path, {"a": "RUNNING", "b": "PENDING", "c": "TERMINATED", "d": "RUNNING"})
+    (tmp_path / "finished.jsonl").write_text(
+        '{"trial_id": "a", "status": "TERMINATED", "iterations": 3}\n'
+        '{"trial_id": "b", "status": "ERROR", "iterations": 1}\n'
+        '{"trial_id": "c", "status": "TERMINATED", "iterations": 3}\n'
+        '{"trial_id": "d", "sta')  # cut short by the kill
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "result.json").write_text("".join(
+        json.dumps({"trial_id": "a", "training_iteration": i, "val": i / 10}) + "\n"
+        for i in (1, 2, 3)))
+    kept = keep_finished(tmp_path)
+    assert list(kept) == ["a", "b"] and kept["a"]["val"] == 0.3 and kept["b"] is None
+    saved = json.loads(path.read_text())["trial_data"]
+    status = {json.loads(s)["trial_id"]: json.loads(s)["status"] for s, _ in saved}
+    assert status == {"a": "TERMINATED", "b": "ERROR", "c": "TERMINATED", "d": "RUNNING"}
+    assert json.loads(saved[0][1])["last_result"]["training_iteration"] == 3
+    assert keep_finished(tmp_path) == {}  # nothing left to do
+
+
+def test_nothing_to_keep_without_a_log_or_a_state(tmp_path):
+    assert keep_finished(tmp_path) == {}
+    saved_state(tmp_path, {"a": "RUNNING"})
+    assert keep_finished(tmp_path) == {}
+
+
+def test_failures_name_each_cause(tmp_path):
+    (tmp_path / "error.txt").write_text(
+        "Failure # 1 (occurred at 2026-01-01_00-00-01)\n"
+        "The actor died unexpectedly before finishing this task.\n"
+        "\tclass_name: ImplicitFunc\n"
+        "Failure # 2 (occurred at 2026-01-01_00-00-09)\n"
+        "ray::ImplicitFunc.train() (pid=1, ip=10.0.0.1)\n"
+        "Traceback (most recent call last):\n"
+        '  File "x.py", line 1, in step\n'
+        "ValueError: loss diverged\n"
+        "Failure # 3 (occurred at 2026-01-01_00-00-20)\n"
+        "ray.exceptions.OutOfMemoryError: Task was killed due to the node running low on "
+        "memory.\n")
+    assert failures(tmp_path) == [
+        "The actor died unexpectedly before finishing this task.",
+        "ValueError: loss diverged",
+        "ray.exceptions.OutOfMemoryError: Task was killed due to the node running low on memory.",
+    ]
+    assert failures(tmp_path / "nowhere") == []
