@@ -162,6 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `hpotk best DIR | head`: the reader left, nothing is wrong
         sys.stderr.close()
         return 0
+    except OSError as exc:
+        import errno
+
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"hpotk: error: the disk is full (writing {exc.filename or '?'}): free some "
+              f"space, then run the same command again", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _parse_data(text: str) -> Any:

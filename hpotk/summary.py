@@ -60,9 +60,46 @@ def summarise(exp: Experiment, result_grid: Any) -> list[dict[str, Any]]:
             "error": _first_line(result.error), "path": result.path,
             "checkpoint": _checkpoint_path(result, metric, mode),
         })
+        row.update(_faults(result, history, metric, status))
         rows.append(row)
     rows.sort(key=lambda r: r["trial_id"])
     return rows
+
+
+def _faults(result: Any, history: Any, metric: str, status: str) -> dict[str, Any]:
+    """``retries`` (failures Tune retried under max_failures, from the trial's error.txt) and
+    why (``retried_because``), and a ``note`` when the objective was NaN or infinite."""
+    from hpotk.recovery import failures
+
+    causes = failures(Path(result.path)) if result.path else []
+    retried = causes[:-1] if status == "ERROR" else causes
+    note = ""
+    if history is not None and metric in history:
+        for iteration, value in zip(history.get("training_iteration", history.index),
+                                    history[metric], strict=True):
+            if isinstance(value, (int, float)) and not math.isfinite(value):
+                note = f"{metric} was {value} at iteration {iteration}"
+                break
+    out = {"retries": len(retried), "retried_because": " || ".join(retried), "note": note}
+    hung = _watchdog_kills(Path(result.path).parent) if result.path else {}
+    trial_id = Path(result.path).name if result.path else ""
+    if trial_id in hung and status in ("ERROR", "UNFINISHED"):
+        out.update(status="TIMEOUT", note=hung[trial_id])  # hpotk._watchdog stopped it
+    return out
+
+
+def _watchdog_kills(results_dir: Path) -> dict[str, str]:
+    """trial id -> why hpotk._watchdog killed it (``watchdog.jsonl``)."""
+    path = results_dir / "watchdog.jsonl"
+    out = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            out[str(entry.get("trial_id"))] = str(entry.get("reason", ""))
+    return out
 
 
 def _status(exp: Experiment, trial: Any, result: Any, last: dict[str, Any], iterations: int,
