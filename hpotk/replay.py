@@ -110,6 +110,8 @@ class Table:
         params: the tuned params' names.
         trials: the recorded trials, in the order they started.
         launch_s: when the first trial started (the experiment's own start-up before it).
+        ready_s: when each of the recording's workers took its first trial, after launch_s
+            (the first is 0: workers come up one after another on a loaded machine).
     """
 
     path: Path
@@ -120,6 +122,7 @@ class Table:
     params: list[str]
     trials: list[Recorded]
     launch_s: float
+    ready_s: list[float] = field(default_factory=lambda: [0.0])
 
     def key(self, config: Mapping[str, Any]) -> tuple:
         """A config's identity in the table: its tuned values, floats to 10 significant digits."""
@@ -229,7 +232,9 @@ def load_table(source: str | Path | Any) -> Table:
         config = {k[len("config/"):]: _plain(v) for k, v in row.items()
                   if k.startswith("config/") and not _missing(v)}
         recorded.append(Recorded(tid, config, results_list, iter_s, setup))
-    return Table(where, res.meta, metric, res.mode, max_t, params, recorded, float(launch))
+    firsts = sorted(starts[t] for t in order[:concurrent] if starts[t] is not None) or [launch]
+    ready = [max(0.0, f - launch) for f in firsts]
+    return Table(where, res.meta, metric, res.mode, max_t, params, recorded, float(launch), ready)
 
 
 def _curve(frame: Any, metric: str, max_t: int) -> tuple[list[dict], list[float], float] | None:
@@ -471,6 +476,10 @@ class Simulation:
         self.metric, self.mode = table.metric, table.mode
         self.deadline = None if time_s is None else table.launch_s + float(time_s)
         self.now = table.launch_s
+        # workers come up as the recording's did; one beyond those recorded, with the last
+        offsets = [(table.ready_s or [0.0])[min(w, len(table.ready_s or [0.0]) - 1)]
+                   for w in range(concurrent)]
+        self._ready_n = sum(1 for o in offsets if o <= 0.0)
         self.runs: dict[str, _Run] = {}
         self.trials: list[Any] = []
         self.history: list[dict[str, Any]] = []
@@ -483,6 +492,9 @@ class Simulation:
         self.ended_s = self.now
         self.search_alg = None
         self._live_n = self._running_n = 0
+        for offset in sorted(o for o in offsets if o > 0.0):
+            self._seq += 1
+            heapq.heappush(self._events, (self.now + offset, self._seq, "", 0, 0))
         from ray.tune import PlacementGroupFactory
 
         self._resources = PlacementGroupFactory([{"CPU": 1}])
@@ -523,13 +535,18 @@ class Simulation:
         self._fill()
         while self._events:
             at, _, tid, generation, iteration = heapq.heappop(self._events)
+            if self.deadline is not None and at > self.deadline:
+                self.now = self.deadline
+                break
+            if not tid:  # a worker comes up
+                self.now = at
+                self._ready_n += 1
+                self._fill()
+                continue
             run = self.runs[tid]
             if generation != run.generation:
                 continue  # dropped: paused or stopped since it was scheduled
             run.pending = False
-            if self.deadline is not None and at > self.deadline:
-                self.now = self.deadline
-                break
             self.now = at
             self._result(run, iteration)
             self._fill()
@@ -561,7 +578,7 @@ class Simulation:
                 self._add(self.search.next())
             if self.search.exhausted and self.exhausted_s is None:
                 self.exhausted_s = self.now
-            if self._running() >= self.concurrent:
+            if self._running() >= min(self.concurrent, self._ready_n):
                 return
             trial = self.scheduler.choose_trial_to_run(self)
             if trial is None:

@@ -148,3 +148,15 @@ def test_hyperband_pauses_and_resumes_as_syne_tune_simulates_it():
     assert by.loc["s", "status"] == "STOPPED" and by.loc["u", "status"] == "STOPPED"
     assert by.loc["p", "status"] == "COMPLETED" and by.loc["r", "status"] == "COMPLETED"
     assert res.meta["replay"]["pauses"] == 2
+
+
+def test_workers_come_up_when_the_recordings_did(table):
+    import dataclasses
+
+    staggered = dataclasses.replace(table, ready_s=[0.0, 3.0])  # the 2nd worker 3 s late
+    sim = replay.replay(staggered, fifo(), order=["a", "b", "c"])
+    # a on the first worker from 10; b waits for the second, which comes up at 13, though a
+    # ends at 13.5: b runs from 13 (16.1 ...), c takes a's worker at 13.5
+    assert arrivals(sim) == [
+        ("a", 1, 11.5), ("a", 2, 12.5), ("a", 3, 13.5), ("c", 1, 14.4), ("c", 2, 14.8),
+        ("c", 3, 15.2), ("b", 1, 15.6), ("b", 2, 17.7), ("b", 3, 19.8)]
