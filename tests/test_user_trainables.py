@@ -163,6 +163,8 @@ def test_python_api(case, ray_local, tmp_path, monkeypatch):
     assert outcome.status == "complete", outcome.error
     check_outcome(case, outcome.trials, outcome.results_dir)
     assert len(hpotk.results.load(outcome.results_dir).trials) == trials
+    shown = hpotk.run(exp, exist_ok=True)  # complete already: shown, its table read back
+    assert shown.status == "complete" and len(shown.trials) == trials
 
 
 def test_every_trial_errored_is_failed_with_the_first_error(hpotk_cli, tmp_path):
