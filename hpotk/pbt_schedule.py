@@ -236,10 +236,11 @@ def _variant_docs(analysis: Analysis, repeats: int) -> list[tuple[str, int, dict
     final = analysis.lineage.rows[-1]
     config = {k[len("config/"):]: _plain(v) for k, v in final.items() if k.startswith("config/")}
     start = analysis.values[0]
+    exact = lr_schedule.piecewise(analysis.iterations, analysis.values)
     schedules = {
         "fitted": (analysis.best.lr0, None if analysis.best.spec["type"] == "constant"
                    else analysis.best.spec),
-        "lineage": (start, lr_schedule.piecewise(analysis.iterations, analysis.values)),
+        "lineage": (start, exact if len(exact["points"]) > 1 else None),
         "constant": (start, None),
     }
     seed = int(base.get("seed") or 0)
@@ -288,7 +289,14 @@ def run_checks(analysis: Analysis, repeats: int = 3, address: str | None = None,
     source = analysis.results.meta.get("source")
     checks: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
     metric = analysis.results.metric
+    done_runs: dict[str, dict[str, Any]] = {}  # identical schedules (a constant fit) run once
     for variant, seed, doc in _variant_docs(analysis, repeats):
+        same = json.dumps([doc["space"], doc["lr_schedule"], seed], sort_keys=True, default=str)
+        if same in done_runs:
+            checks[variant].append(dict(done_runs[same]))
+            print(f"[hpotk] check {VARIANT_LABELS[variant]}, seed {seed}: the same schedule as "
+                  f"{done_runs[same]['dir']}", file=out, flush=True)
+            continue
         exp = experiment.validate(doc, source)
         print(f"[hpotk] check {VARIANT_LABELS[variant]}, seed {seed}: {exp.results_dir}",
               file=out, flush=True)
@@ -304,6 +312,7 @@ def run_checks(analysis: Analysis, repeats: int = 3, address: str | None = None,
         checks[variant].append({"seed": seed, "dir": str(exp.results_dir),
                                 "iterations": [int(i) for i in history["iteration"]],
                                 "objective": values, "lr": lrs})
+        done_runs[same] = checks[variant][-1]
     analysis.checks = checks
     return checks
 

@@ -63,6 +63,11 @@ def test_pbt_run_then_schedule_and_check(hpotk_cli, tmp_path):
     assert (exp_dir / "schedule.png").stat().st_size > 10_000
     assert list((exp_dir / "lineage" / doc["trial_id"]).glob("events.out.tfevents.*"))
 
+    code, out, err = hpotk_cli("schedule", exp_dir, "--trial", "nope")
+    assert code == 2 and "no trial 'nope'" in err and "Traceback" not in err
+    code, out, err = hpotk_cli("schedule", exp_dir, "--param", "momentum")
+    assert code == 2 and "--param 'momentum'" in err and "'lr'" in err
+
     code, out, err = hpotk_cli("schedule", exp_dir, "--check", "--repeats", "1")
     assert code == 0, out + err
     for label in ("(a) fitted schedule", "(b) exact lineage", "(c) constant lr"):
