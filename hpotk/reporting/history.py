@@ -81,16 +81,19 @@ def png(res: Any, d: HistoryData | None = None) -> Any:
         ax_time.scatter(timed["end_s"] / div, timed["value"], **kw)
         ax_num.scatter(rows["number"], rows["value"], label=common.status_label(status), **kw)
     if len(d.by_time):
-        ax_time.step(d.by_time["end_s"] / div, d.by_time["best_so_far"], where="post",
+        x, y = _extended(d.by_time["end_s"] / div, d.by_time["best_so_far"],
+                         d.by_time["end_s"].max() / div * 1.02)
+        ax_time.step(x, y, where="post",
                      color="#222222", lw=1.6, zorder=4)
-    ax_num.step(d.frame["number"], d.frame["best_so_far"], where="post", color="#222222",
+    x, y = _extended(d.frame["number"], d.frame["best_so_far"], len(d.frame) + 0.5)
+    ax_num.step(x, y, where="post", color="#222222",
                 lw=1.6, zorder=4, label="best so far")
     ax_time.set_xlabel(f"wall-clock time since the experiment started ({unit})")
     ax_num.set_xlabel("trial number (in the order trials started)")
     ax_time.set_ylabel(common.objective_label(res))
     ax_time.set_title("against wall-clock time", fontsize=10)
     ax_num.set_title("against trial number", fontsize=10)
-    ax_time.set_xlim(left=0)
+    ax_time.set_xlim(0, span / div * 1.04 if span > 0 else None)
     ax_num.set_xlim(0.5, max(len(d.frame), 1) + 0.5)
     if len(d.frame) <= 12:
         ax_num.set_xticks(list(range(1, len(d.frame) + 1)))
@@ -135,10 +138,13 @@ def interactive(res: Any, d: HistoryData | None = None) -> Any:
                                  hoverinfo="text"), row=1, col=2)
     line = {"color": "#222222", "width": 2, "shape": "hv"}
     if len(d.by_time):
-        fig.add_trace(go.Scatter(x=d.by_time["end_s"] / div, y=d.by_time["best_so_far"],
+        x, y = _extended(d.by_time["end_s"] / div, d.by_time["best_so_far"],
+                         d.by_time["end_s"].max() / div * 1.02)
+        fig.add_trace(go.Scatter(x=x, y=y,
                                  mode="lines", line=line, legendgroup="best", showlegend=False,
                                  name="best so far"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=d.frame["number"], y=d.frame["best_so_far"], mode="lines",
+    x, y = _extended(d.frame["number"], d.frame["best_so_far"], len(d.frame) + 0.5)
+    fig.add_trace(go.Scatter(x=x, y=y, mode="lines",
                              line=line, legendgroup="best", name="best so far"), row=1, col=2)
     fig.update_xaxes(title_text=f"wall-clock time since the experiment started ({unit})",
                      rangemode="tozero", row=1, col=1)
@@ -148,6 +154,15 @@ def interactive(res: Any, d: HistoryData | None = None) -> Any:
     fig.update_layout(height=430, margin={"t": 40, "b": 50, "l": 60, "r": 20},
                       legend={"orientation": "h", "y": -0.2})
     return fig
+
+
+def _extended(x: Any, y: Any, right: float) -> tuple[list[float], list[float]]:
+    """The best-so-far steps carried on to ``right``, so a single best value still shows."""
+    xs, ys = [float(v) for v in x], [float(v) for v in y]
+    if xs and ys and math.isfinite(ys[-1]) and right > xs[-1]:
+        xs.append(float(right))
+        ys.append(ys[-1])
+    return xs, ys
 
 
 def _marker_size(n: int) -> float:
