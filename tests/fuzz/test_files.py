@@ -24,6 +24,11 @@ QUICKSTART = yaml.safe_load((REPO / "experiments" / "quickstart.yaml").read_text
 COMMAND = yaml.safe_load((REPO / "experiments" / "digits_command.yaml").read_text())
 CGCNN_SPACE = json.loads((REPO / "experiments" / "spaces" / "cgcnn.json").read_text())
 NEPTUNE = json.loads((REPO / "experiments" / "spaces" / "neptune_rgcn_seed.json").read_text())
+STUDY = dict(yaml.safe_load((REPO / "experiments" / "studies" / "quickstart_tts.yaml").read_text()),
+             experiment="quickstart.json",  # the workdir's JSON copy (quick to read)
+             strategies={"random": "fifo/random",
+                         "asha": {"strategy": "asha/random", "set": {"budget.max_t": 9}}},
+             baseline="random", seed=3, set={"space.hidden_size": 64}, target=0.9, band="iqr")
 
 VALID_EXPERIMENTS = [
     QUICKSTART,
@@ -51,7 +56,7 @@ VALID_EXPERIMENTS = [
 ]
 
 # A key path may name a key the mutation removed: the seeds' own keys count as well.
-SEED_KEYS = {k for doc in [*VALID_EXPERIMENTS, CGCNN_SPACE, NEPTUNE, NEPTUNE["models"][0]]
+SEED_KEYS = {k for doc in [*VALID_EXPERIMENTS, CGCNN_SPACE, NEPTUNE, NEPTUNE["models"][0], STUDY]
              for k in doc}
 
 
@@ -61,6 +66,7 @@ def workdir():
         # the command trainable's script, next to the fuzzed files as in experiments/
         (Path(tmp) / "scripts").mkdir()
         (Path(tmp) / "scripts" / "train_digits.py").write_text("print('hello')\n")
+        (Path(tmp) / "quickstart.json").write_text(json.dumps(QUICKSTART))  # the study's
         cwd = os.getcwd()
         os.chdir(tmp)  # results/ of a valid plan resolve here, never in the checkout
         yield Path(tmp)
@@ -74,9 +80,11 @@ def test_the_seed_documents_are_valid(workdir):
         assert check_outcome(["plan", str(file)], SCHEMA) is None, doc
     neptune = write(workdir / "neptune-seed", NEPTUNE, "json")
     assert check_outcome(["plan", str(neptune), "--trials", "12"], SCHEMA) is None
+    study = write(workdir / "study-seed", STUDY, "yaml")
+    assert check_outcome(["plan", str(study)], SCHEMA) is None
 
 
-@settings(FUZZ, max_examples=700)
+@settings(FUZZ, max_examples=600)
 @given(doc=st.sampled_from(VALID_EXPERIMENTS).flatmap(mutated),
        fmt=st.sampled_from(["json", "json", "json", "yaml"]))
 def test_experiment_files(workdir, doc, fmt):
@@ -104,3 +112,15 @@ def test_neptune_files(workdir, doc, trials):
     argv = ["plan", str(file)] + (["--trials", str(trials)] if trials else [])
     roots = SCHEMA | SEED_KEYS | TIERS | {"models"} | (set(doc) if isinstance(doc, dict) else set())
     check_outcome(argv, roots, sources=(str(file),))
+
+
+@settings(FUZZ, max_examples=250)
+@given(doc=mutated(STUDY), fmt=st.sampled_from(["json", "yaml"]))
+def test_study_files(workdir, doc, fmt):
+    """Study files (`hpotk.study`): `hpotk plan STUDY` checks the study and each of its runs."""
+    from hpotk.study import StudySpec
+
+    file = write(workdir / "study", doc, fmt)
+    roots = SCHEMA | SEED_KEYS | set(StudySpec.model_fields) | set(doc)
+    check_outcome(["plan", str(file)], roots,
+                  sources=(str(file), str(workdir / "quickstart.json"), "quickstart.json"))
