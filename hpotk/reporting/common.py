@@ -25,6 +25,9 @@ STATUS_STYLE: dict[str, tuple[str, str]] = {
 }
 OTHER_STYLE = ("other", "#777777")
 
+#: the category of trials that did not have a (conditional) categorical param
+MISSING = "(none)"
+
 #: the colour map for objective values; reversed for "min" so that better is always brighter
 OBJECTIVE_CMAP = "viridis"
 
@@ -231,6 +234,9 @@ def param_axis(res: Any, name: str, frame: Any = None) -> Axis:
         except ValueError:
             seen.sort()
         categories = order + seen
+        if any(lab is None for lab in labels):  # a conditional param some trials did not have
+            categories.append(MISSING)
+            labels = [MISSING if lab is None else lab for lab in labels]
         index = {lab: i for i, lab in enumerate(categories)}
         import pandas as pd
 

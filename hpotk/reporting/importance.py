@@ -52,7 +52,9 @@ def _distribution(res: Any, name: str) -> tuple[Any, list[Any]]:
     axis = common.param_axis(res, name)
     if axis.kind == "category":
         labels = [axis.categories[int(v)] if not math.isnan(v) else None for v in axis.values]
-        return CategoricalDistribution(axis.categories or ["-"]), labels
+        labels = [None if lab == common.MISSING else lab for lab in labels]
+        choices = [c for c in axis.categories if c != common.MISSING]
+        return CategoricalDistribution(choices or ["-"]), labels
     numbers = [float(v) for v in common.numeric(res.trials[f"config/{name}"])]
     finite = [v for v in numbers if math.isfinite(v)]
     spec = res.params.get(name) or {}

@@ -314,3 +314,19 @@ def test_timeline_without_starts():
     assert d.n_untimed == 3 and len(d.bars) == 0
     assert timeline.summary(d) == "no trial has started yet"
     _render(timeline.png(res, d))
+
+
+def test_conditional_params_missing_in_some_trials():
+    """A param some trials did not have: a "(none)" category, a gap on a numeric axis, and the
+    importance leaves those trials out of that param."""
+    res = make(20)
+    res.trials.loc[res.trials.index[::3], "config/layers"] = math.nan
+    res.trials.loc[res.trials.index[::4], "config/optimizer"] = None
+    axes = {a.name: a for a in parallel.data(res).axes}
+    assert axes["optimizer"].categories == ["adam", "sgd", common.MISSING]
+    assert (axes["optimizer"].values == 2).sum() == 5
+    assert axes["layers"].values.isna().sum() == 7
+    d = importance.data(res)
+    assert set(d.importances) == set(PARAMS) and d.top(1) == ["lr"]
+    _render(parallel.png(res))
+    _render(scatter.png(res, scatter.data(res, ["optimizer", "layers"]), 2))

@@ -126,13 +126,18 @@ def test_study_page_links_each_run_report(tmp_path):
     assert "curves.csv" not in text or "not written yet" in text
 
 
-def test_cli_report(tmp_path, capsys):
+def test_cli_report(tmp_path, capsys, monkeypatch):
+    import webbrowser
+
     from hpotk.cli import main
 
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url) or True)
     run = write_dir(make(4), tmp_path / "made")
-    assert main(["report", str(run), "--out", str(tmp_path / "r")]) == 0
+    assert main(["report", str(run), "--out", str(tmp_path / "r"), "--open"]) == 0
     out = capsys.readouterr().out
     assert f"[hpotk] report: {tmp_path / 'r' / 'index.html'}" in out
     assert "history.png" in out and (tmp_path / "r" / "timeline.png").exists()
+    assert opened == [(tmp_path / "r" / "index.html").resolve().as_uri()]
     assert main(["report", str(tmp_path / "nothing")]) == 2
     assert "not a results directory" in capsys.readouterr().err
