@@ -34,6 +34,7 @@ def write_report(path: str | Path, out: str | Path | None = None) -> ReportFiles
     """
     directory = Path(path).expanduser()
     target = Path(out).expanduser() if out is not None else directory / "report"
+    _check_libraries()
     from hpotk.reporting import study
 
     if (directory / study.STUDY_FILE).exists():
@@ -42,3 +43,19 @@ def write_report(path: str | Path, out: str | Path | None = None) -> ReportFiles
     from hpotk.reporting import page
 
     return page.write(results.load(directory), target)
+
+
+#: what a report needs, and the module of each (all in the ``plot`` extra)
+LIBRARIES = {"matplotlib": "the PNGs", "plotly": "the HTML page",
+             "optuna": "parameter importance", "markdown": "a study's summary"}
+
+
+def _check_libraries() -> None:
+    import importlib.util
+
+    from hpotk.errors import HpotkError
+
+    missing = [f"{name} ({why})" for name, why in LIBRARIES.items()
+               if importlib.util.find_spec(name) is None]
+    if missing:
+        raise HpotkError(f"hpotk report needs {', '.join(missing)}: pip install 'hpotk[plot]'")

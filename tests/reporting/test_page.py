@@ -141,3 +141,15 @@ def test_cli_report(tmp_path, capsys, monkeypatch):
     assert opened == [(tmp_path / "r" / "index.html").resolve().as_uri()]
     assert main(["report", str(tmp_path / "nothing")]) == 2
     assert "not a results directory" in capsys.readouterr().err
+
+
+def test_missing_plot_extra_is_one_clear_error(tmp_path, monkeypatch):
+    import importlib.util
+
+    from hpotk.errors import HpotkError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "plotly" else real(name, *a))
+    with pytest.raises(HpotkError, match=r"needs plotly \(the HTML page\).*hpotk\[plot\]"):
+        write_report(write_dir(make(2), tmp_path / "made"))
