@@ -157,6 +157,28 @@ class Table:
                                       setup_s=t.setup_s * factor) for t in self.trials]
         return dataclasses.replace(self, trials=trials)
 
+    def nearest(self, config: Mapping[str, Any]) -> Recorded:
+        """The recorded trial nearest to ``config`` in the space normalised to [0, 1] per
+        param (log params on a log scale, choices by their position)."""
+        def position(name: str, value: Any) -> float:
+            p = (self.meta.get("params") or {}).get(name) or {}
+            choices = p.get("choices")
+            if choices:
+                keys = [_normal_value(c) for c in choices]
+                v = _normal_value(value)
+                return keys.index(v) / max(len(keys) - 1, 1) if v in keys else 0.5
+            low, high, x = _num(p.get("low")), _num(p.get("high")), _num(value)
+            if low is None or high is None or x is None or high <= low:
+                return 0.0 if x is None else x
+            if p.get("scale") == "log" and low > 0 and x > 0:
+                return (math.log(x) - math.log(low)) / (math.log(high) - math.log(low))
+            return (x - low) / (high - low)
+
+        target = [position(n, config.get(n)) for n in self.params]
+        return min(self.trials, key=lambda t: sum(
+            (position(n, t.config.get(n)) - x) ** 2 for n, x in zip(self.params, target,
+                                                                    strict=True)))
+
     @property
     def iteration_s(self) -> float:
         """Mean recorded seconds per iteration (for messages)."""
@@ -941,10 +963,14 @@ class Agreement:
         ])
 
 
-def time_ratio(table: Table, runs: Sequence[Any]) -> tuple[float, int]:
+def time_ratio(table: Table, runs: Sequence[Any], *, nearest: bool = False) -> tuple[float, int]:
     """How much longer the real ``runs`` took than the table for the same work: the ratio of
     their seconds to the recorded ones over every (config, iteration) both hold, and how many
     such pairs there were ((nan, 0) if none: the runs tried no recorded config).
+
+    ``nearest``: a config the table lacks is compared with the nearest recorded one in the
+    normalised space (`Table.nearest`), so that any run measures its machine's speed; what an
+    iteration costs depends on its config (batch size, width), which the nearest shares most.
 
     A run's seconds are the gaps between its trial's consecutive results (the first result's
     ``time_this_iter_s``), as `load_table` reads them."""
@@ -956,8 +982,10 @@ def time_ratio(table: Table, runs: Sequence[Any]) -> tuple[float, int]:
             if not len(config):
                 continue
             row = config.iloc[0].to_dict()
-            key = table.key({p: row.get(f"config/{p}") for p in table.params})
-            recorded = table._index().get(key)
+            wanted = {p: row.get(f"config/{p}") for p in table.params}
+            recorded = table._index().get(table.key(wanted))
+            if recorded is None and nearest:
+                recorded = table.nearest(wanted)
             if recorded is None:
                 continue
             rows = frame.sort_values("time_s").to_dict("records")
@@ -974,10 +1002,14 @@ def time_ratio(table: Table, runs: Sequence[Any]) -> tuple[float, int]:
     return (real / mine if mine > 0 else math.nan), pairs
 
 
-def aligned(res: Any) -> Any:
+def aligned(res: Any, until: float | None = None) -> Any:
     """A copy of a run measured from its first trial's start (the experiment's own start-up
     left out), with the time the trials had as its budget: for comparing runs whose start-up
-    differed (Ray starting on a loaded machine) by what the scheduler decided."""
+    differed (Ray starting on a loaded machine) by what the scheduler decided.
+
+    ``until``: cut it there, as if its budget had ended then (what came later dropped, trials
+    running then unfinished); the schedulers do not know the budget, so the first ``until``
+    seconds of a longer run are a run of ``until`` seconds."""
     import copy
 
     import numpy as np
@@ -993,7 +1025,15 @@ def aligned(res: Any) -> Any:
     finished, started = meta.get("finished"), meta.get("started")
     end = float(finished) - float(started) if finished is not None and started is not None \
         else float(res.history["time_s"].max())
-    meta["budget"] = dict(meta.get("budget") or {}, time_s=max(end - start, 0.0))
+    window = max(end - start, 0.0)
+    if until is not None and until < window:
+        window = float(until)
+        out.history = out.history[out.history["time_s"] <= window]
+        late = out.trials["end_s"] > window
+        out.trials.loc[late, "status"] = "UNFINISHED"
+        out.trials.loc[late, "end_s"] = np.nan
+        out.trials = out.trials[~(out.trials["start_s"] > window)]
+    meta["budget"] = dict(meta.get("budget") or {}, time_s=window)
     meta["runs"] = []
     out.meta = meta
     return out

@@ -80,3 +80,30 @@ def test_time_ratio_measures_a_slower_machine_and_scaled_replays_on_it(runs):
     assert replay.time_ratio(table, runs) == (pytest.approx(1.0), 48)
     with pytest.raises(replay.HpotkError, match="must be > 0"):
         table.scaled(0)
+
+
+def test_aligned_until_cuts_a_run_as_if_its_budget_ended_there(runs):
+    res = runs[0]
+    first = float(res.trials["start_s"].min())
+    cut = replay.aligned(res, until=3.0)
+    assert (cut.history["time_s"] <= 3.0).all()
+    assert len(cut.history) == int(((res.history["time_s"] - first) <= 3.0).sum())
+    ended = res.trials["end_s"] - first <= 3.0
+    assert (cut.trials.loc[ended[ended].index, "status"] == "COMPLETED").all()
+    assert set(cut.trials.loc[~ended, "status"]) <= {"UNFINISHED"}
+    assert cut.meta["budget"]["time_s"] == 3.0
+
+
+def test_nearest_recorded_config_measures_any_runs_machine(runs):
+    table = replay.load_table(make_table(CURVES, max_t=3))
+    # lr on a log scale (0.011 is nearest to 0.01), width by its position among the choices
+    assert table.nearest({"lr": 0.011, "width": 8}).trial_id == "a"
+    assert table.nearest({"lr": 0.031, "width": 32}).trial_id == "c"
+    strategy = replay.Strategy("fifo/random", concurrent=2, max_t=3)
+    slow = replay.replay(table.scaled(2.0), strategy).to_results(label="x", strategy=strategy,
+                                                                 seed=0)
+    moved = slow.trials.copy()
+    moved["config/lr"] = moved["config/lr"] * 1.05  # configs the table never ran
+    slow.trials = moved
+    assert replay.time_ratio(table, [slow]) == (pytest.approx(float("nan"), nan_ok=True), 0)
+    assert replay.time_ratio(table, [slow], nearest=True) == (pytest.approx(2.0), 12)
