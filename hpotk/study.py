@@ -431,7 +431,8 @@ def run_study(study: Study, *, address: str | None = None, verbose: int = 1,
               only: int | None = None, log: Any = print) -> StudyOutcome:
     """Run the study's runs one after another (or only run ``only``, a Slurm array element),
     skipping complete ones and resuming an interrupted one with what is left of its time; then,
-    when every run was asked for, aggregate and write the outputs.
+    when every run was asked for (or this element finds every run complete), aggregate and
+    write the outputs.
 
     Stops at a run that ends interrupted (Ctrl+C, USR1): `StudyOutcome.interrupted` names it.
     """
@@ -472,7 +473,8 @@ def run_study(study: Study, *, address: str | None = None, verbose: int = 1,
         if result.status == "interrupted":
             outcome.interrupted = what
             return outcome
-    if only is None:
+    if only is None or all(_run_status(r) == "complete" for r in study.runs):
+        # the whole study, or the job-array element that finds every run complete
         outcome.summary, outcome.outputs = report(study, log=log)
     return outcome
 
@@ -934,14 +936,20 @@ def write_outputs(summary: StudySummary, out_dir: Path, *, note: str = "") -> li
                          "band_low": _round(s.low[i], 6), "band_high": _round(s.high[i], 6),
                          "trials_finished": _round(s.finished_mean[i], 2)})
     curves = out_dir / "curves.csv"
-    curves.write_text(comment + pd.DataFrame(rows).to_csv(index=False))
+    _atomic_text(curves, comment + pd.DataFrame(rows).to_csv(index=False))
     table = out_dir / "summary.csv"
-    table.write_text(comment + pd.DataFrame(summary.table()).to_csv(index=False))
+    _atomic_text(table, comment + pd.DataFrame(summary.table()).to_csv(index=False))
     markdown = out_dir / "summary.md"
-    markdown.write_text(_markdown(summary, note))
+    _atomic_text(markdown, _markdown(summary, note))
     figure = out_dir / "tts.png"
     plot(summary, figure, note=note)
     return [curves, table, markdown, figure]
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def _markdown(summary: StudySummary, note: str) -> str:
@@ -1042,7 +1050,9 @@ def plot(summary: StudySummary, path: Path, *, note: str = "") -> Path:
     if note:
         fig.text(0.01, 0.005, note, fontsize=8, color="0.35", ha="left", va="bottom")
     fig.tight_layout(rect=(0, 0.03 if note else 0, 1, 1))
-    fig.savefig(path, dpi=130)
+    tmp = Path(path).with_name(f".{Path(path).stem}.{os.getpid()}.png")
+    fig.savefig(tmp, dpi=130)
+    tmp.replace(path)  # whole files only: two array elements may aggregate at once
     plt.close(fig)
     return path
 

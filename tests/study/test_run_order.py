@@ -91,6 +91,15 @@ def test_an_interrupted_run_resumes_with_the_time_left(recorded, tmp_path):
     assert ("report",) not in recorded  # one element of a job array does not aggregate
 
 
+def test_the_last_job_array_element_to_finish_aggregates(recorded, tmp_path):
+    s = study.load_study(cgcnn_study(tmp_path))
+    for index in (3, 0, 2):
+        study.run_study(s, only=index, log=lambda *a: None)
+    assert ("report",) not in recorded
+    study.run_study(s, only=1, log=lambda *a: None)
+    assert recorded[-1] == ("report",)
+
+
 def test_element_out_of_range_is_refused(recorded, tmp_path):
     from hpotk.errors import HpotkError
 
