@@ -46,8 +46,9 @@ class Freshness:
 
     Attributes:
         source: "summary" (trials.csv and history.csv, written when a run ended), "live"
-            (hpotk's live logs of a running or killed run) or "ray" (Ray's per-trial files,
-            for directories without hpotk's logs).
+            (hpotk's live logs of a running or killed run), "ray" (Ray's per-trial files,
+            for directories without hpotk's logs) or "replay" (made in memory by
+            `hpotk.replay`, in simulated time; ``as_of`` is then the simulated end).
         as_of: Unix time of the newest record read (None if there is none).
         read_at: Unix time of the reading.
     """
@@ -62,7 +63,10 @@ class Freshness:
 
     def describe(self) -> str:
         what = {"summary": "the summary written when the run ended",
-                "live": "hpotk's live logs", "ray": "Ray's per-trial files"}[self.source]
+                "live": "hpotk's live logs", "ray": "Ray's per-trial files",
+                "replay": "a replay in simulated time"}[self.source]
+        if self.source == "replay":
+            return f"{what} (not a real run)"
         if self.as_of is None:
             return f"read from {what}; no results yet"
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.as_of))

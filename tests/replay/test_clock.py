@@ -54,6 +54,7 @@ def test_results_arrive_when_the_recorded_seconds_say(table):
     assert ends["start_s"].tolist() == pytest.approx([10.0, 13.5, 10.0])
     assert set(res.trials["status"]) == {"COMPLETED"}
     assert res.freshness.source == "replay"
+    assert res.freshness.describe() == "a replay in simulated time (not a real run)"
 
 
 def test_one_worker_runs_the_trials_back_to_back(table):
