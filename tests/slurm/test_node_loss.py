@@ -1,0 +1,84 @@
+"""A worker node lost mid-experiment (its raylet killed): Ray marks its trials failed, Tune
+retries them on the remaining node from their last checkpoint (max_failures), the experiment
+completes, no completed trial is lost or run again, and trials.csv says which were retried and
+why. One 2-node job on the local test Slurm."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from tests.slurm.jobs import (
+    FINAL_STATES,
+    job_info,
+    job_output,
+    ray_processes_of_job,
+    sbatch,
+    wait_for,
+    wait_job,
+)
+from tests.slurm.test_e2e import QUICKSTART, SUBMIT, assert_completed, small, trials_csv
+
+pytestmark = pytest.mark.slurm
+
+
+def results_on(history, node_ip: str) -> list[dict]:
+    if not history.exists():
+        return []
+    lines = [json.loads(line) for line in history.read_text().splitlines() if line.endswith("}")]
+    return [e for e in lines if e.get("event") == "result" and e.get("node_ip") == node_ip]
+
+
+def raylet_of(job: int, node: str) -> int | None:
+    for line in ray_processes_of_job(job):
+        pid, _, cmd = line.partition(": ")
+        if "raylet" in cmd.split()[0] and f"/hpotk-{job}-{node}" in cmd:
+            return int(pid)
+    return None
+
+
+def test_a_lost_worker_node_is_survived_by_retries_from_checkpoints(slurm_nodes, job_env,
+                                                                     tmp_path):
+    results, name, trials, max_t = tmp_path / "results", "node-loss", 4, 8
+    head, worker = sorted(slurm_nodes)[0], sorted(slurm_nodes)[1]
+    job = sbatch(str(SUBMIT), str(QUICKSTART),
+                 *small(results, name, trials, max_t), "--set=space.batch_size=8",
+                 "--set=max_failures=2", "--set=checkpoint.every=1", cwd=tmp_path)
+    history = results / name / "history.jsonl"
+    # a trial on the worker has reported twice (so it has a checkpoint to go back to)
+
+    def worker_reported() -> bool:
+        if job_info(job).get("JobState") in FINAL_STATES:
+            pytest.fail(f"job {job} ended early:\n{job_output(tmp_path, job)[-4000:]}")
+        return len(results_on(history, slurm_nodes[worker])) >= 2
+
+    wait_for(worker_reported, 360, "two results from a trial on the worker node")
+    raylet = wait_for(lambda: raylet_of(job, worker), 30, "the worker's raylet")
+    finished_before = {e["trial_id"] for e in map(json.loads, (
+        results / name / "finished.jsonl").read_text().splitlines())} \
+        if (results / name / "finished.jsonl").exists() else set()
+    os.kill(raylet, signal.SIGKILL)
+    lost_at = time.time()
+
+    info = wait_job(job, tmp_path, timeout=600)
+    assert_completed(info, tmp_path, job)
+    rows = trials_csv(results, name)
+    assert len(rows) == trials and {r["status"] for r in rows} == {"COMPLETED"}, rows
+    assert all(int(r["iterations"]) == max_t for r in rows)
+    retried = [r for r in rows if int(r["retries"]) >= 1]
+    assert retried, f"no trial was retried:\n{job_output(tmp_path, job)[-4000:]}"
+    for row in retried:
+        assert row["retried_because"], row  # why: the actor / node died
+    # after the loss, every result came from the head node
+    late = [e for e in map(json.loads, history.read_text().splitlines())
+            if e.get("event") == "result" and e["time"] > lost_at + 60]
+    assert all(e["node_ip"] == slurm_nodes[head] for e in late)
+    # completed trials were not run again
+    finished = [json.loads(line)["trial_id"] for line in
+                (results / name / "finished.jsonl").read_text().splitlines()]
+    for trial in finished_before:
+        assert finished.count(trial) == 1
