@@ -33,10 +33,12 @@ OBJECTIVE_CMAP = "viridis"
 
 
 def status_label(status: Any) -> str:
+    """The legend label of a trial status."""
     return STATUS_STYLE.get(str(status), OTHER_STYLE)[0]
 
 
 def status_colour(status: Any) -> str:
+    """The colour of a trial status (grey for one not in `STATUS_STYLE`)."""
     return STATUS_STYLE.get(str(status), OTHER_STYLE)[1]
 
 
@@ -79,6 +81,7 @@ def better(res: Any) -> str:
 
 
 def objective_label(res: Any) -> str:
+    """The objective's axis label, saying which way is better."""
     return f"{res.metric} ({better(res)} is better)"
 
 
@@ -100,6 +103,7 @@ def short_id(trial_id: Any) -> str:
 
 
 def format_seconds(seconds: float) -> str:
+    """A duration for a caption: seconds, minutes or hours."""
     if seconds is None or not math.isfinite(seconds):
         return "-"
     if seconds < 180:
@@ -259,4 +263,5 @@ def _missing(value: Any) -> bool:
 
 
 def objective_axis(res: Any, values: Any) -> Axis:
+    """The objective ``values`` as a linear axis (the last of parallel coordinates)."""
     return Axis(res.metric, "linear", values, [], list(values))

@@ -78,6 +78,7 @@ def _bracket_label(iteration: int, brackets: list[int]) -> str:
 
 
 def data(res: Any) -> CurvesData:
+    """Every trial's curve of the objective per iteration, its status, and the rungs."""
     h = res.history
     metric = res.metric
     status = {str(t): str(s) for t, s in zip(res.trials.get("trial_id", []),
@@ -99,6 +100,7 @@ def data(res: Any) -> CurvesData:
 
 
 def caption(res: Any, d: CurvesData | None = None) -> str:
+    """The sentence under the figure: what is drawn, the rungs, what is left out."""
     d = d or data(res)
     text = f"{res.metric} at every iteration of every trial, coloured by how the trial ended."
     if d.rungs:
@@ -121,6 +123,7 @@ def _by_status(d: CurvesData) -> dict[str, list[str]]:
 
 
 def png(res: Any, d: CurvesData | None = None) -> Any:
+    """The learning curves as a matplotlib figure (one line collection per status)."""
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -170,6 +173,7 @@ def png(res: Any, d: CurvesData | None = None) -> Any:
 
 
 def interactive(res: Any, d: CurvesData | None = None) -> Any:
+    """The learning curves as a plotly figure (one trace per status; hover names the trial)."""
     import plotly.graph_objects as go
 
     d = d or data(res)

@@ -31,6 +31,7 @@ class HistoryData:
 
 
 def data(res: Any) -> HistoryData:
+    """The trials in start order with their objective and the best so far."""
     import pandas as pd
 
     t = res.trials
@@ -54,6 +55,7 @@ def data(res: Any) -> HistoryData:
 
 
 def caption(res: Any, d: HistoryData | None = None) -> str:
+    """The sentence under the figure, with the trials left out."""
     d = d or data(res)
     text = (f"Each point is a trial's {res.metric} when it ended, coloured by status; the line "
             f"is the best value so far (each trial's best, as `hpotk best` ranks them).")
@@ -63,6 +65,7 @@ def caption(res: Any, d: HistoryData | None = None) -> str:
 
 
 def png(res: Any, d: HistoryData | None = None) -> Any:
+    """The two history panels as a matplotlib figure."""
     from matplotlib.figure import Figure
 
     d = d or data(res)
@@ -110,6 +113,7 @@ def png(res: Any, d: HistoryData | None = None) -> Any:
 
 
 def interactive(res: Any, d: HistoryData | None = None) -> Any:
+    """The two history panels as a plotly figure (hover names the trial)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 

@@ -128,6 +128,7 @@ def _method(n: int) -> str:
 
 
 def caption(res: Any, d: ImportanceData | None = None) -> str:
+    """The sentence under the figure: the method and the trials used, or why not computed."""
     d = d or data(res)
     if d.reason:
         return f"Not computed: {d.reason}."
@@ -139,6 +140,7 @@ def caption(res: Any, d: ImportanceData | None = None) -> str:
 
 
 def png(res: Any, d: ImportanceData | None = None) -> Any:
+    """The importances as horizontal bars (matplotlib), or why there are none."""
     from matplotlib.figure import Figure
 
     d = d or data(res)
@@ -163,6 +165,7 @@ def png(res: Any, d: ImportanceData | None = None) -> Any:
 
 
 def interactive(res: Any, d: ImportanceData | None = None) -> Any:
+    """The importances as horizontal bars (plotly), or why there are none."""
     import plotly.graph_objects as go
 
     d = d or data(res)

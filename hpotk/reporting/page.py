@@ -113,6 +113,7 @@ def _inline(text: str) -> str:
 
 
 def table_html(table: tables.Table, cls: str = "") -> str:
+    """A `tables.Table` as an HTML table (escaped), with its note."""
     if not table.columns:
         return ""
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)

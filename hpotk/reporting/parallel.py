@@ -30,6 +30,7 @@ class ParallelData:
 
 
 def data(res: Any) -> ParallelData:
+    """The axes (params, then the objective) over the trials that have an objective."""
     scores = common.objective(res)
     keep = scores.notna() & scores.map(lambda v: math.isfinite(v))
     frame = res.trials[keep]
@@ -40,6 +41,7 @@ def data(res: Any) -> ParallelData:
 
 
 def caption(res: Any, d: ParallelData | None = None) -> str:
+    """The sentence under the figure: how to read and brush it, what is left out."""
     d = d or data(res)
     text = (f"One line per trial through its params and its best {res.metric}; brighter is "
             f"better. In the page, drag along an axis to keep only the trials in that range "
@@ -54,6 +56,7 @@ def _colour_scale(res: Any) -> tuple[str, bool]:
 
 
 def png(res: Any, d: ParallelData | None = None) -> Any:
+    """Parallel coordinates as a matplotlib figure (each axis scaled to its own range)."""
     import numpy as np
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
@@ -117,6 +120,7 @@ def png(res: Any, d: ParallelData | None = None) -> Any:
 
 
 def interactive(res: Any, d: ParallelData | None = None) -> Any:
+    """Parallel coordinates as plotly's Parcoords, whose axes can be brushed."""
     import plotly.graph_objects as go
 
     d = d or data(res)

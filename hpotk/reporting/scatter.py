@@ -54,6 +54,7 @@ def data(res: Any, params: list[str] | None = None, dims: int = 2) -> ScatterDat
 
 
 def caption(res: Any, d: ScatterData, dims: int) -> str:
+    """The sentence under the 2-D (``dims=2``) or 3-D figure."""
     if not d.axes:
         return "Not drawn: the experiment tunes no params."
     names = " and ".join(a.name for a in d.axes if a.name != res.metric or
@@ -93,6 +94,7 @@ def _mpl_axis(ax: Any, axis: common.Axis, which: str) -> None:
 
 
 def png(res: Any, d: ScatterData, dims: int = 2) -> Any:
+    """The scatter as a matplotlib figure (3-D with ``dims=3`` and three axes)."""
     import numpy as np
     from matplotlib.figure import Figure
 
@@ -140,6 +142,7 @@ def png(res: Any, d: ScatterData, dims: int = 2) -> Any:
 
 
 def interactive(res: Any, d: ScatterData, dims: int = 2) -> Any:
+    """The scatter as a plotly figure (Scatter3d, rotatable, with ``dims=3``)."""
     import numpy as np
     import plotly.graph_objects as go
 

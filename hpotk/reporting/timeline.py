@@ -47,6 +47,7 @@ class TimelineData:
 
 
 def data(res: Any) -> TimelineData:
+    """The trials packed onto worker slots, and the utilisation (see the module docstring)."""
     import pandas as pd
 
     t = res.trials
@@ -119,6 +120,7 @@ def summary(d: TimelineData) -> str:
 
 
 def caption(res: Any, d: TimelineData | None = None) -> str:
+    """The sentence under the figure, with the utilisation."""
     d = d or data(res)
     text = (f"One row per worker slot ({d.capacity}: budget.concurrent), one bar per trial from "
             f"its start to its last result, coloured by status. {summary(d)[0].upper()}"
@@ -132,6 +134,7 @@ def caption(res: Any, d: TimelineData | None = None) -> str:
 
 
 def png(res: Any, d: TimelineData | None = None) -> Any:
+    """The timeline as a matplotlib figure (broken bars per slot)."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
@@ -172,6 +175,7 @@ def png(res: Any, d: TimelineData | None = None) -> Any:
 
 
 def interactive(res: Any, d: TimelineData | None = None) -> Any:
+    """The timeline as a plotly figure (hover gives each trial's span)."""
     import plotly.graph_objects as go
 
     d = d or data(res)
