@@ -305,8 +305,14 @@ def fit_multistep(y: Any) -> Fit:
     """Milestones from ruptures' exact change-point search (Dynp, l2 cost) for 1..8 change
     points, one lr0 and gamma by least squares for each; the count with the lowest BIC."""
     import numpy as np
-    import ruptures
 
+    try:
+        import ruptures
+    except ImportError:
+        from hpotk.errors import HpotkError
+
+        raise HpotkError("fitting MultiStepLR needs ruptures (change points): pip install "
+                         "'hpotk[schedule]' or pip install ruptures") from None
     n = len(y)
     if n < 3:
         return _make("multistep", {"type": "multistep", "milestones": [1], "gamma": 1.0},

@@ -163,12 +163,13 @@ def update_retrain(analysis: Analysis) -> Path | None:
     if analysis.param != "lr" or not path.exists():
         return None
     text = path.read_text()
-    header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+    header = "".join(line + "\n" for line in text.splitlines()
+                     if line.startswith("#") and "PBT lineage" not in line)
     doc = yaml.safe_load(text) or {}
     doc = retrain_with_schedule(doc, analysis.best, analysis.param)
     note = (f"# The lr follows the schedule hpotk schedule fitted to trial "
             f"{analysis.lineage.trial_id}'s PBT lineage: {analysis.best.torch}\n")
-    path.write_text(header.replace(note, "") + note + yaml.safe_dump(doc, sort_keys=False))
+    path.write_text(header + note + yaml.safe_dump(doc, sort_keys=False))
     return path
 
 
