@@ -16,8 +16,9 @@ them:
   ``pause_trial``.
 
 **The clock.** Time 0 is the start of the experiment. The first trials start when the table's
-first trial did (Ray's own start-up, as recorded), and the time budget counts from there (Ray's
-counts from the Tuner's start, a moment earlier). A trial started at ``t`` reports iteration
+first trial did (Ray's own start-up, as recorded), each worker when the recording's did (on a
+loaded machine the second comes up seconds after the first), and the time budget counts from
+the first (Ray's counts from the Tuner's start, a moment earlier). A trial started at ``t`` reports iteration
 ``i`` at ``t + setup + sum(seconds of iterations 1..i)``. A trial's setup is the recorded time
 from its worker becoming free to its first result, less its first iteration: Ray's latency in
 starting it, the actor, the trainable's setup. An iteration's seconds are the recorded seconds
