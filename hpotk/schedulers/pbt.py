@@ -342,5 +342,6 @@ def describe(ctx: ScheduleContext, **options: Any) -> dict:
         "summary": f"every {s['perturbation_interval']} iterations (after "
                    f"{s['burn_in_period']}) the bottom {s['quantile']:g} of trials copy a top "
                    f"{s['quantile']:g} trial's checkpoint and perturb its algorithm params "
-                   f"(resample with probability {s['resample_probability']:g}); needs checkpoints",
+                   f"(resample with probability {s['resample_probability']:g}); needs checkpoints; "
+                   f"every exploit is logged to {LINEAGE_LOG} (see hpotk schedule)",
     }
