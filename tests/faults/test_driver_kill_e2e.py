@@ -34,7 +34,7 @@ def experiment(tmp_path: Path) -> Path:
           hidden_size: 16
         metric: {{name: val_acc, mode: max}}
         strategy: fifo/random
-        budget: {{trials: 6, concurrent: 2, max_t: {MAX_T}}}
+        budget: {{trials: 4, concurrent: 2, max_t: {MAX_T}}}
         reuse_actors: false
         results: {tmp_path / "out"}
         """))
@@ -60,7 +60,7 @@ def test_kill_9_of_the_driver_loses_and_reruns_no_completed_trial(hpotk_cli, ray
     driver.send_signal(signal.SIGKILL)
     driver.wait()
     before = finished_trials(exp_dir, MAX_T)
-    assert 2 <= len(before) < 6
+    assert 2 <= len(before) < 4
 
     # the state still says running, but its process is gone: it reads as interrupted
     assert json.loads((exp_dir / "hpotk.json").read_text())["status"] == "running"
@@ -70,9 +70,9 @@ def test_kill_9_of_the_driver_loses_and_reruns_no_completed_trial(hpotk_cli, ray
     assert code == 0, out + err
     log = [json.loads(line) for line in (exp_dir / "finished.jsonl").read_text().splitlines()]
     ids = [entry["trial_id"] for entry in log]
-    assert len(ids) == len(set(ids)) == 6, ids  # each trial finished exactly once
+    assert len(ids) == len(set(ids)) == 4, ids  # each trial finished exactly once
     trials = pd.read_csv(exp_dir / "trials.csv")
-    assert len(trials) == 6 and set(trials["status"]) == {"COMPLETED"}
+    assert len(trials) == 4 and set(trials["status"]) == {"COMPLETED"}
     kept = trials[trials["trial_id"].isin(before)]
     assert (kept["iterations"] == MAX_T).all() and kept["val_acc"].notna().all()
     # their final metric is the one they reported before the kill
