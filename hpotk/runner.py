@@ -7,10 +7,12 @@ show or refuse: `hpotk.state`), building the Tuner (`make_plan`, `build_tuner`),
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -276,7 +278,8 @@ def run(exp: Experiment, *, address: str | None = None, new: bool = False,
     started = time.time()
     os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "0")
     try:
-        result_grid = tuner.fit()
+        with _tune_output(verbose):
+            result_grid = tuner.fit()
         elapsed = time.time() - started
         return _finish(exp, plan, result_grid, elapsed)
     except Exception as exc:
@@ -372,6 +375,21 @@ def build_tuner(exp: Experiment, plan: Plan, *, resume: bool = False, verbose: i
     return tuner
 
 
+@contextlib.contextmanager
+def _tune_output(verbose: int) -> Iterator[None]:
+    """Below -v, Ray's console output is off altogether: its newer output engine prints the
+    experiment's configuration table and paths even at verbosity 0, so the older one (silent
+    at 0) is chosen for the fit (``RAY_AIR_NEW_OUTPUT=0``), unless the user set it."""
+    if verbose >= 2 or "RAY_AIR_NEW_OUTPUT" in os.environ:
+        yield
+        return
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    try:
+        yield
+    finally:
+        os.environ.pop("RAY_AIR_NEW_OUTPUT", None)
+
+
 def _tune_verbosity(verbose: int) -> int:
     """hpotk's -v levels -> Tune's: Ray's own tables only from -v (verbose 2) up."""
     return 0 if verbose <= 1 else min(verbose - 1, 3)
@@ -418,7 +436,7 @@ def _new_tuner(exp: Experiment, plan: Plan, trainable: Any, verbose: int) -> Any
     tune_config = tune.TuneConfig(
         metric=exp.metric.name, mode=exp.metric.mode, search_alg=search_alg,
         scheduler=plan.schedule.scheduler, num_samples=plan.search.num_samples,
-        max_concurrent_trials=exp.budget.concurrent, time_budget_s=exp.budget.time_s,
+        time_budget_s=exp.budget.time_s,
         reuse_actors=exp.reuse_actors, trial_dirname_creator=_trial_dirname,
     )
     run_config = tune.RunConfig(

@@ -32,16 +32,21 @@ def summarise(exp: Experiment, result_grid: Any) -> list[dict[str, Any]]:
     bookkeeping = _bookkeeping()
     metric, mode = exp.metric.name, exp.metric.mode
     trials = {t.trial_id: t for t in getattr(result_grid._experiment_analysis, "trials", [])}
+    logged = _logged_values(exp.results_dir, metric)
     rows = []
     for result in result_grid:
         last = result.metrics or {}
         trial_id = last.get(tune_result.TRIAL_ID) or _trial_id_from_path(result.path)
         trial = trials.get(trial_id)
+        # every value the trial reported, from hpotk's own history log (the one the progress
+        # line and hpotk.results see); Ray's per-trial dataframe only for runs without it
         history = result.metrics_dataframe
-        values = []
-        if history is not None and metric in history:
-            values = [v for v in history[metric].tolist()
-                      if isinstance(v, (int, float)) and math.isfinite(v)]
+        values = logged.get(trial_id)
+        if values is None:
+            values = []
+            if history is not None and metric in history:
+                values = history[metric].tolist()
+        values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
         best = (min(values) if mode == "min" else max(values)) if values else None
         iterations = int(last.get(tune_result.TRAINING_ITERATION, 0) or 0)
         seconds = float(last.get(tune_result.TIME_TOTAL_S, 0.0) or 0.0)
@@ -100,6 +105,16 @@ def _watchdog_kills(results_dir: Path) -> dict[str, str]:
                 continue
             out[str(entry.get("trial_id"))] = str(entry.get("reason", ""))
     return out
+
+
+def _logged_values(results_dir: Path, metric: str) -> dict[str, list[Any]]:
+    """trial id -> the objective values in hpotk's history log ({} without a log)."""
+    from hpotk import results
+
+    frame = results.read_history_log(results_dir)
+    if frame is None or not len(frame) or metric not in frame:
+        return {}
+    return {str(k): list(v) for k, v in frame.groupby("trial_id")[metric]}
 
 
 def _status(exp: Experiment, trial: Any, result: Any, last: dict[str, Any], iterations: int,
