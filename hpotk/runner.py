@@ -58,6 +58,7 @@ class Plan:
             "budget": exp.budget.model_dump(),
             "expected_trials": self.expected_trials,
             "resources_per_trial": exp.resources.model_dump(),
+            "lr_schedule": exp.lr_schedule,
             "results_dir": str(exp.results_dir),
         }
 
@@ -84,6 +85,11 @@ def format_plan(info: dict[str, Any]) -> str:
                  + (f", {b['trial_time_s']} s per trial" if b["trial_time_s"] else ""))
     r = info["resources_per_trial"]
     lines.append(f"resources per trial: {r['cpu']:g} CPU, {r['gpu']:g} GPU")
+    if info.get("lr_schedule"):
+        spec = info["lr_schedule"]
+        kind = spec.get("type", "?")
+        detail = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "type")
+        lines.append(f"lr schedule: {kind} ({detail}), stepped once per evaluation iteration")
     lines.append(f"tuned ({len(info['tuned'])}):")
     for name, t in info["tuned"].items():
         tier = f"  [tier {t['tier']}]" if t.get("tier") else ""
