@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpotk._plain import plain
 from hpotk.errors import HpotkError
 
 #: schedulers a replay refuses, and why
@@ -252,7 +253,7 @@ def load_table(source: str | Path | Any) -> Table:
                 free = max(before)
         setup = max(0.0, first_at - iter_s[0] - free)
         row = next(r for r in rows if str(r["trial_id"]) == tid)
-        config = {k[len("config/"):]: _plain(v) for k, v in row.items()
+        config = {k[len("config/"):]: plain(v) for k, v in row.items()
                   if k.startswith("config/") and not _missing(v)}
         recorded.append(Recorded(tid, config, results_list, iter_s, setup))
     firsts = sorted(starts[t] for t in order[:concurrent] if starts[t] is not None) or [launch]
@@ -277,7 +278,7 @@ def _curve(frame: Any, metric: str, max_t: int) -> tuple[list[dict], list[float]
         value = row.get(metric)
         if _missing(value):
             return None
-        results.append({k: _plain(v) for k, v in row.items()
+        results.append({k: plain(v) for k, v in row.items()
                         if k not in _BOOKKEEPING and not k.startswith("config/")
                         and not _missing(v) and not isinstance(v, str)})
         own = _num(row.get("time_this_iter_s"))
@@ -1171,17 +1172,8 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
-def _plain(value: Any) -> Any:
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        try:
-            return value.item()
-        except (ValueError, AttributeError):
-            return value
-    return value
-
-
 def _normal_value(value: Any) -> Any:
-    value = _plain(value)
+    value = plain(value)
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, (int, float)):

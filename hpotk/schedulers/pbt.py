@@ -35,6 +35,7 @@ seed, with fresh per-trial state).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -45,6 +46,7 @@ from typing import Any
 
 from ray.tune.schedulers import PopulationBasedTraining
 
+from hpotk._plain import plain
 from hpotk.errors import ConfigError
 from hpotk.options import check_options
 from hpotk.schedulers import ScheduleContext
@@ -281,7 +283,7 @@ class PBT(PopulationBasedTraining):
         self._logged.add(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a") as f:
-            f.write(json.dumps(event, default=_json_default) + "\n")
+            f.write(json.dumps(event, default=functools.partial(plain, otherwise=str)) + "\n")
             f.flush()
             os.fsync(f.fileno())
 
@@ -297,12 +299,6 @@ def _number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) else None
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
 
 
 def build(ctx: ScheduleContext, **options: Any) -> PBT:
