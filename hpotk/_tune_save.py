@@ -24,9 +24,10 @@ from ray.tune import Callback
 class SaveOnTrialEvents(Callback):
     """Forces a save of Tune's experiment state after each trial start, completion and error."""
 
-    def __init__(self) -> None:
+    def __init__(self, results_dir: str | None = None) -> None:
         self._controller: Any = None
         self._pending = False
+        self.results_dir = results_dir
 
     def setup(self, **info: Any) -> None:
         from ray.tune.execution.tune_controller import TuneController
@@ -50,7 +51,11 @@ class SaveOnTrialEvents(Callback):
         if not self._pending or controller is None:
             return
         self._pending = False
-        controller.checkpoint(force=True)
+        controller.checkpoint(force=True)  # waits until the files are in the results dir
+        if self.results_dir:
+            from hpotk.recovery import back_up_state
+
+            back_up_state(self.results_dir)  # a copy a kill cannot cut short
 
     def __getstate__(self) -> dict[str, Any]:  # Tune pickles callbacks with the run config
-        return {"_controller": None, "_pending": False}
+        return {"_controller": None, "_pending": False, "results_dir": self.results_dir}

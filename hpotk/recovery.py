@@ -72,7 +72,10 @@ def keep_finished(results_dir: Path) -> dict[str, dict[str, Any] | None]:
     state_file = latest_state_file(results_dir)
     if not finished or state_file is None:
         return {}
-    state = json.loads(state_file.read_text())
+    try:
+        state = json.loads(state_file.read_text())
+    except ValueError:
+        return {}  # `repair_state` found no good copy of it either
     kept: dict[str, dict[str, Any] | None] = {}
     for entry in state.get("trial_data", []):
         trial = json.loads(entry[0]) if isinstance(entry[0], str) else entry[0]
@@ -93,6 +96,65 @@ def keep_finished(results_dir: Path) -> dict[str, dict[str, Any] | None]:
         tmp.write_text(json.dumps(state))
         tmp.replace(state_file)
     return kept
+
+
+#: Tune's state files in a results directory, and where hpotk keeps their last good copies
+TUNE_STATE_PATTERNS = ("experiment_state-*.json", "*-state-*.json", "searcher-state-*.pkl")
+BACKUP_DIR = ".hpotk-tune-state"
+
+
+def _readable(path: Path) -> bool:
+    """Non-empty, and (for JSON) parses: not a file a kill cut short."""
+    try:
+        if path.stat().st_size == 0:
+            return False
+        if path.suffix == ".json":
+            json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _state_files(directory: Path) -> list[Path]:
+    return sorted({p for pattern in TUNE_STATE_PATTERNS for p in Path(directory).glob(pattern)
+                   if p.is_file()})
+
+
+def back_up_state(results_dir: Path) -> None:
+    """Copy Tune's state files, where readable, to ``.hpotk-tune-state/`` (each atomically).
+
+    Tune writes and syncs them in place: a driver killed meanwhile leaves them empty or cut
+    short, and Tune cannot restore. `repair_state` puts these copies back.
+    """
+    import shutil
+
+    backup = Path(results_dir) / BACKUP_DIR
+    backup.mkdir(exist_ok=True)
+    for path in _state_files(results_dir):
+        if _readable(path):
+            tmp = backup / f".{path.name}.tmp"
+            shutil.copyfile(path, tmp)
+            tmp.replace(backup / path.name)
+
+
+def repair_state(results_dir: Path) -> list[str]:
+    """Replace Tune state files that a kill left empty or cut short by their last good copies
+    (`back_up_state`); move aside (``.corrupt``) those without one. Returns what was done."""
+    import shutil
+
+    results_dir = Path(results_dir)
+    done = []
+    for path in _state_files(results_dir):
+        if _readable(path):
+            continue
+        copy = results_dir / BACKUP_DIR / path.name
+        if copy.exists() and _readable(copy):
+            shutil.copyfile(copy, path)
+            done.append(f"{path.name}: restored from its last good copy")
+        else:
+            path.replace(path.with_name(path.name + ".corrupt"))
+            done.append(f"{path.name}: unreadable, moved aside")
+    return done
 
 
 def complete_after_restore(search_alg: Any, kept: dict[str, dict[str, Any] | None]) -> None:

@@ -353,6 +353,10 @@ def build_tuner(exp: Experiment, plan: Plan, *, resume: bool = False, verbose: i
     results_dir = exp.results_dir
     if not resume:
         return _new_tuner(exp, plan, trainable, verbose)
+    from hpotk.recovery import repair_state
+
+    for note in repair_state(results_dir):  # state files a kill cut short mid-write
+        print(f"[hpotk] {note}", flush=True)
     if not tune.Tuner.can_restore(str(results_dir)):
         raise HpotkError(
             f"{results_dir} was started but Tune saved no state to resume from; remove it "
@@ -409,7 +413,7 @@ def _callbacks(exp: Experiment, plan: Plan, verbose: int) -> list[Any]:
 
     callbacks = [cb.FinishedLog(str(results_dir / cb.FINISHED_LOG)),
                  cb.HistoryLog(str(results_dir / cb.HISTORY_LOG)),
-                 SaveOnTrialEvents()]  # a killed driver loses no started or finished trial
+                 SaveOnTrialEvents(str(results_dir))]  # a killed driver loses no trial
     if exp.budget.trial_time_s:  # Tune alone never stops a trial that hangs without results
         from hpotk._watchdog import WATCHDOG_LOG, HangWatchdog
 

@@ -64,3 +64,22 @@ def test_failures_name_each_cause(tmp_path):
         "ray.exceptions.OutOfMemoryError: Task was killed due to the node running low on memory.",
     ]
     assert failures(tmp_path / "nowhere") == []
+
+
+def test_state_files_a_kill_cut_short_are_put_back_from_their_copy(tmp_path):
+    from hpotk.recovery import BACKUP_DIR, back_up_state, repair_state
+
+    state = saved_state(tmp_path, {"a": "RUNNING"})
+    good = state.read_text()
+    searcher = tmp_path / "basic-variant-state-2026-01-01_00-00-00.json"
+    searcher.write_text('{"counter": 3}')
+    back_up_state(tmp_path)
+    state.write_text("")  # the kill landed while Tune rewrote them
+    searcher.write_text('{"coun')
+    other = tmp_path / "searcher-state-2026-01-01_00-00-00.pkl"
+    other.write_bytes(b"")  # no copy of this one
+    notes = repair_state(tmp_path)
+    assert state.read_text() == good and searcher.read_text() == '{"counter": 3}'
+    assert not other.exists() and other.with_name(other.name + ".corrupt").exists()
+    assert len(notes) == 3 and (tmp_path / BACKUP_DIR / state.name).exists()
+    assert repair_state(tmp_path) == []
