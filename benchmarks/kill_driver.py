@@ -1,8 +1,9 @@
 """kill -9 of the driver at random moments, N times: what is lost, what is redone.
 
 Runs one small experiment (mlp-digits, FIFO + random search) with ``hpotk run`` in a
-subprocess, kills that driver with SIGKILL after a random delay, runs the same command again,
-and repeats until N kills have been made and a last run completes it. Then it reads the
+subprocess, kills that driver with SIGKILL at a random moment of its training (after 1 to
+``--max-results`` new results), runs the same command again, and repeats until N kills have
+been made and a last run completes it. Then it reads the
 results directory (hpotk's live logs) and prints:
 
 - completed trials lost: trials ``finished.jsonl`` recorded that the final trials.csv does not
@@ -43,8 +44,8 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--max-t", type=int, default=6)
     parser.add_argument("--checkpoint-every", type=int, default=2)
-    parser.add_argument("--min-s", type=float, default=4.0, help="earliest kill after start")
-    parser.add_argument("--max-s", type=float, default=25.0, help="latest kill after start")
+    parser.add_argument("--max-results", type=int, default=8,
+                        help="each kill comes after 1..N new results (a moment mid-training)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -73,18 +74,22 @@ def main() -> int:
     argv = [sys.executable, "-m", "hpotk.cli", "run", str(exp), "--address", address, "--quiet"]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     kills: list[float] = []
+    history = tmp / "out" / "killed" / "history.jsonl"
     started = time.time()
     while True:
         driver = subprocess.Popen(argv, env=env, cwd=tmp, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
         if len(kills) < args.kills:
-            try:
-                driver.wait(timeout=rng.uniform(args.min_s, args.max_s))
-            except subprocess.TimeoutExpired:
+            # a random moment in the training: after 1..--max-results new results of this run
+            target = results_so_far(history) + rng.randint(1, args.max_results)
+            while driver.poll() is None and results_so_far(history) < target:
+                time.sleep(rng.uniform(0.05, 0.5))
+            if driver.poll() is None:
                 driver.send_signal(signal.SIGKILL)
                 driver.wait()
                 kills.append(time.time())
-                print(f"kill {len(kills)} at {kills[-1] - started:.0f} s", flush=True)
+                print(f"kill {len(kills)} at {kills[-1] - started:.0f} s, after "
+                      f"{results_so_far(history)} results", flush=True)
                 continue
         code = driver.wait()
         if code == 0:
@@ -93,6 +98,14 @@ def main() -> int:
     report(tmp / "out" / "killed", kills, args)
     ray.shutdown()
     return 0
+
+
+def results_so_far(history: Path) -> int:
+    """Results in hpotk's live log so far (every driver appends to it)."""
+    try:
+        return history.read_text().count('"event": "result"')
+    except OSError:
+        return 0
 
 
 def report(exp_dir: Path, kills: list[float], args: argparse.Namespace) -> None:
@@ -120,9 +133,9 @@ def report(exp_dir: Path, kills: list[float], args: argparse.Namespace) -> None:
             redone_n += 1
             kill = sum(1 for k in kills if k < event["time"])  # the kill it follows
             redone_s[kill] += float(event.get("time_this_iter_s") or 0.0)
-    print(f"kill -9 of the driver {len(kills)} times at random moments "
-          f"({args.min_s:g}-{args.max_s:g} s after each start), {args.trials} trials x "
-          f"{args.max_t} iterations, checkpoint every {args.checkpoint_every}:")
+    print(f"kill -9 of the driver {len(kills)} times at random moments (after 1 to "
+          f"{args.max_results} new results each), {args.trials} trials x {args.max_t} "
+          f"iterations, checkpoint every {args.checkpoint_every}:")
     print(f"  trials completed: {len(completed)} of {len(trials)}; completed trials lost: "
           f"{len(lost)}; completed trials run again: {len(rerun)}")
     print(f"  redone: {redone_n} iterations, {sum(redone_s.values()):.1f} s of training in all; "
