@@ -27,8 +27,15 @@ def _add_experiment_args(p: argparse.ArgumentParser) -> None:
                         "change parameters of the experiment's dataset)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (exit 2) like every other input error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"hpotk: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hpotk",
         description="Hyperparameter optimisation on Ray Tune, from one experiment file.",
     )
