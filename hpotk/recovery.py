@@ -104,13 +104,25 @@ BACKUP_DIR = ".hpotk-tune-state"
 
 
 def _readable(path: Path) -> bool:
-    """Non-empty, and (for JSON) parses: not a file a kill cut short."""
+    """Non-empty, and parses: not a file a kill cut short. Tune writes the experiment state as
+    JSON but a searcher's state as a (cloud)pickle, also under a ``.json`` name
+    (``basic-variant-state-*.json``): either form counts."""
+    import pickle
+
     try:
-        if path.stat().st_size == 0:
-            return False
-        if path.suffix == ".json":
-            json.loads(path.read_text())
-    except (OSError, ValueError):
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if not data:
+        return False
+    try:
+        json.loads(data)
+        return True
+    except ValueError:
+        pass
+    try:
+        pickle.loads(data)
+    except Exception:  # noqa: BLE001 - any failure to unpickle means a damaged file
         return False
     return True
 

@@ -83,3 +83,30 @@ def test_state_files_a_kill_cut_short_are_put_back_from_their_copy(tmp_path):
     assert not other.exists() and other.with_name(other.name + ".corrupt").exists()
     assert len(notes) == 3 and (tmp_path / BACKUP_DIR / state.name).exists()
     assert repair_state(tmp_path) == []
+
+
+def _never_run(config):
+    return None
+
+
+def test_a_searchers_pickled_state_under_a_json_name_is_kept(tmp_path):
+    """Tune saves BasicVariantGenerator's state as a cloudpickle named ``.json``: a resume must
+    neither move it aside nor replace it, or random search forgets which trials it made."""
+    from ray.tune.search import BasicVariantGenerator
+
+    from hpotk.recovery import back_up_state, repair_state
+
+    generator = BasicVariantGenerator(random_state=0, max_concurrent=2)
+    generator.add_configurations({"e": {"run": _never_run, "config": {"a": 1},
+                                        "num_samples": 3}})
+    generator.save_to_dir(str(tmp_path), session_str="s")
+    saved = tmp_path / "basic-variant-state-s.json"
+    assert saved.exists()
+    back_up_state(tmp_path)
+    assert repair_state(tmp_path) == []
+    assert saved.exists()
+    saved.write_bytes(saved.read_bytes()[:10])  # a kill cut it short
+    assert repair_state(tmp_path) == ["basic-variant-state-s.json: restored from its last good copy"]
+    fresh = BasicVariantGenerator()
+    fresh.restore_from_dir(str(tmp_path))
+    assert fresh.get_state()["_total_samples"] == 3
