@@ -104,8 +104,10 @@ def experiment(trainable: str, strategy: object = "asha/random", trials: int = 2
     }
 
 
+# synchronous PBT: both trials meet at iteration 2, so the worse one exploits the better one
+# whatever the load (asynchronous PBT exploits only if the other trial has got there already)
 PBT = {"scheduler": {"name": "pbt", "perturbation_interval": 2, "quantile": 0.5,
-                     "resample_probability": 0.0}, "searcher": "random"}
+                     "resample_probability": 0.0, "synch": True}, "searcher": "random"}
 CASES = {
     "function-asha": ("train.py:train", "asha/random", 2, 2),
     "function-pbt": ("train.py:train", PBT, 2, 4),

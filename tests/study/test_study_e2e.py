@@ -22,7 +22,8 @@ QUICKSTART = REPO / "experiments" / "quickstart.yaml"
 
 
 def write_study(tmp_path: Path, name: str, *, strategies: str, repeats: int, trials: int,
-                concurrent: int, max_t: int) -> Path:
+                concurrent: int, max_t: int, batch_size: int = 128,
+                hidden_size: int = 32) -> Path:
     path = tmp_path / f"{name}.yaml"
     path.write_text(textwrap.dedent(f"""\
         name: {name}
@@ -30,7 +31,7 @@ def write_study(tmp_path: Path, name: str, *, strategies: str, repeats: int, tri
         strategies: {strategies}
         repeats: {repeats}
         budget: {{time_s: 600, trials: {trials}, concurrent: {concurrent}, max_t: {max_t}}}
-        set: {{space.batch_size: 128, space.hidden_size: 32}}
+        set: {{space.batch_size: {batch_size}, space.hidden_size: {hidden_size}}}
         top_k: 2
         report_metric: test_acc
         baseline: fifo/random
@@ -77,10 +78,11 @@ def test_tiny_study_runs_every_pair_and_writes_the_outputs(hpotk_cli, tmp_path):
 
 
 def test_interrupted_study_resumes_and_completes(hpotk_cli, tmp_path):
+    # small batches make each trial take seconds, so the interrupt lands mid-run
     path = write_study(tmp_path, "cut", strategies="[fifo/random, asha/random]", repeats=1,
-                       trials=3, concurrent=1, max_t=2)
+                       trials=3, concurrent=1, max_t=3, batch_size=8, hidden_size=256)
     first = tmp_path / "results" / "cut" / "fifo-random" / "seed0"
-    with interrupt_after(first, max_t=2, n_finished=1) as sent:
+    with interrupt_after(first, max_t=3, n_finished=1) as sent:
         code, out, err = hpotk_cli("study", path, "--quiet")
     assert sent.is_set(), "the first run ended before it could be interrupted"
     assert code == 1 and "interrupted in run fifo/random seed 0" in out, out + err
