@@ -349,6 +349,9 @@ def build_tuner(exp: Experiment, plan: Plan, *, resume: bool = False, verbose: i
     results directory, restored with its trials, searcher and scheduler state."""
     from ray import tune
 
+    from hpotk import _ray_fixes
+
+    _ray_fixes.install()  # e.g. a trial the OOM killer stops must not end the experiment
     trainable = make_trainable(exp, plan)
     results_dir = exp.results_dir
     if not resume:

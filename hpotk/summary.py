@@ -71,6 +71,9 @@ def summarise(exp: Experiment, result_grid: Any) -> list[dict[str, Any]]:
     return rows
 
 
+OOM_ERROR = "ray.exceptions.OutOfMemoryError"  # hpotk._ray_fixes keeps this name in error.txt
+
+
 def _faults(result: Any, history: Any, metric: str, status: str) -> dict[str, Any]:
     """``retries`` (failures Tune retried under max_failures, from the trial's error.txt) and
     why (``retried_because``), and a ``note`` when the objective was NaN or infinite."""
@@ -85,6 +88,9 @@ def _faults(result: Any, history: Any, metric: str, status: str) -> dict[str, An
             if isinstance(value, (int, float)) and not math.isfinite(value):
                 note = f"{metric} was {value} at iteration {iteration}"
                 break
+    if status == "ERROR" and causes and causes[-1].startswith(OOM_ERROR):
+        note = ("killed by Ray's OOM killer: its node ran low on memory (give it fewer "
+                "concurrent trials or more memory; Ray's threshold is RAY_memory_usage_threshold)")
     out = {"retries": len(retried), "retried_because": " || ".join(retried), "note": note}
     hung = _watchdog_kills(Path(result.path).parent) if result.path else {}
     trial_id = Path(result.path).name if result.path else ""
