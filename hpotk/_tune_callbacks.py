@@ -67,10 +67,16 @@ class HistoryLog(Callback):
 
     def __init__(self, path: str):
         self.path = path
+        self._slurm_nodes: dict[str, str | None] = {}  # trial id -> Slurm node it runs on
+        self._node_names: dict[str, str | None] = {}  # Ray node id -> Slurm node name
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        _append(self.path, {"event": "start", "trial_id": trial.trial_id, "time": time.time(),
-                            "config": _plain_config(trial.config)})
+        line = {"event": "start", "trial_id": trial.trial_id, "time": time.time(),
+                "config": _plain_config(trial.config)}
+        node = self._slurm_nodes[trial.trial_id] = slurm_node_of(trial, self._node_names)
+        if node:
+            line["slurm_node"] = node
+        _append(self.path, line)
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         _append(self.path, {"event": "recover", "trial_id": trial.trial_id, "time": time.time(),
@@ -87,8 +93,42 @@ class HistoryLog(Callback):
                 line[key] = value
             elif hasattr(value, "item"):
                 line[key] = _scalar(value)
+        if self._slurm_nodes.get(trial.trial_id):
+            line["slurm_node"] = self._slurm_nodes[trial.trial_id]
         line["config"] = _plain_config(result.get("config") or trial.config)
         _append(self.path, line)
+
+
+def slurm_node_of(trial: Any, cache: dict[str, str | None]) -> str | None:
+    """The Slurm node (``SLURMD_NODENAME``) a started trial's actor runs on, or None outside
+    hpotk's Slurm jobs.
+
+    Trial results name the host, and several Slurm nodes can share one (test clusters,
+    ``HPOTK_SHARED_HOST``). hpotk's Slurm launch gives each node's Ray a ``hpotk_node:<name>``
+    resource, so the actor's Ray node id (from the GCS actor table) names the Slurm node.
+    ``cache`` maps Ray node ids to names (None: not a Slurm node).
+    """
+    from hpotk.slurm import NODE_RESOURCE
+
+    try:
+        import ray
+        from ray._private import state
+
+        actor = getattr(getattr(trial, "temporary_state", None), "ray_actor", None)
+        if actor is None or not ray.is_initialized():
+            return None
+        node_id = (state.actors(actor_id=actor._actor_id.hex()) or {}).get(
+            "Address", {}).get("NodeID")
+        if not node_id:
+            return None
+        if node_id not in cache:
+            for node in ray.nodes():
+                names = [k[len(NODE_RESOURCE):] for k in node.get("Resources", {})
+                         if k.startswith(NODE_RESOURCE)]
+                cache[node["NodeID"]] = names[0] if names else None
+        return cache.get(node_id)
+    except Exception:  # a label must never stop a run
+        return None
 
 
 def _plain_config(config: dict[str, Any] | None) -> dict[str, Any]:

@@ -281,7 +281,8 @@ def read_history_log(directory: Path, started: float | None = None) -> Any:
         row = {k: v for k, v in line.items() if k not in ("event", "config", "time")}
         row["iteration"] = row.pop("training_iteration", None)
         row["timestamp"] = line.get("time") or line.get("timestamp")
-        row["node"] = row.pop("hostname", None)
+        host = row.pop("hostname", None)  # the Slurm node's name where it is known
+        row["node"] = row.pop("slurm_node", None) or host
         for key, value in (line.get("config") or {}).items():
             row[f"config/{key}"] = json.dumps(value) if isinstance(value, (list, dict)) else value
         rows.append(row)

@@ -32,7 +32,7 @@ def summarise(exp: Experiment, result_grid: Any) -> list[dict[str, Any]]:
     bookkeeping = _bookkeeping()
     metric, mode = exp.metric.name, exp.metric.mode
     trials = {t.trial_id: t for t in getattr(result_grid._experiment_analysis, "trials", [])}
-    logged = _logged_values(exp.results_dir, metric)
+    logged, nodes = _logged(exp.results_dir, metric)
     rows = []
     for result in result_grid:
         last = result.metrics or {}
@@ -60,7 +60,7 @@ def summarise(exp: Experiment, result_grid: Any) -> list[dict[str, Any]]:
                 row.setdefault(key, value)
         row.update({
             "iterations": iterations, "time_s": round(seconds, 3),
-            "node": last.get(tune_result.HOSTNAME) or "",
+            "node": nodes.get(trial_id) or last.get(tune_result.HOSTNAME) or "",
             "node_ip": last.get(tune_result.NODE_IP) or "",
             "error": _first_line(result.error), "path": result.path,
             "checkpoint": _checkpoint_path(result, metric, mode),
@@ -113,14 +113,21 @@ def _watchdog_kills(results_dir: Path) -> dict[str, str]:
     return out
 
 
-def _logged_values(results_dir: Path, metric: str) -> dict[str, list[Any]]:
-    """trial id -> the objective values in hpotk's history log ({} without a log)."""
+def _logged(results_dir: Path, metric: str) -> tuple[dict[str, list[Any]], dict[str, str]]:
+    """From hpotk's history log ({} without one): trial id -> the objective values, and trial
+    id -> the node of its last result (the Slurm node's name where it is known)."""
     from hpotk import results
 
     frame = results.read_history_log(results_dir)
-    if frame is None or not len(frame) or metric not in frame:
-        return {}
-    return {str(k): list(v) for k, v in frame.groupby("trial_id")[metric]}
+    if frame is None or not len(frame):
+        return {}, {}
+    nodes = {}
+    if "node" in frame:
+        nodes = {str(k): str(v.iloc[-1]) for k, v in frame.groupby("trial_id")["node"]
+                 if v.notna().any() and str(v.iloc[-1]) not in ("", "None", "nan")}
+    if metric not in frame:
+        return {}, nodes
+    return {str(k): list(v) for k, v in frame.groupby("trial_id")[metric]}, nodes
 
 
 def _status(exp: Experiment, trial: Any, result: Any, last: dict[str, Any], iterations: int,

@@ -130,3 +130,19 @@ def test_not_a_results_directory(tmp_path):
         results.load(tmp_path / "nope")
     with pytest.raises(HpotkError, match="holds no hpotk experiment"):
         results.load(tmp_path)
+
+
+def test_the_slurm_node_name_is_the_node_where_the_log_knows_it(tmp_path):
+    # Slurm nodes sharing a host share its hostname: the log's slurm_node names them
+    d = tmp_path / "exp"
+    d.mkdir()
+    _state(d, "running")
+    _log(d, [dict(_result("a", 1, 2, 0.9, 0.01), slurm_node="n1"),
+             dict(_result("b", 1, 2.5, 0.8, 0.01), slurm_node="n2"),
+             _result("c", 1, 3, 0.7, 0.01)])
+    res = results.load(d)
+    assert res.history.set_index("trial_id")["node"].to_dict() == {
+        "a": "n1", "b": "n2", "c": "node1"}
+    assert res.trials.set_index("trial_id")["node"].to_dict() == {
+        "a": "n1", "b": "n2", "c": "node1"}
+    assert res.meta["nodes"] == ["n1", "n2", "node1"]

@@ -59,7 +59,7 @@ def assert_no_ray_left(job_id: int) -> None:
     assert not left, f"Ray processes of job {job_id} survived it:\n" + "\n".join(left)
 
 
-def test_two_node_job_runs_trials_on_both_nodes(slurm_nodes, slurm_shared_host, job_env,
+def test_two_node_job_runs_trials_on_both_nodes(slurm_nodes, job_env,
                                                 tmp_path):
     results = tmp_path / "results"
     job = sbatch(str(SUBMIT), str(QUICKSTART), *small(results, "two-nodes", 2, 3), cwd=tmp_path)
@@ -73,8 +73,8 @@ def test_two_node_job_runs_trials_on_both_nodes(slurm_nodes, slurm_shared_host, 
     assert len(rows) == 2
     assert {row["status"] for row in rows} == {"COMPLETED"}
     assert {row["node_ip"] for row in rows} == set(slurm_nodes.values())
-    if not slurm_shared_host:  # each node has its own hostname (UTS namespace)
-        assert {row["node"] for row in rows} == set(slurm_nodes)
+    # the Slurm node names, also where the nodes share one host and its hostname
+    assert {row["node"] for row in rows} == set(slurm_nodes)
     assert_no_ray_left(job)
     assert not (tmp_path / ".hpotk-jobs" / str(job) / "ray_token").exists()
 

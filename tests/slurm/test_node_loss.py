@@ -73,6 +73,8 @@ def test_a_lost_worker_node_is_survived_by_retries_from_checkpoints(slurm_nodes,
     assert retried, f"no trial was retried:\n{job_output(tmp_path, job)[-4000:]}"
     for row in retried:
         assert row["retried_because"], row  # why: the actor / node died
+        assert row["node"] == head, row  # it finished on the node that was left
+    assert {r["node"] for r in rows} <= set(slurm_nodes)  # Slurm's names for the nodes
     # after the loss, every result came from the head node
     late = [e for e in map(json.loads, history.read_text().splitlines())
             if e.get("event") == "result" and e["time"] > lost_at + 60]
