@@ -94,7 +94,7 @@ def test_progress_history_and_tensorboard_hparams(hpotk_cli, tmp_path):
 
 
 def test_interrupted_experiment_resumes_keeping_finished_trials(hpotk_cli, tmp_path):
-    max_t, trials = 8, 10
+    max_t, trials = 8, 5
     # small batches make each trial take a few seconds, so the interrupt lands mid-experiment
     args = ["run", QUICKSTART, "--set", f"budget.trials={trials}", "--set", "budget.concurrent=1",
             "--set", f"budget.max_t={max_t}", "--set", "strategy=fifo/random",

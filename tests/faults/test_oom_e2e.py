@@ -1,7 +1,8 @@
 """Ray's OOM killer, provoked for real: a trial that keeps allocating is killed by Ray's memory
-monitor, marked ERROR in trials.csv with the OOM error and a note, and the experiment completes
-its other trial. Before hpotk._ray_fixes, this kill ended the whole driver with a traceback
-(Ray Tune 2.60 raises ``Caught unexpected exception`` for ``OutOfMemoryError``).
+monitor, retried under max_failures, killed again, marked ERROR in trials.csv with the OOM error
+and a note, and the experiment completes its other trial. Before hpotk._ray_fixes, this kill
+ended the whole driver with a traceback (Ray Tune 2.60 raises ``Caught unexpected exception``
+for ``OutOfMemoryError``).
 
 The experiment runs in its own `hpotk run` process with its own local Ray, since the kill
 threshold (``RAY_memory_usage_threshold``) is read when Ray starts: it is set a few GB above the
@@ -36,7 +37,7 @@ TRAINABLE = textwrap.dedent("""\
         for step in range(config["steps"]):
             if config["behaviour"] == "hog" and len(held) < config["max_chunks"]:
                 held.append(b"\\x01" * (256 * 1024 * 1024))  # written, so it is resident
-            time.sleep(0.25)
+            time.sleep(0.25 if config["behaviour"] == "hog" else 0.02)
             tune.report({"loss": 1.0 / (step + 1), "held_mb": 256 * len(held)})
     """)
 
@@ -66,6 +67,7 @@ def test_a_trial_the_oom_killer_stops_is_marked_and_the_experiment_completes(tmp
         metric: {{name: loss, mode: min}}
         strategy: fifo/grid
         budget: {{trials: 2, concurrent: 1, max_t: 60}}
+        max_failures: 1
         results: {tmp_path / "out"}
         """))
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")}
@@ -80,6 +82,9 @@ def test_a_trial_the_oom_killer_stops_is_marked_and_the_experiment_completes(tmp
     hog, ok = trials.loc["hog"], trials.loc["ok"]
     assert hog["status"] == "ERROR", (hog.to_dict(), proc.stderr[-3000:])
     assert hog["error"].startswith("ray.exceptions.OutOfMemoryError"), hog["error"]
+    # retried once under max_failures, and killed again
+    assert int(hog["retries"]) == 1
+    assert hog["retried_because"].startswith("ray.exceptions.OutOfMemoryError")
     assert "OOM killer" in hog["note"]
     assert int(hog["held_mb"]) < 256 * chunks  # killed before it stopped allocating
     assert ok["status"] == "COMPLETED" and int(ok["iterations"]) == 60

@@ -73,7 +73,7 @@ def test_bo_resumes_an_interrupted_experiment_with_its_observations(hpotk_cli, t
 
     from tests.helpers import interrupt_after
 
-    max_t, trials = 6, 8
+    max_t, trials = 6, 6
     args = ["run", QUICKSTART, "--set", "strategy=fifo/bo", "--set", f"budget.trials={trials}",
             "--set", "budget.concurrent=1", "--set", f"budget.max_t={max_t}",
             "--set", "strategy.searcher.n_initial_points=2", "--set", "space.batch_size=8",

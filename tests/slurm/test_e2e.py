@@ -59,26 +59,6 @@ def assert_no_ray_left(job_id: int) -> None:
     assert not left, f"Ray processes of job {job_id} survived it:\n" + "\n".join(left)
 
 
-def test_two_node_job_runs_trials_on_both_nodes(slurm_nodes, job_env,
-                                                tmp_path):
-    results = tmp_path / "results"
-    job = sbatch(str(SUBMIT), str(QUICKSTART), *small(results, "two-nodes", 2, 3), cwd=tmp_path)
-    info = wait_job(job, tmp_path)
-    assert_completed(info, tmp_path, job)
-    output = job_output(tmp_path, job)
-    assert "all 2 node(s) joined the Ray cluster" in output
-    state = json.loads((results / "two-nodes" / "hpotk.json").read_text())
-    assert state["ray_nodes"] == 2  # what Ray reported to the driver
-    rows = trials_csv(results, "two-nodes")
-    assert len(rows) == 2
-    assert {row["status"] for row in rows} == {"COMPLETED"}
-    assert {row["node_ip"] for row in rows} == set(slurm_nodes.values())
-    # the Slurm node names, also where the nodes share one host and its hostname
-    assert {row["node"] for row in rows} == set(slurm_nodes)
-    assert_no_ray_left(job)
-    assert not (tmp_path / ".hpotk-jobs" / str(job) / "ray_token").exists()
-
-
 def completed_trials(experiment_dir: Path) -> list[str]:
     """Trial ids in hpotk's live log of finished trials (written the moment a trial ends;
     Tune copies result.json into the results directory only every so often)."""
@@ -90,6 +70,8 @@ def completed_trials(experiment_dir: Path) -> list[str]:
 
 
 def test_usr1_stops_requeues_and_resumes_to_the_full_budget(slurm_nodes, job_env, tmp_path):
+    """A 2-node job (trials on both nodes, named by their Slurm names) that Slurm signals near
+    its time limit: it stops, requeues itself and resumes to the full budget."""
     results, name, trials, max_t = tmp_path / "results", "requeued", 4, 8
     # small batches: each trial takes seconds, so USR1 lands while trials remain
     job = sbatch(str(SUBMIT), str(QUICKSTART), *small(results, name, trials, max_t),
@@ -104,7 +86,14 @@ def test_usr1_stops_requeues_and_resumes_to_the_full_budget(slurm_nodes, job_env
     output = job_output(tmp_path, job)
     assert int(info["Restarts"]) == 1, output[-4000:]
     assert "requeueing job" in output and "resuming interrupted experiment" in output
+    # both starts ran on both nodes, each after every node had joined
+    assert output.count("all 2 node(s) joined the Ray cluster") == 2, output[-4000:]
+    state = json.loads((results / name / "hpotk.json").read_text())
+    assert state["ray_nodes"] == 2  # what Ray reported to the driver
     rows = trials_csv(results, name)
+    assert {row["node_ip"] for row in rows} == set(slurm_nodes.values())
+    # the Slurm node names, also where the nodes share one host and its hostname
+    assert {row["node"] for row in rows} == set(slurm_nodes)
     assert len(rows) == trials
     assert len({row["trial_id"] for row in rows}) == trials
     assert {row["status"] for row in rows} == {"COMPLETED"}
@@ -116,6 +105,7 @@ def test_usr1_stops_requeues_and_resumes_to_the_full_budget(slurm_nodes, job_env
         lines = (results / name / trial / "result.json").read_text().splitlines()
         assert len(lines) == max_t, f"completed trial {trial} was run again after the requeue"
     assert_no_ray_left(job)
+    assert not (tmp_path / ".hpotk-jobs" / str(job) / "ray_token").exists()
 
 
 def auth_probe(address: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
