@@ -7,10 +7,11 @@ fails with ``ray.exceptions.OutOfMemoryError``. That class derives from ``RayErr
 from ``RayActorError`` or ``RayTaskError``, and Tune's actor manager
 (``RayActorManager._actor_task_failed``) raises ``RuntimeError("Caught unexpected exception")``
 for any other class: the whole experiment ends with a traceback, and a resume runs the same
-trial into the same kill. The worker process is gone, so the fix handles these errors as the
+trial into the same kill. The worker process is gone, so the fix handles the error as the
 actor's death: Tune marks the trial failed (retried under ``max_failures``, else ERROR, with the
-OOM message in its ``error.txt``) and the experiment goes on. ``tests/faults`` provokes a real
-OOM kill to check it.
+OOM message in its ``error.txt``) and the experiment goes on. ``WorkerCrashedError`` and
+``NodeDiedError``, the other ``RayError`` classes that mean the worker is gone, are handled the
+same way. ``tests/faults/test_oom_e2e.py`` provokes a real OOM kill.
 """
 
 from __future__ import annotations
