@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ray.tune.schedulers import HyperBandScheduler
-
 from hpotk.errors import ConfigError
 from hpotk.options import check_options
 from hpotk.schedulers import ScheduleContext
@@ -33,20 +31,36 @@ def _settings(ctx: ScheduleContext, options: dict[str, Any]) -> dict[str, Any]:
     return s
 
 
-class HyperBand(HyperBandScheduler):
-    """Ray's `HyperBandScheduler`, made picklable (Ray keeps two lambdas on the instance)."""
+def _hyperband_class() -> type:
+    from ray.tune.schedulers import HyperBandScheduler
 
-    def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_get_n0", "_get_r0")}
+    class HyperBand(HyperBandScheduler):
+        """Ray's `HyperBandScheduler`, made picklable (Ray keeps two lambdas on the instance)."""
 
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._get_n0 = lambda s: int(math.ceil(self._s_max_1 / (s + 1) * self._eta**s))
-        self._get_r0 = lambda s: int(self._max_t_attr * self._eta ** (-s))
+        def __getstate__(self) -> dict:
+            return {k: v for k, v in self.__dict__.items() if k not in ("_get_n0", "_get_r0")}
+
+        def __setstate__(self, state: dict) -> None:
+            self.__dict__.update(state)
+            self._get_n0 = lambda s: int(math.ceil(self._s_max_1 / (s + 1) * self._eta**s))
+            self._get_r0 = lambda s: int(self._max_t_attr * self._eta ** (-s))
+
+    HyperBand.__module__, HyperBand.__qualname__ = __name__, "HyperBand"
+    return HyperBand
 
 
-def build(ctx: ScheduleContext, **options: Any) -> HyperBand:
-    return HyperBand(time_attr=ctx.time_attr, **_settings(ctx, options))
+def __getattr__(name: str) -> Any:
+    # `HyperBand` is made on first use, so that `brackets` (hpotk report) needs no Ray; pickle
+    # finds it by name here like any module-level class
+    if name == "HyperBand":
+        cls = globals()["HyperBand"] = _hyperband_class()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def build(ctx: ScheduleContext, **options: Any) -> Any:
+    """A `HyperBand` (Ray's `HyperBandScheduler`, picklable)."""
+    return __getattr__("HyperBand")(time_attr=ctx.time_attr, **_settings(ctx, options))
 
 
 def checkpoint_every(ctx: ScheduleContext, **options: Any) -> int:

@@ -207,3 +207,18 @@ def test_pbt_keeps_every_checkpoint():
     config = trial.run_metadata.checkpoint_manager.checkpoint_config
     assert config.num_to_keep is None and config.checkpoint_frequency == 2
     assert shared.num_to_keep == 1  # the experiment's own config is left alone
+
+
+def test_hyperband_brackets_need_no_ray():
+    # hpotk report draws hyperband's rungs from `brackets`: reading results must not pay for
+    # importing Ray; the scheduler class is still found by name, as pickle finds it
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom hpotk.schedulers import hyperband\n"
+            "assert hyperband.brackets(9, 3, 9)[0]['rungs'][0]['iterations'] == 9\n"
+            "assert 'ray' not in sys.modules, 'importing hyperband imported Ray'\n"
+            "from hpotk.schedulers.hyperband import HyperBand\n"
+            "assert HyperBand.__qualname__ == 'HyperBand'\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
