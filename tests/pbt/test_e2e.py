@@ -158,7 +158,12 @@ def test_pbt_and_schedule_recover_known_milestones(hpotk_cli, tmp_path):
     it is exploited), so the fitted milestones sit at or somewhat after the true ones."""
     from tests.pbt import synthetic
 
-    code, out, err = hpotk_cli("run", write(tmp_path, _synthetic("pbt-synthetic")), "--quiet")
+    # synchronous PBT over all 8 trials (the resources still run 2 at a time): every
+    # perturbation sees the whole population at the same iteration, so the run is the same
+    # whatever the load (asynchronous PBT's exploits depend on which trials happen to be ahead)
+    doc = _synthetic("pbt-synthetic", concurrent=8)
+    doc["strategy"]["scheduler"]["synch"] = True
+    code, out, err = hpotk_cli("run", write(tmp_path, doc), "--quiet")
     assert code == 0, out + err
     exp_dir = tmp_path / "out" / "pbt-synthetic"
     code, out, err = hpotk_cli("schedule", exp_dir)
@@ -170,11 +175,13 @@ def test_pbt_and_schedule_recover_known_milestones(hpotk_cli, tmp_path):
           f"{doc['lr_schedule']['gamma']:.3g} (true {synthetic.GAMMA}), lr0 {doc['lr0']:.3g} "
           f"(true {synthetic.LR0})")
     # every true milestone has a fitted one at most 2 before or 8 after it, and no fitted
-    # milestone is far from the true ones (PBT may take a drop in two steps)
+    # milestone is far from the true ones: with perturbation factors [2.0, 0.5], a x0.2 drop
+    # takes PBT at least 3 halvings, each one exploit (at least one perturbation interval)
+    # later than the last, so the last of them may come up to 10 iterations late
     for true in synthetic.MILESTONES:
         assert any(-2 <= found - true <= 8 for found in milestones), (milestones, true)
     for found in milestones:
-        assert any(-2 <= found - true <= 8 for true in synthetic.MILESTONES), milestones
+        assert any(-2 <= found - true <= 10 for true in synthetic.MILESTONES), milestones
     drop = lr_schedule.lr_at(doc["lr_schedule"], 36, 1.0)  # the whole decay over the run
     assert 0.04 / 4 <= drop <= 0.04 * 4, drop
     fitted = [lr_schedule.lr_at(doc["lr_schedule"], i, doc["lr0"]) for i in range(1, 37)]
