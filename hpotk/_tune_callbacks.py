@@ -98,6 +98,10 @@ class HistoryLog(Callback):
         line["config"] = _plain_config(result.get("config") or trial.config)
         _append(self.path, line)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a Tuner saved before these maps existed resumes with them empty
+        self.__dict__.update({"_slurm_nodes": {}, "_node_names": {}, **state})
+
 
 def slurm_node_of(trial: Any, cache: dict[str, str | None]) -> str | None:
     """The Slurm node (``SLURMD_NODENAME``) a started trial's actor runs on, or None outside

@@ -48,3 +48,21 @@ def test_log_file_gets_a_line_every_so_often(monkeypatch):
     assert "0 done, 0 running, 2 pending of 2 | best acc - (max)" in lines[0]
     assert "1 done, 0 running, 0 pending, 1 errored of 2 | best acc 0.9 (max)" in lines[1]
     assert "time budget" not in lines[1]
+
+
+def test_history_log_saved_before_its_node_maps_resumes_and_logs(tmp_path):
+    # Tune pickles callbacks in tuner.pkl: one saved by an older hpotk has no node maps
+    import json
+    import pickle
+
+    from hpotk._tune_callbacks import HistoryLog
+
+    old = HistoryLog(str(tmp_path / "history.jsonl"))
+    del old._slurm_nodes, old._node_names
+    log = pickle.loads(pickle.dumps(old))
+    trial = types.SimpleNamespace(trial_id="t1", config={"lr": 0.1})  # no actor: no Slurm node
+    log.on_trial_start(0, [], trial)
+    log.on_trial_result(0, [], trial, {"loss": 0.5, "hostname": "h"})
+    lines = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    assert [line["event"] for line in lines] == ["start", "result"]
+    assert "slurm_node" not in lines[1] and lines[1]["hostname"] == "h"
