@@ -250,7 +250,10 @@ def _report_outcome(outcome: Any) -> int:
               f"again with --new", file=sys.stderr)
         return 1
     if outcome.status == "interrupted":
-        print(f"[hpotk] interrupted after {outcome.n_trials} trial(s); the state is saved. "
+        unfinished = [r["trial_id"] for r in outcome.rows or [] if r.get("status") == "UNFINISHED"]
+        which = (f" ({len(unfinished)} unfinished: {', '.join(unfinished[:5])}"
+                 f"{', ...' if len(unfinished) > 5 else ''})" if unfinished else "")
+        print(f"[hpotk] interrupted after {outcome.n_trials} trial(s){which}; the state is saved. "
               f"Run the same command again to resume ({outcome.results_dir}).")
         return 1
     if outcome.best is None:

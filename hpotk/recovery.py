@@ -9,6 +9,12 @@ trial ends, so `keep_finished` marks those trials finished in the saved state, w
 result from the trial's own ``result.json`` (written as each result arrives), before Tune
 restores it: a completed trial is never run twice and never lost.
 
+Tune writes a trial's ``result.json`` and ``progress.csv`` on the driver in a staging directory
+(under Ray's session directory) and copies them into the results directory only when it saves its
+state, so after a kill those copies can lack the trial's last results, its final one among them.
+hpotk's ``history.jsonl`` is appended and flushed as each result arrives: `keep_finished` takes a
+kept trial's last result from it, and appends what the trial's files lack.
+
 `failures` reads the causes of a trial's failures from its ``error.txt`` (Tune appends one entry
 per failure, including those it retried under ``max_failures``).
 """
@@ -18,10 +24,12 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 FINISHED_LOG = "finished.jsonl"
+HISTORY_LOG = "history.jsonl"
 TERMINAL = ("TERMINATED", "ERROR")
 
 
@@ -48,19 +56,91 @@ def latest_state_file(results_dir: Path) -> Path | None:
     return files[-1] if files else None
 
 
-def _last_result(trial_dir: Path, trial_id: str) -> dict[str, Any] | None:
-    path = trial_dir / "result.json"
+def _json_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a JSON-lines file, skipping lines a kill cut short."""
     if not path.exists():
-        return None
+        return
+    with open(path, errors="replace") as f:
+        for line in f:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict):
+                yield entry
+
+
+def _last_result(trial_dir: Path, trial_id: str) -> dict[str, Any] | None:
     last = None
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and entry.get("trial_id") == trial_id:
+    for entry in _json_lines(trial_dir / "result.json"):
+        if entry.get("trial_id") == trial_id:
             last = entry
     return last
+
+
+#: keys of a history.jsonl result line that are hpotk's, not the trial's result
+_HISTORY_ONLY = ("event", "time", "slurm_node")
+
+
+def _logged_results(results_dir: Path, trial_ids: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """The results of ``trial_ids`` from ``history.jsonl``, in the order they arrived, each in
+    the form of a ``result.json`` line. Read line by line: the log can be large."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for entry in _json_lines(results_dir / HISTORY_LOG):
+        trial_id = entry.get("trial_id")
+        if entry.get("event") != "result" or trial_id not in trial_ids:
+            continue
+        out.setdefault(trial_id, []).append(
+            {k: v for k, v in entry.items() if k not in _HISTORY_ONLY})
+    return out
+
+
+def _same_result(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return all(a.get(k) == b.get(k) for k in ("training_iteration", "timestamp"))
+
+
+def _missing(logged: list[dict[str, Any]], last: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The results in ``logged`` after ``last`` (the last one the trial's result.json has)."""
+    if last is None:
+        return logged
+    for i in range(len(logged) - 1, -1, -1):
+        if _same_result(logged[i], last):
+            return logged[i + 1:]
+    # not found (a log from before hpotk kept one): at least the final result
+    final = logged[-1] if logged else None
+    if final and (final.get("training_iteration") or 0) > (last.get("training_iteration") or 0):
+        return [final]
+    return []
+
+
+def _flat(result: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in result.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}/"))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _append_results(trial_dir: Path, results: list[dict[str, Any]]) -> None:
+    """Append ``results`` to the trial's result.json and (in its columns) progress.csv."""
+    import csv
+
+    if not results or not trial_dir.is_dir():
+        return
+    with open(trial_dir / "result.json", "a") as f:
+        for result in results:
+            f.write(json.dumps(result) + "\n")
+    progress = trial_dir / "progress.csv"
+    if progress.exists() and progress.stat().st_size:
+        with open(progress, newline="") as f:
+            header = next(csv.reader(f), None)
+        if header:
+            with open(progress, "a", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=header, extrasaction="ignore")
+                for result in results:
+                    writer.writerow(_flat(result))
 
 
 def keep_finished(results_dir: Path) -> dict[str, dict[str, Any] | None]:
@@ -77,16 +157,23 @@ def keep_finished(results_dir: Path) -> dict[str, dict[str, Any] | None]:
     except ValueError:
         return {}  # `repair_state` found no good copy of it either
     kept: dict[str, dict[str, Any] | None] = {}
+    to_keep = []
     for entry in state.get("trial_data", []):
         trial = json.loads(entry[0]) if isinstance(entry[0], str) else entry[0]
-        trial_id = trial.get("trial_id")
-        status = finished.get(trial_id)
-        if status is None or trial.get("status") in TERMINAL:
-            continue
+        status = finished.get(trial.get("trial_id"))
+        if status is not None and trial.get("status") not in TERMINAL:
+            to_keep.append((entry, trial, status))
+    logged = _logged_results(results_dir, {trial["trial_id"] for _, trial, _ in to_keep})
+    for entry, trial, status in to_keep:
+        trial_id = trial["trial_id"]
         trial["status"] = status
         entry[0] = json.dumps(trial) if isinstance(entry[0], str) else trial
         meta = json.loads(entry[1]) if isinstance(entry[1], str) else entry[1]
-        last = _last_result(results_dir / str(trial.get("relative_logdir", trial_id)), trial_id)
+        trial_dir = results_dir / str(trial.get("relative_logdir", trial_id))
+        last = _last_result(trial_dir, trial_id)
+        missing = _missing(logged.get(trial_id, []), last)
+        _append_results(trial_dir, missing)  # what Tune had not copied from its staging dir
+        last = missing[-1] if missing else last
         if last is not None and isinstance(meta, dict):
             meta["last_result"] = last
             entry[1] = json.dumps(meta) if isinstance(entry[1], str) else meta

@@ -110,6 +110,9 @@ def test_interrupted_experiment_resumes_keeping_finished_trials(hpotk_cli, tmp_p
     assert sent.is_set(), "the experiment finished before it could be interrupted"
     assert code == 1, out + err
     assert json.loads((exp_dir / "hpotk.json").read_text())["status"] == "interrupted"
+    unfinished = pd.read_csv(exp_dir / "trials.csv").query("status == 'UNFINISHED'")
+    assert len(unfinished) and f"{len(unfinished)} unfinished: {unfinished['trial_id'].iloc[0]}" \
+        in out  # the message says which trials a resume will run
     # read while it ran: from the live logs, with the finished trials in
     live = seen_running[0]
     assert live.status == "running" and live.freshness.source == "live"

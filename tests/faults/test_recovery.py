@@ -39,6 +39,48 @@ def test_finished_trials_are_marked_finished_with_their_last_result(tmp_path):
     assert keep_finished(tmp_path) == {}  # nothing left to do
 
 
+def _result(trial_id: str, i: int, **extra) -> dict:
+    return {"trial_id": trial_id, "training_iteration": i, "timestamp": 1000 + i, "val": i / 10,
+            "config": {"lr": 0.01}, **extra}
+
+
+def test_a_kept_trials_last_results_come_from_hpotks_log_when_tune_had_not_copied_them(tmp_path):
+    # Tune writes result.json and progress.csv in a staging dir and copies them into the results
+    # dir when it saves its state: killed before the save that followed the trial's end, the
+    # copies lack its last results (here 3, the final one, with done). CI saw that trial come back
+    # UNFINISHED from a resume that had kept it as finished.
+    path = saved_state(tmp_path, {"a": "RUNNING"})
+    (tmp_path / "finished.jsonl").write_text(
+        '{"trial_id": "a", "status": "TERMINATED", "iterations": 3}\n')
+    history = [{"event": "start", "trial_id": "a", "time": 1.0, "config": {"lr": 0.01}}]
+    history += [{"event": "result", "time": 2.0 + i, "slurm_node": "n1",
+                 **_result("a", i, done=i == 3)} for i in (1, 2, 3)]
+    history.append({"event": "result", "time": 9.0, **_result("other", 3, done=True)})
+    (tmp_path / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
+    trial = tmp_path / "a"
+    trial.mkdir()
+    (trial / "result.json").write_text("".join(
+        json.dumps(_result("a", i, done=False)) + "\n" for i in (1, 2)))
+    (trial / "progress.csv").write_text(
+        "val,done,training_iteration,trial_id,config/lr\n"
+        "0.1,False,1,a,0.01\n0.2,False,2,a,0.01\n")
+
+    kept = keep_finished(tmp_path)
+    assert kept["a"]["done"] is True and kept["a"]["training_iteration"] == 3
+    assert "event" not in kept["a"] and "slurm_node" not in kept["a"]
+    saved = json.loads(path.read_text())["trial_data"]
+    assert json.loads(saved[0][1])["last_result"]["done"] is True
+    lines = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
+    assert [r["training_iteration"] for r in lines] == [1, 2, 3] and lines[-1]["val"] == 0.3
+    progress = (trial / "progress.csv").read_text().splitlines()
+    assert progress[-1] == "0.3,True,3,a,0.01"
+    # a second resume (the first one killed too) appends nothing twice
+    saved_state(tmp_path, {"a": "RUNNING"})
+    assert keep_finished(tmp_path)["a"]["training_iteration"] == 3
+    assert len((trial / "result.json").read_text().splitlines()) == 3
+    assert len((trial / "progress.csv").read_text().splitlines()) == 4
+
+
 def test_nothing_to_keep_without_a_log_or_a_state(tmp_path):
     assert keep_finished(tmp_path) == {}
     saved_state(tmp_path, {"a": "RUNNING"})
