@@ -3,7 +3,9 @@
 Runs one small experiment (mlp-digits, FIFO + random search) with ``hpotk run`` in a
 subprocess, kills that driver with SIGKILL at a random moment of its training (after 1 to
 ``--max-results`` new results), runs the same command again, and repeats until N kills have
-been made and a last run completes it. Then it reads the
+been made and a last run completes it. ``--moment trial-end`` kills instead within milliseconds
+of a trial's end (a new line in ``finished.jsonl``): before Tune saved its state after it, and
+before it copied the trial's last results from its staging directory. Then it reads the
 results directory (hpotk's live logs) and prints:
 
 - completed trials lost: trials ``finished.jsonl`` recorded that the final trials.csv does not
@@ -15,6 +17,7 @@ results directory (hpotk's live logs) and prints:
 
     .venv/bin/python benchmarks/kill_driver.py                 # 5 kills, checkpoints every 2
     .venv/bin/python benchmarks/kill_driver.py --kills 10 --checkpoint-every 0
+    .venv/bin/python benchmarks/kill_driver.py --moment trial-end
 
 The drivers share one local Ray (started here, 2 CPUs), as jobs on a cluster do.
 """
@@ -46,6 +49,8 @@ def main() -> int:
     parser.add_argument("--checkpoint-every", type=int, default=2)
     parser.add_argument("--max-results", type=int, default=8,
                         help="each kill comes after 1..N new results (a moment mid-training)")
+    parser.add_argument("--moment", choices=("mid-training", "trial-end"), default="mid-training",
+                        help="when to kill: after random new results, or right after a trial ends")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -75,15 +80,23 @@ def main() -> int:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     kills: list[float] = []
     history = tmp / "out" / "killed" / "history.jsonl"
+    finished = tmp / "out" / "killed" / "finished.jsonl"
     started = time.time()
+    failed_runs = 0
     while True:
-        driver = subprocess.Popen(argv, env=env, cwd=tmp, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
-        if len(kills) < args.kills:
+        log = open(tmp / f"driver-{len(kills) + failed_runs + 1}.log", "w")  # noqa: SIM115
+        driver = subprocess.Popen(argv, env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        if len(kills) < args.kills and args.moment == "trial-end":
+            target = lines_in(finished) + 1  # the next trial's end, within a few milliseconds
+            while driver.poll() is None and lines_in(finished) < target:
+                time.sleep(0.002)
+        elif len(kills) < args.kills:
             # a random moment in the training: after 1..--max-results new results of this run
             target = results_so_far(history) + rng.randint(1, args.max_results)
             while driver.poll() is None and results_so_far(history) < target:
                 time.sleep(rng.uniform(0.05, 0.5))
+        if len(kills) < args.kills:
             if driver.poll() is None:
                 driver.send_signal(signal.SIGKILL)
                 driver.wait()
@@ -94,10 +107,23 @@ def main() -> int:
         code = driver.wait()
         if code == 0:
             break
+        failed_runs += 1
         print(f"the driver exited with {code}; running it again", flush=True)
+        if failed_runs == 3:
+            print("FAIL: 3 runs after the last kill did not complete the experiment", flush=True)
+            report(tmp / "out" / "killed", kills, args)
+            return 1
     report(tmp / "out" / "killed", kills, args)
+    print(f"  results and each driver's output (driver-N.log): {tmp}")
     ray.shutdown()
     return 0
+
+
+def lines_in(path: Path) -> int:
+    try:
+        return path.read_text().count("\n")
+    except OSError:
+        return 0
 
 
 def results_so_far(history: Path) -> int:
@@ -133,11 +159,13 @@ def report(exp_dir: Path, kills: list[float], args: argparse.Namespace) -> None:
             redone_n += 1
             kill = sum(1 for k in kills if k < event["time"])  # the kill it follows
             redone_s[kill] += float(event.get("time_this_iter_s") or 0.0)
-    print(f"kill -9 of the driver {len(kills)} times at random moments (after 1 to "
-          f"{args.max_results} new results each), {args.trials} trials x {args.max_t} "
-          f"iterations, checkpoint every {args.checkpoint_every}:")
-    print(f"  trials completed: {len(completed)} of {len(trials)}; completed trials lost: "
-          f"{len(lost)}; completed trials run again: {len(rerun)}")
+    moment = ("right after a trial's end" if args.moment == "trial-end" else
+              f"at random moments (after 1 to {args.max_results} new results each)")
+    print(f"kill -9 of the driver {len(kills)} times {moment}, {args.trials} trials x "
+          f"{args.max_t} iterations, checkpoint every {args.checkpoint_every}:")
+    unfinished = int((trials["status"] == "UNFINISHED").sum())
+    print(f"  trials completed: {len(completed)} of {len(trials)} ({unfinished} unfinished); "
+          f"completed trials lost: {len(lost)}; completed trials run again: {len(rerun)}")
     print(f"  redone: {redone_n} iterations, {sum(redone_s.values()):.1f} s of training in all; "
           f"at most {max(redone_s.values(), default=0.0):.1f} s after one kill")
 

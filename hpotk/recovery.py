@@ -50,9 +50,11 @@ def finished_trials(results_dir: Path) -> dict[str, str]:
 
 
 def latest_state_file(results_dir: Path) -> Path | None:
-    """The newest ``experiment_state-*.json`` of the directory (the one Tune restores)."""
-    files = sorted(Path(results_dir).glob("experiment_state-*.json"),
-                   key=lambda p: p.stat().st_mtime)
+    """The ``experiment_state-*.json`` Tune restores: the greatest name (each driver's file is
+    named by its start time), as Tune's ``_find_newest_experiment_checkpoint`` chooses. Not the
+    newest by mtime: Tune's sync rewrites every state file of a directory at each save, in no
+    set order."""
+    files = sorted(Path(results_dir).glob("experiment_state-*.json"), key=lambda p: p.name)
     return files[-1] if files else None
 
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hpotk.recovery import failures, keep_finished
+from hpotk.recovery import failures, keep_finished, latest_state_file
 
 
-def saved_state(results: Path, trials: dict[str, str]) -> Path:
+def saved_state(results: Path, trials: dict[str, str],
+                started: str = "2026-01-01_00-00-00") -> Path:
     data = []
     for trial_id, status in trials.items():
         state = {"trial_id": trial_id, "status": status, "relative_logdir": trial_id}
         meta = {"last_result": {"trial_id": trial_id, "training_iteration": 1}}
         data.append([json.dumps(state), json.dumps(meta)])
-    path = results / "experiment_state-2026-01-01_00-00-00.json"
+    path = results / f"experiment_state-{started}.json"
     path.write_text(json.dumps({"trial_data": data, "runner_data": {}, "stats": {}}))
     return path
 
@@ -79,6 +80,24 @@ def test_a_kept_trials_last_results_come_from_hpotks_log_when_tune_had_not_copie
     assert keep_finished(tmp_path)["a"]["training_iteration"] == 3
     assert len((trial / "result.json").read_text().splitlines()) == 3
     assert len((trial / "progress.csv").read_text().splitlines()) == 4
+
+
+def test_the_state_kept_is_the_one_tune_restores_not_the_newest_by_mtime(tmp_path):
+    # each driver of a resumed experiment writes its own experiment_state-<start>.json, and
+    # Tune's sync rewrites all of them at every save in no set order; Tune restores the greatest
+    # name. Editing the newest by mtime instead made a kept trial run again (measured:
+    # benchmarks/kill_driver.py --moment trial-end, 2 of 10 completed trials ran twice).
+    import os
+
+    newer = saved_state(tmp_path, {"a": "RUNNING"}, started="2026-01-01_00-00-09")
+    older = saved_state(tmp_path, {"a": "RUNNING"}, started="2026-01-01_00-00-00")
+    os.utime(newer, (1000, 1000))  # synced first
+    (tmp_path / "finished.jsonl").write_text(
+        '{"trial_id": "a", "status": "TERMINATED", "iterations": 3}\n')
+    assert latest_state_file(tmp_path) == newer
+    assert list(keep_finished(tmp_path)) == ["a"]
+    assert json.loads(json.loads(newer.read_text())["trial_data"][0][0])["status"] == "TERMINATED"
+    assert json.loads(json.loads(older.read_text())["trial_data"][0][0])["status"] == "RUNNING"
 
 
 def test_nothing_to_keep_without_a_log_or_a_state(tmp_path):
