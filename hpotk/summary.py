@@ -29,10 +29,13 @@ def summarise(exp: Experiment, result_grid: Any) -> list[dict[str, Any]]:
     """One row per trial: config, final and best objective, iterations, time, status, node."""
     from ray.tune import result as tune_result
 
+    from hpotk.recovery import finished_trials
+
     bookkeeping = _bookkeeping()
     metric, mode = exp.metric.name, exp.metric.mode
     trials = {t.trial_id: t for t in getattr(result_grid._experiment_analysis, "trials", [])}
     logged, nodes = _logged(exp.results_dir, metric)
+    ended = finished_trials(exp.results_dir)  # hpotk's finished.jsonl
     rows = []
     for result in result_grid:
         last = result.metrics or {}
@@ -50,7 +53,8 @@ def summarise(exp: Experiment, result_grid: Any) -> list[dict[str, Any]]:
         best = (min(values) if mode == "min" else max(values)) if values else None
         iterations = int(last.get(tune_result.TRAINING_ITERATION, 0) or 0)
         seconds = float(last.get(tune_result.TIME_TOTAL_S, 0.0) or 0.0)
-        status = _status(exp, trial, result, last, iterations, seconds)
+        status = _status(exp, trial, result, last, iterations, seconds,
+                         ended.get(trial_id) == "TERMINATED")
         row = {"trial_id": trial_id, "status": status}
         row.update({f"config/{k}": v for k, v in (result.config or {}).items()})
         row[f"{metric}"] = last.get(metric)
@@ -131,16 +135,19 @@ def _logged(results_dir: Path, metric: str) -> tuple[dict[str, list[Any]], dict[
 
 
 def _status(exp: Experiment, trial: Any, result: Any, last: dict[str, Any], iterations: int,
-            seconds: float) -> str:
+            seconds: float, logged_end: bool = False) -> str:
     """COMPLETED, STOPPED (by the scheduler), EARLY_STOPPED (by the trainable), TIMEOUT, ERROR,
     or UNFINISHED (the experiment was interrupted while the trial was pending or running).
 
-    Tune marks the last result of every trial that ended with ``done=True``; a trial without it
-    has not ended.
+    Tune marks the last result of a trial it ends on a result with ``done=True``. A trial
+    without it has not ended, unless Tune told the callbacks it ended (``logged_end``: its line
+    in finished.jsonl): a scheduler stops a paused trial that way, without another result
+    (synchronous hyperband stops the losers of a rung while they wait there). Trials that an
+    interrupt or the time budget cuts off get no such line.
     """
     if result.error or (trial is not None and trial.status == "ERROR"):
         return "ERROR"
-    if not last.get("done"):
+    if not last.get("done") and not logged_end:
         return "UNFINISHED"
     if exp.budget.trial_time_s and seconds >= exp.budget.trial_time_s:
         return "TIMEOUT"
