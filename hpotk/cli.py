@@ -271,6 +271,8 @@ def _print_plan_short(plan: Any) -> None:
     tuned = ", ".join(plan.space.params) or "(none)"
     print(f"[hpotk] {exp.name}: {exp.strategy.label}, {plan.expected_trials} trials "
           f"({exp.budget.concurrent} at a time), tuning {tuned}", flush=True)
+    for warning in plan.scheduler_info.get("warnings", []) or []:
+        print(f"[hpotk] warning: {warning}", file=sys.stderr, flush=True)
 
 
 def _print_best(best: dict[str, Any]) -> None:

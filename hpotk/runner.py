@@ -101,6 +101,8 @@ def format_plan(info: dict[str, Any]) -> str:
         lines.append(f"note: {note}")
     sched = info["scheduler"]
     lines.append(f"scheduler {sched.get('scheduler')}: {sched.get('summary', '')}")
+    for warning in sched.get("warnings", []) or []:
+        lines.append(f"warning: {warning}")
     for bracket in sched.get("brackets", []) or []:
         lines.append(f"    bracket {bracket.get('bracket', '')}: " + ", ".join(
             f"{r['iterations']} it x {r['expected_trials']}" for r in bracket.get("rungs", [])))
@@ -186,6 +188,7 @@ def _schedule_context(exp: Experiment, space: Any) -> Any:
     return schedulers.ScheduleContext(
         space=space, metric=exp.metric.name, mode=exp.metric.mode, max_t=exp.budget.max_t,
         trials=exp.budget.trials, seed=exp.seed, searcher=exp.strategy.searcher.name,
+        concurrent=exp.budget.concurrent,
     )
 
 

@@ -71,6 +71,7 @@ class ScheduleContext:
     time_attr: str = "training_iteration"
     path: str = "strategy.scheduler"  # key path for error messages
     searcher: str | None = None
+    concurrent: int | None = None  # budget.concurrent, when known
 
 
 @dataclass
