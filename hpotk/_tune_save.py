@@ -41,14 +41,8 @@ class SaveOnTrialEvents(Callback):
             frame = frame.f_back
         del frame
 
-    def _changed(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+    def _changed(self, *args: Any, **info: Any) -> None:
         self._pending = True
-        controller = self._controller() if self._controller is not None else None
-        if controller is not None and hasattr(controller, "_mark_trial_to_checkpoint"):
-            # Ray Tune 2.60 saves a trial's entry only when it has changed by a result: a trial
-            # a scheduler stops while it is paused (synchronous hyperband's rung losers) would
-            # stay PAUSED in the saved state, and a resume would run it again
-            controller._mark_trial_to_checkpoint(trial)
 
     on_trial_start = on_trial_complete = on_trial_error = _changed
 

@@ -63,11 +63,9 @@ def test_scheduler_runs_an_experiment(hpotk_cli, tmp_path, name):
     assert state["status"] == "complete"
     if name == "hyperband":
         # the rung's 2 losers are stopped while paused there, without another result: STOPPED
-        # (they once read UNFINISHED, and the run "interrupted"), and TERMINATED in Tune's state
+        # (they once read UNFINISHED, and the run "interrupted")
         stopped = table[table["status"] == "STOPPED"]
         assert len(stopped) == 2 and (stopped["iterations"] == 1).all(), table
-        saved = json.loads(max(exp_dir.glob("experiment_state-*.json")).read_text())
-        assert {json.loads(t)["status"] for t, _ in saved["trial_data"]} == {"TERMINATED"}
     if name == "pbt":
         # the runner turned checkpoints on, and PBT used them
         assert list(exp_dir.rglob("checkpoint_*")), "PBT ran without checkpoints"
