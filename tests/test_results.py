@@ -146,3 +146,22 @@ def test_the_slurm_node_name_is_the_node_where_the_log_knows_it(tmp_path):
     assert res.trials.set_index("trial_id")["node"].to_dict() == {
         "a": "n1", "b": "n2", "c": "node1"}
     assert res.meta["nodes"] == ["n1", "n2", "node1"]
+
+
+def test_a_trial_tune_stopped_while_paused_is_stopped_not_unfinished():
+    # synchronous hyperband stops a rung's losers while they wait paused, without another
+    # result (no done): finished.jsonl's line says they ended. Measured: 9 trials, concurrent
+    # 9, max_t 9, reduction_factor 3: the 2 such trials read UNFINISHED, and the run exited 1
+    # "interrupted".
+    from types import SimpleNamespace
+
+    from hpotk import summary
+
+    exp = SimpleNamespace(budget=SimpleNamespace(trial_time_s=None, max_t=9))
+    trial = SimpleNamespace(status="TERMINATED")
+    result = SimpleNamespace(error=None)
+    last = {"training_iteration": 3}
+    assert summary._status(exp, trial, result, last, 3, 0.3, logged_end=True) == "STOPPED"
+    # without that line (an interrupt, or the time budget, cut it off): unfinished
+    assert summary._status(exp, trial, result, last, 3, 0.3) == "UNFINISHED"
+    assert summary._status(exp, trial, result, {**last, "done": True}, 9, 0.9) == "COMPLETED"

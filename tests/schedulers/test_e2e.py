@@ -16,12 +16,8 @@ QUICKSTART = REPO / "experiments" / "quickstart.yaml"
 TINY = ["--set", "budget.concurrent=2", "--set", "budget.max_t=3", "--set", "space.num_layers=1",
         "--quiet"]
 # PBT needs a population to copy from and a few perturbation points (at iterations 1, 2, 3) to
-# exploit for sure: 4 trials of 4 iterations; 3 of 3 elsewhere. Synchronous hyperband with
-# reduction_factor 3 and max_t 3 fills bracket 0 (2 trials, 3 iterations) and then bracket 1
-# (3 trials, a rung at 1 that keeps 1): 5 trials, all created at once (concurrent 5; the 2 CPUs
-# still run 2 at a time), so that bracket 1 fills and its rung stops 2 of them.
-TRIALS, MAX_T = {"pbt": 4, "hyperband": 5}, {"pbt": 4}
-CONCURRENT = {"hyperband": 5}
+# exploit for sure: 4 trials of 4 iterations; 3 of 3 elsewhere.
+TRIALS, MAX_T = {"pbt": 4}, {"pbt": 4}
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +25,7 @@ OPTIONS = {  # scheduler -> the --set options it runs with (max_t 3: rungs at 1 
     "fifo": [],
     "asha": ["grace_period=1", "reduction_factor=2"],
     "ahb": ["grace_period=1", "reduction_factor=2", "brackets=2"],
-    "hyperband": ["reduction_factor=3"],
+    "hyperband": ["reduction_factor=2"],
     "pbt": ["perturbation_interval=1", "quantile=0.5"],
     "median": ["delay_evaluation=1"],
     "bandit": ["slack_factor=0.05"],
@@ -48,8 +44,6 @@ def test_scheduler_runs_an_experiment(hpotk_cli, tmp_path, name):
             *TINY, "--set", f"budget.trials={trials}", "--set", f"budget.max_t={max_t}"]
     for option in OPTIONS[name]:
         args += ["--set", f"strategy.scheduler.{option}"]
-    if name in CONCURRENT:
-        args += ["--set", f"budget.concurrent={CONCURRENT[name]}"]
     if name == "pbt":  # PBT may vary only algorithm params: fix the architecture
         args += ["--set", "space.hidden_size=64"]
     code, out, err = hpotk_cli(*args)
@@ -61,11 +55,6 @@ def test_scheduler_runs_an_experiment(hpotk_cli, tmp_path, name):
     assert (table["iterations"] >= 1).all() and (table["iterations"] <= max_t).all()
     state = json.loads((exp_dir / "hpotk.json").read_text())
     assert state["status"] == "complete"
-    if name == "hyperband":
-        # the rung's 2 losers are stopped while paused there, without another result: STOPPED
-        # (they once read UNFINISHED, and the run "interrupted")
-        stopped = table[table["status"] == "STOPPED"]
-        assert len(stopped) == 2 and (stopped["iterations"] == 1).all(), table
     if name == "pbt":
         # the runner turned checkpoints on, and PBT used them
         assert list(exp_dir.rglob("checkpoint_*")), "PBT ran without checkpoints"
