@@ -6,8 +6,7 @@ driver killed in between (``kill -9``, the OOM killer, a node reboot) leaves a s
 trials that finished since the last save still look pending or running, and a plain
 ``Tuner.restore`` would run them again. hpotk's own ``finished.jsonl`` is appended the moment a
 trial ends, so `keep_finished` marks those trials finished in the saved state, with their last
-result from the trial's own ``result.json`` (written as each result arrives), before Tune
-restores it: a completed trial is never run twice and never lost.
+result, before Tune restores it: a completed trial is never run twice and never lost.
 
 Tune writes a trial's ``result.json`` and ``progress.csv`` on the driver in a staging directory
 (under Ray's session directory) and copies them into the results directory only when it saves its
@@ -115,19 +114,11 @@ def _missing(logged: list[dict[str, Any]], last: dict[str, Any] | None) -> list[
     return []
 
 
-def _flat(result: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in result.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}/"))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def _append_results(trial_dir: Path, results: list[dict[str, Any]]) -> None:
     """Append ``results`` to the trial's result.json and (in its columns) progress.csv."""
     import csv
+
+    from ray.tune.utils import flatten_dict  # Tune's CSV logger flattens rows the same way
 
     if not results or not trial_dir.is_dir():
         return
@@ -142,7 +133,7 @@ def _append_results(trial_dir: Path, results: list[dict[str, Any]]) -> None:
             with open(progress, "a", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=header, extrasaction="ignore")
                 for result in results:
-                    writer.writerow(_flat(result))
+                    writer.writerow(flatten_dict(dict(result), delimiter="/"))
 
 
 def keep_finished(results_dir: Path) -> dict[str, dict[str, Any] | None]:
