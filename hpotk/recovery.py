@@ -1,4 +1,5 @@
-"""What a resume must not redo, and what a retry leaves behind (reads files; needs no Ray).
+"""What a resume must not redo, and what a retry leaves behind (reads files; imports Ray only
+to append a kept trial's missing results).
 
 Tune saves the experiment's state (``experiment_state-*.json``) only every so often
 (``TUNE_GLOBAL_CHECKPOINT_S``; by default at least every 10 s, longer when saving is slow). A
