@@ -30,6 +30,8 @@ from typing import Any
 
 FINISHED_LOG = "finished.jsonl"
 HISTORY_LOG = "history.jsonl"
+TRIAL_JOURNAL = "tune-trials.jsonl"  # written by hpotk._tune_save.TrialJournal
+SNAPSHOT = "searcher-snapshot.pkl"
 TERMINAL = ("TERMINATED", "ERROR")
 
 
@@ -138,18 +140,20 @@ def _append_results(trial_dir: Path, results: list[dict[str, Any]]) -> None:
 
 
 def keep_finished(results_dir: Path) -> dict[str, dict[str, Any] | None]:
-    """Mark the trials that ``finished.jsonl`` says ended, but Tune's last saved state does not,
-    as ended in that state (atomically rewritten). Returns their trial ids and last results
-    (for `complete_after_restore`)."""
+    """Add to Tune's last saved state the trials created since (`add_journaled`), and mark the
+    trials that ``finished.jsonl`` says ended, but that state does not, as ended in it
+    (atomically rewritten). Returns their trial ids and last results (for
+    `complete_after_restore`)."""
     results_dir = Path(results_dir)
     finished = finished_trials(results_dir)
     state_file = latest_state_file(results_dir)
-    if not finished or state_file is None:
+    if state_file is None or not (finished or (results_dir / TRIAL_JOURNAL).exists()):
         return {}
     try:
         state = json.loads(state_file.read_text())
     except ValueError:
         return {}  # `repair_state` found no good copy of it either
+    journaled = add_journaled(results_dir, state, state_file)
     kept: dict[str, dict[str, Any] | None] = {}
     to_keep = []
     for entry in state.get("trial_data", []):
@@ -164,6 +168,8 @@ def keep_finished(results_dir: Path) -> dict[str, dict[str, Any] | None]:
         entry[0] = json.dumps(trial) if isinstance(entry[0], str) else trial
         meta = json.loads(entry[1]) if isinstance(entry[1], str) else entry[1]
         trial_dir = results_dir / str(trial.get("relative_logdir", trial_id))
+        if trial_id in journaled:  # Tune never copied its files here: they start from history
+            trial_dir.mkdir(parents=True, exist_ok=True)
         last = _last_result(trial_dir, trial_id)
         missing = _missing(logged.get(trial_id, []), last)
         _append_results(trial_dir, missing)  # what Tune had not copied from its staging dir
@@ -172,11 +178,65 @@ def keep_finished(results_dir: Path) -> dict[str, dict[str, Any] | None]:
             meta["last_result"] = last
             entry[1] = json.dumps(meta) if isinstance(entry[1], str) else meta
         kept[trial_id] = last if status == "TERMINATED" else None
-    if kept:
+    if kept or journaled:
         tmp = state_file.with_name(f".{state_file.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(state))
         tmp.replace(state_file)
     return kept
+
+
+def _session_of(state_file: Path) -> str:
+    return state_file.name[len("experiment_state-"):-len(".json")]
+
+
+def add_journaled(results_dir: Path, state: dict[str, Any], state_file: Path) -> set[str]:
+    """Add to ``state`` (Tune's last saved experiment state, read from ``state_file``) the trials
+    that the last driver created after that save, from ``tune-trials.jsonl``, and put in place
+    the searcher files of its last snapshot, which cover exactly those trials. Returns the
+    trial ids added.
+
+    Done only where the snapshot is no older than the state: from the driver that wrote the
+    state, covering at least its trials, or from a later driver (one killed before any save of
+    its own reached the results directory). A trial journaled after the snapshot is dropped:
+    the restored searcher creates it again (it cannot have reported yet). Running it twice adds
+    nothing: trials already in the state are skipped, and the snapshot is written again as it
+    was.
+    """
+    import pickle
+
+    path = results_dir / BACKUP_DIR / SNAPSHOT
+    if not path.exists():
+        return set()
+    try:
+        snapshot = pickle.loads(path.read_bytes())
+        session, covers, files = snapshot["session"], snapshot["covers"], snapshot["files"]
+    except Exception:  # noqa: BLE001 - a damaged snapshot: Tune's own save applies
+        return set()
+    trial_data = state.get("trial_data", [])
+    state_session = _session_of(state_file)
+    if session < state_session or (session == state_session and covers < len(trial_data)):
+        return set()  # Tune saved after the snapshot: its state and searcher are newer
+    known = {_trial_id(entry) for entry in trial_data}
+    added: set[str] = set()
+    for line in _json_lines(results_dir / TRIAL_JOURNAL):
+        if (line.get("session") != session or line.get("index", covers) >= covers
+                or line.get("trial_id") in known or "state" not in line):
+            continue
+        trial_data.append([line["state"], line.get("metadata") or "{}"])
+        known.add(line["trial_id"])
+        added.add(line["trial_id"])
+    if not added:  # Tune's own searcher files are as new, and have seen more results
+        return added
+    for name, data in files.items():
+        tmp = results_dir / f".{name}.{os.getpid()}.tmp"
+        tmp.write_bytes(data)
+        tmp.replace(results_dir / name)
+    return added
+
+
+def _trial_id(entry: list) -> str | None:
+    trial = json.loads(entry[0]) if isinstance(entry[0], str) else entry[0]
+    return trial.get("trial_id")
 
 
 #: Tune's state files in a results directory, and where hpotk keeps their last good copies

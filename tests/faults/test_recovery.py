@@ -171,3 +171,135 @@ def test_a_searchers_pickled_state_under_a_json_name_is_kept(tmp_path):
     fresh = BasicVariantGenerator()
     fresh.restore_from_dir(str(tmp_path))
     assert fresh.get_state()["_total_samples"] == 3
+
+
+# --- the trial journal (hpotk._tune_save.TrialJournal): trials created since Tune's last save
+
+SESSION = "2026-01-01_00-00-00"
+
+
+def journal(results: Path, entries: list[tuple[str, int, str]], session: str = SESSION) -> None:
+    """Lines of tune-trials.jsonl: (trial id, index in the driver's trial list, status)."""
+    from hpotk.recovery import TRIAL_JOURNAL
+
+    with open(results / TRIAL_JOURNAL, "a") as f:
+        for trial_id, index, status in entries:
+            state = {"trial_id": trial_id, "status": status, "relative_logdir": trial_id}
+            f.write(json.dumps({"session": session, "index": index, "trial_id": trial_id,
+                                "state": json.dumps(state), "metadata": "{}"}) + "\n")
+
+
+def snapshot(results: Path, covers: int, session: str = SESSION, payload: bytes = b"new") -> None:
+    import pickle
+
+    from hpotk.recovery import BACKUP_DIR, SNAPSHOT
+
+    (results / BACKUP_DIR).mkdir(exist_ok=True)
+    (results / BACKUP_DIR / SNAPSHOT).write_bytes(pickle.dumps(
+        {"session": session, "covers": covers,
+         "files": {f"basic-variant-state-{session}.json": payload}}))
+
+
+def statuses(path: Path) -> dict[str, str]:
+    saved = json.loads(path.read_text())["trial_data"]
+    return {json.loads(s)["trial_id"]: json.loads(s)["status"] for s, _ in saved}
+
+
+def test_a_trial_created_and_finished_after_tunes_last_save_is_added_and_kept(tmp_path):
+    # Tune saved with trial a only; the driver then created b and c (the searcher snapshot
+    # taken after b's creation covers 2 trials) and b finished before the kill
+    path = saved_state(tmp_path, {"a": "RUNNING"}, started=SESSION)
+    searcher = tmp_path / f"basic-variant-state-{SESSION}.json"
+    searcher.write_bytes(b"old")
+    journal(tmp_path, [("a", 0, "PENDING"), ("b", 1, "PENDING"), ("c", 2, "PENDING")])
+    snapshot(tmp_path, covers=2)
+    (tmp_path / "finished.jsonl").write_text(
+        '{"trial_id": "a", "status": "TERMINATED", "iterations": 2}\n'
+        '{"trial_id": "b", "status": "TERMINATED", "iterations": 2}\n')
+    (tmp_path / "history.jsonl").write_text("".join(
+        json.dumps({"event": "result", "time": 1.0 + i, **_result("b", i)}) + "\n"
+        for i in (1, 2)))
+
+    kept = keep_finished(tmp_path)
+    assert set(kept) == {"a", "b"} and kept["b"]["training_iteration"] == 2
+    # c came after the snapshot: the restored searcher creates it again, so it is not added
+    assert statuses(path) == {"a": "TERMINATED", "b": "TERMINATED"}
+    assert searcher.read_bytes() == b"new"  # the snapshot's searcher knows b
+    lines = (tmp_path / "b" / "result.json").read_text().splitlines()
+    assert [json.loads(line)["training_iteration"] for line in lines] == [1, 2]
+    # a second resume (the first one killed too) changes nothing
+    searcher.write_bytes(b"tune's own, newer")
+    assert keep_finished(tmp_path) == {}
+    assert statuses(path) == {"a": "TERMINATED", "b": "TERMINATED"}
+    assert searcher.read_bytes() == b"tune's own, newer"
+
+
+def test_an_unfinished_journaled_trial_is_added_to_run_again_under_its_own_id(tmp_path):
+    path = saved_state(tmp_path, {"a": "TERMINATED"}, started=SESSION)
+    journal(tmp_path, [("b", 1, "PENDING")])
+    snapshot(tmp_path, covers=2)
+    assert keep_finished(tmp_path) == {}
+    assert statuses(path) == {"a": "TERMINATED", "b": "PENDING"}
+
+
+def test_a_snapshot_older_than_tunes_save_is_not_used(tmp_path):
+    # Tune saved after the snapshot (3 trials in its state, the snapshot covers 2): its own
+    # state and searcher are newer
+    path = saved_state(tmp_path, {"a": "RUNNING", "b": "RUNNING", "c": "RUNNING"},
+                       started=SESSION)
+    journal(tmp_path, [("a", 0, "PENDING"), ("b", 1, "PENDING"), ("c", 2, "PENDING")])
+    snapshot(tmp_path, covers=2)
+    assert keep_finished(tmp_path) == {}
+    assert not (tmp_path / f"basic-variant-state-{SESSION}.json").exists()
+    # and one of an earlier driver neither
+    snapshot(tmp_path, covers=9, session="2025-01-01_00-00-00")
+    journal(tmp_path, [("z", 5, "PENDING")], session="2025-01-01_00-00-00")
+    assert keep_finished(tmp_path) == {} and set(statuses(path)) == {"a", "b", "c"}
+
+
+def test_a_later_driver_killed_before_its_first_save_reached_the_results_dir(tmp_path):
+    # the resumed driver (a later session) restored trial a, created b, and was killed before
+    # any state file of its own was written: the older driver's state file gets b
+    path = saved_state(tmp_path, {"a": "TERMINATED"}, started="2025-01-01_00-00-00")
+    journal(tmp_path, [("b", 1, "RUNNING")])
+    snapshot(tmp_path, covers=2)
+    (tmp_path / "finished.jsonl").write_text('{"trial_id": "b", "status": "ERROR"}\n')
+    assert keep_finished(tmp_path) == {"b": None}
+    assert statuses(path) == {"a": "TERMINATED", "b": "ERROR"}
+    assert (tmp_path / f"basic-variant-state-{SESSION}.json").read_bytes() == b"new"
+
+
+def test_a_searcher_snapshot_restores_the_searcher(tmp_path):
+    """`write_snapshot` keeps what Tune's own save keeps: a BasicVariantGenerator put back from
+    it continues where it was (the next trial is the one it would have made)."""
+    from ray.tune.search import BasicVariantGenerator
+
+    from hpotk._tune_save import write_snapshot
+
+    def generator() -> BasicVariantGenerator:
+        g = BasicVariantGenerator(random_state=0, max_concurrent=0)
+        g.add_configurations({"e": {"run": _never_run, "num_samples": 5,
+                                    "config": {"x": {"grid_search": [1, 2, 3, 4, 5]}}}})
+        return g
+
+    running = generator()
+    made = [running.next_trial() for _ in range(2)]
+    saved_state(tmp_path, {}, started=SESSION)
+    write_snapshot(tmp_path, running, SESSION, covers=2)
+    journal(tmp_path, [(t.trial_id, i, "PENDING") for i, t in enumerate(made)])
+    keep_finished(tmp_path)
+    restored = generator()
+    restored.restore_from_dir(str(tmp_path))
+    assert restored.next_trial().config == running.next_trial().config == {"x": 3}
+
+
+def test_the_journal_callback_pickles_without_its_controller_and_reads_older_pickles():
+    import pickle
+
+    from hpotk._tune_save import SaveOnTrialEvents, TrialJournal
+
+    journal_cb = pickle.loads(pickle.dumps(TrialJournal("/r")))
+    assert journal_cb.results_dir == "/r" and journal_cb._controller is None
+    older = SaveOnTrialEvents.__new__(SaveOnTrialEvents)  # what an older tuner.pkl holds
+    older.__setstate__({"_controller": None, "_pending": False, "results_dir": "/r"})
+    assert older.results_dir == "/r" and older._count == 0
