@@ -13,6 +13,9 @@ the optimiser's lr (the config's ``lr``)::
     {type: cosine, T_max: 30, eta_min: 1e-5}           CosineAnnealingLR (torch's closed form)
     {type: piecewise, points: [[1, 0.01], [9, 0.004]]} lr of the last point at or before
                                                         iteration i (the first point's before it)
+    {type: warmup, warmup_iters: 5, start_factor: 0.1,  LinearLR up to lr0, then ``then``:
+     then: {type: exponential, gamma: 0.9}}             SequentialLR (`hpotk.lr_schedule_warmup`)
+    {type: onecycle, total_steps: 40, pct_start: 0.3}  OneCycleLR peaking at lr0 (ditto)
 
 ``piecewise`` points are absolute lrs of the ``lr`` param (what a PBT lineage followed); the
 other forms scale the optimiser's lr like torch's schedulers do. An optimiser with several
@@ -23,7 +26,9 @@ are fitted to log lr(t) by least squares; the milestones of MultiStepLR are the 
 that ruptures' dynamic programming finds (Truong, Oudre and Vayatis, "Selective review of
 offline change point detection methods", 2020), StepLR's step size and the cosine's ``T_max`` are
 searched with ``scipy.optimize.brute``, the cosine's other parameters with
-``scipy.optimize.least_squares``. The choice among them is by the Bayesian information criterion
+``scipy.optimize.least_squares``. With ``hpotk.lr_schedule_warmup``'s rise-then-fall fits (warm-up then exponential, step or
+cosine decay; one-cycle, cos and linear) they are the candidates of `fit`. The choice among them
+is by the Bayesian information criterion
 on log lr, ``n ln(RSS / n) + k ln(n)`` (``k`` counts every fitted number, each milestone
 included).
 """
@@ -38,7 +43,9 @@ from typing import Any
 
 from hpotk.errors import ConfigError
 
-TYPES = ("constant", "multistep", "step", "exponential", "cosine", "piecewise")
+TYPES = ("constant", "multistep", "step", "exponential", "cosine", "piecewise", "warmup",
+         "onecycle")
+RISING = ("warmup", "onecycle")  # their spec, lr and fits live in hpotk.lr_schedule_warmup
 KEYS = {
     "constant": (),
     "multistep": ("milestones", "gamma"),
@@ -46,9 +53,12 @@ KEYS = {
     "exponential": ("gamma",),
     "cosine": ("T_max", "eta_min"),
     "piecewise": ("points",),
+    "warmup": ("warmup_iters", "start_factor", "then"),
+    "onecycle": ("total_steps", "pct_start", "anneal_strategy", "div_factor", "final_div_factor"),
 }
 REQUIRED = {"multistep": ("milestones", "gamma"), "step": ("step_size", "gamma"),
-            "exponential": ("gamma",), "cosine": ("T_max",), "piecewise": ("points",)}
+            "exponential": ("gamma",), "cosine": ("T_max",), "piecewise": ("points",),
+            "warmup": ("warmup_iters",), "onecycle": ("total_steps",)}
 EXAMPLES = {
     "multistep": "{type: multistep, milestones: [12, 25], gamma: 0.3}",
     "step": "{type: step, step_size: 10, gamma: 0.5}",
@@ -56,7 +66,11 @@ EXAMPLES = {
     "cosine": "{type: cosine, T_max: 30, eta_min: 0.00001}",
     "piecewise": "{type: piecewise, points: [[1, 0.01], [9, 0.004]]}",
     "constant": "{type: constant}",
+    "warmup": "{type: warmup, warmup_iters: 5, start_factor: 0.1, then: {type: cosine, T_max: 30}}",
+    "onecycle": "{type: onecycle, total_steps: 40, pct_start: 0.3, anneal_strategy: cos}",
 }
+FIT_ORDER = ("constant", "multistep", "step", "exponential", "cosine", "warmup-exponential",
+             "warmup-step", "warmup-cosine", "onecycle-cos", "onecycle-linear")  # BIC ties
 MAX_MILESTONES = 8
 RSS_FLOOR = 1e-10  # per point: a log-lr error below 1e-5 counts as exact (BIC of a perfect fit)
 
@@ -91,6 +105,11 @@ def validate(spec: Any, path: str = "lr_schedule") -> dict[str, Any] | None:
     for key in REQUIRED.get(kind, ()):
         if key not in spec:
             raise ConfigError(f"{path}.{key}", f"required for type {kind}, e.g. {EXAMPLES[kind]}")
+    if kind in RISING:
+        from hpotk import lr_schedule_warmup as rising
+
+        check = rising.validate_warmup if kind == "warmup" else rising.validate_onecycle
+        return check(spec, path)
     out: dict[str, Any] = {"type": kind}
     if "gamma" in KEYS[kind]:
         gamma = spec["gamma"]
@@ -179,6 +198,12 @@ def lr_at(spec: Mapping[str, Any] | None, iteration: int, lr0: float,
     if kind == "cosine":
         eta = spec["eta_min"]
         return eta + (base - eta) * (1 + math.cos(math.pi * epoch / spec["T_max"])) / 2
+    if kind in RISING:
+        from hpotk import lr_schedule_warmup as rising
+
+        if kind == "warmup":
+            return rising.warmup_lr(spec, epoch, lr0, base)
+        return rising.onecycle_lr(spec, epoch, base)
     return base * factor(spec, epoch)
 
 
@@ -197,6 +222,11 @@ def torch_scheduler(optimizer: Any, spec: Mapping[str, Any] | None) -> Any:
         return s.ExponentialLR(optimizer, gamma=spec["gamma"])
     if kind == "cosine":
         return s.CosineAnnealingLR(optimizer, T_max=spec["T_max"], eta_min=spec["eta_min"])
+    if kind in RISING:
+        from hpotk import lr_schedule_warmup as rising
+
+        build = rising.torch_warmup if kind == "warmup" else rising.torch_onecycle
+        return build(optimizer, spec)
     lr0 = optimizer.param_groups[0]["lr"]
     return s.LambdaLR(optimizer, lambda epoch: lr_at(spec, epoch + 1, lr0) / lr0)
 
@@ -204,21 +234,28 @@ def torch_scheduler(optimizer: Any, spec: Mapping[str, Any] | None) -> Any:
 def describe(spec: Mapping[str, Any] | None, lr0: float) -> str:
     """The schedule in torch's terms, e.g. ``MultiStepLR(optimizer, milestones=[12, 25],
     gamma=0.31)``, with lr0."""
-    kind = (spec or {"type": "constant"})["type"]
-    head = f"optimizer lr={lr0:.4g}; "
-    if kind == "constant":
-        return head + "no scheduler (constant lr)"
+    spec = spec or {"type": "constant"}
+    if spec["type"] == "constant":
+        return f"optimizer lr={lr0:.4g}; no scheduler (constant lr)"
+    return f"optimizer lr={lr0:.4g}; {torch_text(spec, lr0)}"
+
+
+def torch_text(spec: Mapping[str, Any], lr0: float) -> str:
+    """The torch code that builds the scheduler of ``spec`` (not constant) on ``optimizer``."""
+    kind = spec["type"]
     if kind == "multistep":
-        return head + (f"MultiStepLR(optimizer, milestones={spec['milestones']}, "
-                       f"gamma={spec['gamma']:.3g})")
+        return f"MultiStepLR(optimizer, milestones={spec['milestones']}, gamma={spec['gamma']:.3g})"
     if kind == "step":
-        return head + f"StepLR(optimizer, step_size={spec['step_size']}, gamma={spec['gamma']:.3g})"
+        return f"StepLR(optimizer, step_size={spec['step_size']}, gamma={spec['gamma']:.3g})"
     if kind == "exponential":
-        return head + f"ExponentialLR(optimizer, gamma={spec['gamma']:.4g})"
+        return f"ExponentialLR(optimizer, gamma={spec['gamma']:.4g})"
     if kind == "cosine":
-        return head + (f"CosineAnnealingLR(optimizer, T_max={spec['T_max']}, "
-                       f"eta_min={spec['eta_min']:.3g})")
-    return head + f"piecewise lr at iterations {[p[0] for p in spec['points']]}"
+        return f"CosineAnnealingLR(optimizer, T_max={spec['T_max']}, eta_min={spec['eta_min']:.3g})"
+    if kind in RISING:
+        from hpotk import lr_schedule_warmup as rising
+
+        return rising.torch_text(spec, lr0)
+    return f"piecewise lr at iterations {[p[0] for p in spec['points']]}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,7 +267,7 @@ class Fit:
     """One candidate schedule fitted to lr(t).
 
     Attributes:
-        name: constant, multistep, step, exponential or cosine.
+        name: one of FIT_ORDER (constant, multistep, ..., warmup-cosine, onecycle-linear).
         lr0: the fitted starting lr.
         spec: the ``lr_schedule`` mapping (``{type: constant}`` for a constant).
         predicted: the fitted lr per iteration.
@@ -362,10 +399,12 @@ def fit_step(y: Any) -> Fit:
 
 def fit_cosine(y: Any) -> Fit:
     """CosineAnnealingLR: ``T_max`` by ``scipy.optimize.brute`` over n/2..2n, lr0 and eta_min by
-    ``scipy.optimize.least_squares`` on log lr for each (eta_min = lr0 * exp(q), q <= 5).
+    ``scipy.optimize.least_squares`` on log lr for each (eta_min = lr0 * exp(q), q <= 0).
 
     ``T_max`` stays at least half the run: torch's cosine is periodic, and a short period would
-    fit noise (one anneal over the run is what the schedule is for)."""
+    fit noise (one anneal over the run is what the schedule is for). ``eta_min`` stays at most
+    lr0, so the cosine anneals down: with eta_min above lr0 it is a bump that rises for T_max
+    iterations and falls back, which the warm-up and one-cycle fits describe as what it is."""
     import numpy as np
     from scipy import optimize
 
@@ -382,7 +421,7 @@ def fit_cosine(y: Any) -> Fit:
             return np.log(np.maximum(eta + (lr0 - eta) * shape, 1e-300)) - y
 
         start = [float(y[0]), float(min(y[-1] - y[0], -0.1))]
-        sol = optimize.least_squares(residual, start, bounds=([-50, -30], [10, 5]))
+        sol = optimize.least_squares(residual, start, bounds=([-50, -30], [10, 0]))
         lr0 = float(np.exp(sol.x[0]))
         return float(np.sum(sol.fun ** 2)), lr0, lr0 * float(np.exp(sol.x[1]))
 
@@ -398,7 +437,7 @@ def fit_cosine(y: Any) -> Fit:
 
 def fit(lrs: list[float]) -> list[Fit]:
     """Every candidate fitted to ``lrs`` (the lr of iterations 1..n), each with its BIC,
-    best (lowest BIC) first."""
+    best (lowest BIC) first (the rise-then-fall families only from 4 iterations on)."""
     import numpy as np
 
     values = np.asarray([float(v) for v in lrs], dtype=float)
@@ -407,12 +446,14 @@ def fit(lrs: list[float]) -> list[Fit]:
 
         raise HpotkError(f"cannot fit a schedule: the lr series must be positive numbers, "
                          f"got {list(lrs)[:10]}")
+    from hpotk import lr_schedule_warmup as rising
+
     y = np.log(values)
-    fits = [fit_constant(y), fit_multistep(y), fit_step(y), fit_exponential(y), fit_cosine(y)]
+    fits = [fit_constant(y), fit_multistep(y), fit_step(y), fit_exponential(y), fit_cosine(y),
+            *rising.fits(y)]
     for f in fits:
         f.bic = _bic(f.rss, len(y), f.k)
-    order = {name: i for i, name in enumerate(["constant", "multistep", "step", "exponential",
-                                                "cosine"])}
+    order = {name: i for i, name in enumerate(FIT_ORDER)}
     return sorted(fits, key=lambda f: (round(f.bic, 9), f.k, order[f.name]))
 
 

@@ -93,10 +93,10 @@ def _log_spaced(param: str) -> bool:
 
 def table(analysis: Analysis) -> str:
     """Every fit, best first: BIC, error on log values, k, and the schedule in torch's terms."""
-    lines = [f"{'fit':<12} {'BIC':>9} {'RMSE(log)':>10} {'k':>3}  schedule"]
+    lines = [f"{'fit':<19} {'BIC':>9} {'RMSE(log)':>10} {'k':>3}  schedule"]
     for i, fit in enumerate(analysis.fits):
         mark = "*" if i == 0 else " "
-        lines.append(f"{mark}{fit.name:<11} {fit.bic:>9.1f} {fit.rmse:>10.4f} {fit.k:>3}  "
+        lines.append(f"{mark}{fit.name:<18} {fit.bic:>9.1f} {fit.rmse:>10.4f} {fit.k:>3}  "
                      f"{fit.torch}")
     return "\n".join(lines)
 
@@ -109,7 +109,20 @@ def report(analysis: Analysis) -> str:
     lines = [head, table(analysis), "",
              f"[hpotk] chosen by BIC: {best.name}", f"    {best.torch}",
              "    (call scheduler.step() once per evaluation iteration)"]
+    peak = peak_iteration(best)
+    if peak is not None:
+        lines.append(f"    the lr rises from {best.predicted[0]:.4g} to its peak {best.lr0:.4g} at "
+                     f"iteration {peak:g}, then falls to {best.predicted[-1]:.4g}")
     return "\n".join(lines)
+
+
+def peak_iteration(fit: Any) -> float | None:
+    """The iteration at which a warm-up or one-cycle fit reaches its peak (None for a decay)."""
+    from hpotk import lr_schedule, lr_schedule_warmup
+
+    if fit.spec["type"] not in lr_schedule.RISING:
+        return None
+    return lr_schedule_warmup.peak_epoch(fit.spec) + 1
 
 
 def schedule_doc(analysis: Analysis) -> dict[str, Any]:
@@ -128,6 +141,7 @@ def schedule_doc(analysis: Analysis) -> dict[str, Any]:
         "lr0": analysis.best.lr0,
         "lr_schedule": analysis.best.spec,
         "torch": analysis.best.torch,
+        "peak_iteration": peak_iteration(analysis.best),
         "piecewise": lr_schedule.piecewise(analysis.iterations, analysis.values),
         "fits": [f.to_dict() for f in analysis.fits],
         "checks": analysis.checks,

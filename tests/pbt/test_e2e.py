@@ -54,11 +54,11 @@ def test_pbt_run_then_schedule_and_check(hpotk_cli, tmp_path):
 
     code, out, err = hpotk_cli("schedule", exp_dir)
     assert code == 0, out + err
-    for name in ("constant", "multistep", "step", "exponential", "cosine"):
+    for name in lr_schedule.FIT_ORDER:
         assert f"{name} " in out
     assert "chosen by BIC" in out and "RMSE(log)" in out
     doc = json.loads((exp_dir / "schedule.json").read_text())
-    assert doc["iterations"] == 6 and len(doc["fits"]) == 5
+    assert doc["iterations"] == 6 and len(doc["fits"]) == len(lr_schedule.FIT_ORDER)
     assert [i for i, _ in doc["lineage"]] == list(range(1, 7))
     assert (exp_dir / "schedule.png").stat().st_size > 10_000
     assert list((exp_dir / "lineage" / doc["trial_id"]).glob("events.out.tfevents.*"))

@@ -19,7 +19,10 @@ SCHEDULES = [
     {"type": "exponential", "gamma": 0.8},
     {"type": "cosine", "T_max": 4, "eta_min": 1e-4},
     {"type": "piecewise", "points": [[1, 0.02], [3, 0.005], [4, 0.01]]},
-]
+    {"type": "warmup", "warmup_iters": 2, "start_factor": 0.25,
+     "then": {"type": "exponential", "gamma": 0.7}},
+    {"type": "onecycle", "total_steps": 6, "pct_start": 0.5, "anneal_strategy": "linear"},
+]  # the command script runs 6 epochs: torch's OneCycleLR raises on a step past total_steps
 ITERATIONS = 5
 
 
