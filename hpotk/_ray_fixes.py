@@ -116,3 +116,24 @@ def point_at_a_checkpoint_that_exists(trial: Any) -> bool:
     print(f"[hpotk] trial {trial.trial_id}: its checkpoint {name} was deleted after Tune last "
           f"saved its state; restoring from {newer[-1]}", flush=True)
     return True
+
+
+def find_controller() -> Any:
+    """A weak reference to the ``TuneController`` whose ``setup`` of its callbacks is on the
+    call stack, or None. Ray 2.60 hands callbacks no handle on the controller; hpotk's stall
+    watch needs one to read the trials and release Tune's wait for a suggestion."""
+    import inspect
+    import weakref
+
+    from ray.tune.execution.tune_controller import TuneController
+
+    frame = inspect.currentframe()
+    try:
+        while frame is not None:
+            candidate = frame.f_locals.get("self")
+            if isinstance(candidate, TuneController):
+                return weakref.ref(candidate)
+            frame = frame.f_back
+    finally:
+        del frame
+    return None

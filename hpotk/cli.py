@@ -218,8 +218,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     exp = _load(args)
     plan = runner.make_plan(exp)  # validates space and strategy before Ray starts
-    _print_plan_short(plan)
     verbose = 0 if args.quiet else 1 + args.verbose
+    if verbose:
+        _print_plan_short(plan)
     outcome = runner.run(exp, address=args.address, new=args.new, exist_ok=args.exist_ok,
                          verbose=verbose, plan=plan)
     return _report_outcome(outcome)
@@ -245,7 +246,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def _report_outcome(outcome: Any) -> int:
     if outcome.status == "failed":
         why = getattr(outcome, "reason", "") or "it was stopped at a trial error (fail_fast)"
-        print(f"[hpotk] failed: {why}; the first error: {outcome.error}\n"
+        first = f"; the first error: {outcome.error}" if outcome.error else ""
+        print(f"[hpotk] failed: {why}{first}\n"
               f"[hpotk] results so far: {outcome.results_dir}; after fixing the cause, run "
               f"again with --new", file=sys.stderr)
         return 1

@@ -56,6 +56,8 @@ class Budget(_Strict):
     time_s: float | None = Field(None, gt=0)
     trial_time_s: float | None = Field(None, gt=0)
     max_t: int = Field(10, ge=1)
+    # seconds with trials waiting and none training before the run ends as failed (hpotk._stall)
+    stall_s: float = Field(300.0, gt=0)
 
 
 class Resources(_Strict):
@@ -97,7 +99,8 @@ class Experiment(_Strict):
     budget: Budget = Budget()
     resources: Resources = Resources()
     checkpoint: Checkpoint = Checkpoint()
-    reuse_actors: bool = True
+    # auto: reuse actors where the trainable resets itself (hpotk.trainables.reuses_actors)
+    reuse_actors: bool | Literal["auto"] = "auto"
     results: str = "results/"
     seed: int = 0
     fail_fast: bool = False
@@ -300,6 +303,10 @@ def validate(doc: dict[str, Any], source: str | None = None) -> Experiment:
             exp.trainable = _check_command(exp.trainable, exp)
         else:
             exp.trainable = _check_trainable(exp)
+            if exp.reuse_actors is True:
+                from hpotk.trainables import reuses_actors
+
+                reuses_actors(exp.trainable, True)  # a class without reset_config is refused
     except ConfigError as exc:
         raise ConfigError(exc.path, exc.message, exc.source or source) from None
     except ValidationError as exc:

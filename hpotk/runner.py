@@ -38,6 +38,8 @@ class Plan:
     search: Any  # hpotk.searchers.SearchPlan
     schedule: Any  # hpotk.schedulers.SchedulePlan
     expected_trials: int
+    search_concurrency: int = 1  # live trials the searcher may have: budget.concurrent, or the
+    # whole population under a scheduler that multiplexes it (pbt, hyperband)
 
     @property
     def scheduler_info(self) -> dict[str, Any]:
@@ -101,6 +103,8 @@ def format_plan(info: dict[str, Any]) -> str:
         lines.append(f"note: {note}")
     sched = info["scheduler"]
     lines.append(f"scheduler {sched.get('scheduler')}: {sched.get('summary', '')}")
+    if sched.get("population"):
+        lines.append(f"    {sched['population']}")
     for warning in sched.get("warnings", []) or []:
         lines.append(f"warning: {warning}")
     for bracket in sched.get("brackets", []) or []:
@@ -158,16 +162,20 @@ def _make_plan(exp: Experiment) -> Plan:
 
         resolve(exp.trainable)  # an unknown name fails here, before anything starts
     space = build_space(exp)
+    # under pbt / hyperband the searcher creates the whole population at once and the scheduler
+    # keeps budget.concurrent of it training (hpotk.schedulers.population)
+    population = schedulers.holds_population(exp.strategy.scheduler.name, "strategy.scheduler")
     search_ctx = searchers.SearchContext(
         space=space, metric=exp.metric.name, mode=exp.metric.mode, seed=exp.seed,
-        trials=exp.budget.trials, concurrent=exp.budget.concurrent,
+        trials=exp.budget.trials,
+        concurrent=exp.budget.trials if population else exp.budget.concurrent,
     )
     search = searchers.make(exp.strategy.searcher.name, search_ctx, exp.strategy.searcher.options)
     schedule = schedulers.plan(exp.strategy.scheduler.name, _schedule_context(exp, space),
                                exp.strategy.scheduler.options)
     _check_checkpointing(exp, schedule)
     expected = search.num_samples * _grid_size(search.param_space)
-    return Plan(exp, space, search, schedule, expected)
+    return Plan(exp, space, search, schedule, expected, search_ctx.concurrent)
 
 
 def _check_checkpointing(exp: Experiment, schedule: Any) -> None:
@@ -204,24 +212,29 @@ def _grid_size(param_space: dict[str, Any]) -> int:
 # Ray
 
 
-def ensure_ray(address: str | None = None) -> None:
+def ensure_ray(address: str | None = None, verbose: int = 1) -> None:
     """Connect to ``address`` / ``RAY_ADDRESS``, or start an embedded local Ray.
 
     The embedded Ray uses every core of the machine, no dashboard, and a fresh token for Ray's
     token authentication held in this process's environment (nothing written to ``~/.ray``).
+    ``verbose`` sets what Ray prints (`hpotk._output`); a Ray this process already started
+    keeps its settings.
     """
     import ray
 
     if ray.is_initialized():
         return
+    from hpotk._output import ray_init_options
+
+    options = ray_init_options(verbose)
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
-        ray.init(address=address, log_to_driver=True)
+        ray.init(address=address, **options)
         return
     if not os.environ.get("RAY_AUTH_TOKEN") and not os.environ.get("RAY_AUTH_TOKEN_PATH"):
         os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=True,
-             configure_logging=True, logging_level="WARNING")
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, configure_logging=True,
+             **options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,11 +286,12 @@ def run(exp: Experiment, *, address: str | None = None, new: bool = False,
     if plan is None or plan.experiment.name != exp.name:
         plan = make_plan(exp)
     resume = decision.action == "resume"
-    ensure_ray(address)
+    ensure_ray(address, verbose)
     import ray
 
     results_dir.mkdir(parents=True, exist_ok=True)
-    tuner = build_tuner(exp, plan, resume=resume, verbose=verbose)
+    stopper = make_stopper(exp)
+    tuner = build_tuner(exp, plan, resume=resume, verbose=verbose, stopper=stopper)
     if not resume:
         (results_dir / "experiment.json").write_text(json.dumps(exp.to_dict(), indent=2))
         (results_dir / PLAN_TEXT).write_text(plan.text() + "\n")
@@ -287,10 +301,12 @@ def run(exp: Experiment, *, address: str | None = None, new: bool = False,
     started = time.time()
     os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "0")
     try:
-        with _tune_output(verbose):
+        from hpotk._output import ray_driver_logs
+
+        with _tune_output(verbose), ray_driver_logs(verbose):
             result_grid = tuner.fit()
         elapsed = time.time() - started
-        return _finish(exp, plan, result_grid, elapsed)
+        return _finish(exp, plan, result_grid, elapsed, stall=stopper.reason)
     except Exception as exc:
         from hpotk.recovery import disk_full_error
 
@@ -300,7 +316,8 @@ def run(exp: Experiment, *, address: str | None = None, new: bool = False,
         raise full from None
 
 
-def _finish(exp: Experiment, plan: Plan, result_grid: Any, elapsed: float) -> RunOutcome:
+def _finish(exp: Experiment, plan: Plan, result_grid: Any, elapsed: float,
+            stall: str | None = None) -> RunOutcome:
     """Write the summary and the final state; what the run's outcome was."""
     from hpotk import summary
 
@@ -314,13 +331,16 @@ def _finish(exp: Experiment, plan: Plan, result_grid: Any, elapsed: float) -> Ru
     stopped = exp.fail_fast and bool(errored)
     # a bug in the trainable: recorded as failed, so a re-run after the fix is not "complete"
     all_errored = bool(rows) and len(errored) == len(rows) and not interrupted
-    failed = stopped or all_errored
+    failed = stopped or all_errored or bool(stall)
     status = "failed" if failed else "interrupted" if interrupted else "complete"
     error = errored[0]["error"] if errored else ""
     reason = ("it was stopped at a trial error (fail_fast)" if stopped else
               "every trial errored" if all_errored else "")
+    if stall:
+        reason, error = f"it stalled: {stall}", ""
     run_state.record_end(results_dir, status, n_trials=len(rows),
-                         reason=f"{reason}, the first with: {error}" if failed else "")
+                         reason=(f"{reason}, the first with: {error}" if error else reason)
+                         if failed else "")
     return RunOutcome(status, results_dir, best, len(rows), error, rows, reason)
 
 
@@ -347,9 +367,20 @@ def make_trainable(exp: Experiment, plan: Plan | None = None) -> Any:
     return tune.with_resources(trainable, resources)
 
 
-def build_tuner(exp: Experiment, plan: Plan, *, resume: bool = False, verbose: int = 1) -> Any:
+def make_stopper(exp: Experiment) -> Any:
+    """Tune's stop rule: ``budget.max_t`` and ``budget.trial_time_s`` per trial, and the whole
+    run when `hpotk._stall.StallWatch` finds it stalled."""
+    from hpotk._stall import RunStopper
+
+    return RunStopper(exp.budget.max_t, exp.budget.trial_time_s)
+
+
+def build_tuner(exp: Experiment, plan: Plan, *, resume: bool = False, verbose: int = 1,
+                stopper: Any = None) -> Any:
     """The configured ``ray.tune.Tuner``: a new one, or (``resume``) the one saved in the
-    results directory, restored with its trials, searcher and scheduler state."""
+    results directory, restored with its trials, searcher and scheduler state.
+
+    ``stopper`` (`make_stopper`) is the run's stop rule; the runner reads its ``reason``."""
     from ray import tune
 
     from hpotk import _ray_fixes
@@ -357,8 +388,9 @@ def build_tuner(exp: Experiment, plan: Plan, *, resume: bool = False, verbose: i
     _ray_fixes.install()  # e.g. a trial the OOM killer stops must not end the experiment
     trainable = make_trainable(exp, plan)
     results_dir = exp.results_dir
+    stopper = stopper if stopper is not None else make_stopper(exp)
     if not resume:
-        return _new_tuner(exp, plan, trainable, verbose)
+        return _new_tuner(exp, plan, trainable, verbose, stopper)
     from hpotk.recovery import repair_state
 
     for note in repair_state(results_dir):  # state files a kill cut short mid-write
@@ -383,7 +415,8 @@ def build_tuner(exp: Experiment, plan: Plan, *, resume: bool = False, verbose: i
         complete_after_restore(tuner._local_tuner._tune_config.search_alg, kept)
     # Tune restores the RunConfig it pickled; this run's callbacks and verbosity replace its own
     run_config = tuner._local_tuner.get_run_config()
-    run_config.callbacks = _callbacks(exp, plan, verbose)
+    run_config.callbacks = _callbacks(exp, plan, verbose, stopper)
+    run_config.stop = stopper
     run_config.verbose = _tune_verbosity(verbose)
     # Tune restores the pickled time budget in full; this run's budget.time_s replaces it (a
     # study resumes a run with what is left of its time)
@@ -411,8 +444,9 @@ def _tune_verbosity(verbose: int) -> int:
     return 0 if verbose <= 1 else min(verbose - 1, 3)
 
 
-def _callbacks(exp: Experiment, plan: Plan, verbose: int) -> list[Any]:
+def _callbacks(exp: Experiment, plan: Plan, verbose: int, stopper: Any) -> list[Any]:
     from hpotk import _tune_callbacks as cb
+    from hpotk._stall import StallWatch
 
     results_dir = exp.results_dir
     from hpotk._tune_save import SaveOnTrialEvents
@@ -420,6 +454,11 @@ def _callbacks(exp: Experiment, plan: Plan, verbose: int) -> list[Any]:
     callbacks = [cb.FinishedLog(str(results_dir / cb.FINISHED_LOG)),
                  cb.HistoryLog(str(results_dir / cb.HISTORY_LOG)),
                  SaveOnTrialEvents(str(results_dir))]  # a killed driver loses no trial
+    callbacks.append(StallWatch(stopper, exp.budget.stall_s, verbose))
+    if verbose <= 1:  # Ray's own error lines are off below -v (hpotk._output)
+        from hpotk._output import TrialErrors
+
+        callbacks.append(TrialErrors())
     if exp.budget.trial_time_s:  # Tune alone never stops a trial that hangs without results
         from hpotk._watchdog import WATCHDOG_LOG, HangWatchdog
 
@@ -431,34 +470,31 @@ def _callbacks(exp: Experiment, plan: Plan, verbose: int) -> list[Any]:
     return callbacks
 
 
-def _new_tuner(exp: Experiment, plan: Plan, trainable: Any, verbose: int) -> Any:
+def _new_tuner(exp: Experiment, plan: Plan, trainable: Any, verbose: int, stopper: Any) -> Any:
     from ray import tune
-    from ray.tune import result as tune_result
     from ray.tune.search import ConcurrencyLimiter, Searcher
 
     from hpotk import trainables
 
     search_alg = plan.search.search_alg
     if isinstance(search_alg, Searcher):
-        search_alg = ConcurrencyLimiter(search_alg, max_concurrent=exp.budget.concurrent)
+        search_alg = ConcurrencyLimiter(search_alg, max_concurrent=plan.search_concurrency)
     checkpoint_every = exp.checkpoint.every
     if checkpoint_every == 0 and plan.schedule.checkpoint_every:
         checkpoint_every = plan.schedule.checkpoint_every
     if trainables.checkpoints_itself(exp.trainable):
         checkpoint_every = 0  # it checkpoints itself, through ray.tune.report(checkpoint=...)
-    stop: dict[str, float] = {tune_result.TRAINING_ITERATION: exp.budget.max_t}
-    if exp.budget.trial_time_s:
-        stop[tune_result.TIME_TOTAL_S] = exp.budget.trial_time_s
     tune_config = tune.TuneConfig(
         metric=exp.metric.name, mode=exp.metric.mode, search_alg=search_alg,
         scheduler=plan.schedule.scheduler, num_samples=plan.search.num_samples,
         time_budget_s=exp.budget.time_s,
-        reuse_actors=exp.reuse_actors, trial_dirname_creator=_trial_dirname,
+        reuse_actors=trainables.reuses_actors(exp.trainable, exp.reuse_actors),
+        trial_dirname_creator=_trial_dirname,
     )
     run_config = tune.RunConfig(
         name=exp.name,
         storage_path=str(exp.results_dir.parent),
-        stop=stop,
+        stop=stopper,
         checkpoint_config=tune.CheckpointConfig(
             num_to_keep=exp.checkpoint.keep, checkpoint_frequency=checkpoint_every,
             checkpoint_at_end=exp.checkpoint.at_end,
@@ -468,7 +504,7 @@ def _new_tuner(exp: Experiment, plan: Plan, trainable: Any, verbose: int) -> Any
         failure_config=tune.FailureConfig(max_failures=exp.max_failures,
                                           fail_fast=exp.fail_fast),
         verbose=_tune_verbosity(verbose),
-        callbacks=_callbacks(exp, plan, verbose),
+        callbacks=_callbacks(exp, plan, verbose, stopper),
     )
     return tune.Tuner(trainable, param_space=plan.search.param_space, tune_config=tune_config,
                       run_config=run_config)

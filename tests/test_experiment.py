@@ -42,7 +42,8 @@ def test_defaults_filled():
     assert exp.strategy.scheduler.options == {"grace_period": 2, "reduction_factor": 3}
     assert exp.strategy.searcher.name == "random"
     assert exp.checkpoint.every == 0 and exp.checkpoint.keep == 1
-    assert exp.reuse_actors is True and exp.results == "results/"
+    assert exp.reuse_actors == "auto" and exp.results == "results/"
+    assert exp.budget.stall_s == 300
     assert exp.eval_frequency.type == "evaluate_every_epoch"
 
 

@@ -132,6 +132,13 @@ def checkpoint_every(name: str, ctx: ScheduleContext,
     return int(module.checkpoint_every(ctx, **(options or {})))
 
 
+def holds_population(name: str, path: str = "") -> bool:
+    """Whether scheduler ``name`` needs its whole population alive at once (pbt, synchronous
+    hyperband): the searcher then creates every trial up front and the scheduler itself keeps
+    ``budget.concurrent`` of them training (`hpotk.schedulers.population`)."""
+    return bool(getattr(_module(name, path), "POPULATION", False))
+
+
 def requires_checkpointing(name: str) -> bool:
     """Whether trials run under scheduler ``name`` must be able to checkpoint."""
     return hasattr(_module(name), "checkpoint_every")

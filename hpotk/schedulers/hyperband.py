@@ -16,6 +16,7 @@ from hpotk.errors import ConfigError
 from hpotk.options import check_options
 from hpotk.schedulers import ScheduleContext
 
+POPULATION = True  # every trial exists from the start (hpotk.schedulers.population)
 OPTIONS = {"reduction_factor": (int, float), "max_t": int, "stop_last_trials": bool}
 
 
@@ -34,8 +35,12 @@ def _settings(ctx: ScheduleContext, options: dict[str, Any]) -> dict[str, Any]:
 def _hyperband_class() -> type:
     from ray.tune.schedulers import HyperBandScheduler
 
-    class HyperBand(HyperBandScheduler):
-        """Ray's `HyperBandScheduler`, made picklable (Ray keeps two lambdas on the instance)."""
+    from hpotk.schedulers.population import Population
+
+    class HyperBand(Population, HyperBandScheduler):
+        """Ray's `HyperBandScheduler`, made picklable (Ray keeps two lambdas on the instance),
+        whose brackets fill with members that all exist from the start while ``slots`` train
+        (`hpotk.schedulers.population`): a bracket gathers at each rung."""
 
         def __getstate__(self) -> dict:
             return {k: v for k, v in self.__dict__.items() if k not in ("_get_n0", "_get_r0")}
@@ -59,8 +64,12 @@ def __getattr__(name: str) -> Any:
 
 
 def build(ctx: ScheduleContext, **options: Any) -> Any:
-    """A `HyperBand` (Ray's `HyperBandScheduler`, picklable)."""
-    return __getattr__("HyperBand")(time_attr=ctx.time_attr, **_settings(ctx, options))
+    """A `HyperBand` (Ray's `HyperBandScheduler`, picklable, its brackets a population)."""
+    from hpotk.schedulers.population import wants_population
+
+    scheduler = __getattr__("HyperBand")(time_attr=ctx.time_attr, **_settings(ctx, options))
+    scheduler.slots = ctx.concurrent if wants_population(ctx) else None
+    return scheduler
 
 
 def checkpoint_every(ctx: ScheduleContext, **options: Any) -> int:
@@ -100,30 +109,6 @@ def brackets(trials: int, reduction_factor: float, max_t: int) -> list[dict]:
     return plan
 
 
-def concurrency_warning(plan: list[dict], concurrent: int | None) -> str | None:
-    """Why a bracket of ``plan`` would stop fewer trials than planned under ``concurrent``, or
-    None.
-
-    Ray Tune's searchers count a paused trial as running, so a bracket with more trials than
-    ``budget.concurrent`` never has them all at a rung: at most ``concurrent`` meet there, and
-    Ray's HyperBand keeps as many as it would of the full bracket. (Measured: 9 trials, max_t 9,
-    reduction_factor 3, concurrent 2: all 9 ran to max_t.) Bracket 0 never pauses.
-    """
-    if not concurrent:
-        return None
-    short = [b for b in plan if b["bracket"] > 0 and len(b["rungs"]) > 1
-             and b["trials"] > concurrent]
-    if not short:
-        return None
-    worst = max(short, key=lambda b: b["trials"])
-    n, keep = worst["trials"], worst["rungs"][1]["expected_trials"]
-    return (f"hyperband's bracket {worst['bracket']} has {n} trials but budget.concurrent is "
-            f"{concurrent}: Ray Tune counts paused trials against it, so at most {concurrent} "
-            f"meet at its first rung, which then stops {max(0, concurrent - keep)} instead of "
-            f"{n - keep}. Set budget.concurrent to at least {n} (the resources per trial still "
-            f"bound how many run at once), or use ahb")
-
-
 def describe(ctx: ScheduleContext, **options: Any) -> dict:
     s = _settings(ctx, options)
     eta = s["reduction_factor"]
@@ -133,7 +118,7 @@ def describe(ctx: ScheduleContext, **options: Any) -> dict:
         "summary": f"synchronous HyperBand, reduction_factor {eta}: a bracket pauses its trials "
                    f"at each rung until all arrive, then keeps the best 1/{eta}",
     }
-    warning = concurrency_warning(plan, ctx.concurrent)
-    if warning:
-        info["warnings"] = [warning]
+    from hpotk.schedulers.population import describe as describe_population
+
+    info["population"] = describe_population(ctx, "each rung until their bracket has arrived")
     return info

@@ -50,10 +50,13 @@ from hpotk._plain import plain
 from hpotk.errors import ConfigError
 from hpotk.options import check_options
 from hpotk.schedulers import ScheduleContext
+from hpotk.schedulers.population import Population, wants_population
+from hpotk.schedulers.population import describe as describe_population
 from hpotk.space.param import Param
 
 LINEAGE_LOG = "pbt_lineage.jsonl"  # in the experiment's results directory
 SEARCHERS = ("random", "grid")  # the searchers Ray lets PBT run behind
+POPULATION = True  # every trial exists from the start (hpotk.schedulers.population)
 LIST_LIMIT = 64  # a discrete param with at most this many values mutates to a neighbouring value
 
 OPTIONS = {
@@ -168,7 +171,7 @@ def _check_space(ctx: ScheduleContext) -> None:
                                     "mutate; the space has none")
 
 
-class PBT(PopulationBasedTraining):
+class PBT(Population, PopulationBasedTraining):
     """Ray's PBT, keeping every checkpoint, logging its lineage, drawing from a seeded RNG.
 
     Checkpoints: exploit loads the checkpoint a top trial saved at its last perturbation; by then
@@ -186,10 +189,16 @@ class PBT(PopulationBasedTraining):
     already in the log (the same transition replayed after a resume) is not written again.
 
     RNG: see the module docstring; ``seed`` seeds it.
+
+    Population (`hpotk.schedulers.population`): with ``slots`` (``budget.concurrent``) below the
+    population size, every member exists from the start and ``slots`` of them train at a time;
+    Ray's PBT pauses a member at a perturbation point while others wait, and resumes the least
+    trained one.
     """
 
     def __init__(self, *args: Any, seed: int = 0, lineage_path: str | None = None,
-                 **kwargs: Any):
+                 slots: int | None = None, **kwargs: Any):
+        self.slots = slots
         self._rng_state = random.Random(f"hpotk-pbt-{seed}").getstate()
         self.lineage_path = lineage_path
         self._logged: set[str] | None = None  # keys of the lines in the log, read once
@@ -316,6 +325,7 @@ def build(ctx: ScheduleContext, **options: Any) -> PBT:
         log_config=s["log_config"],
         synch=s["synch"],
         seed=ctx.seed,
+        slots=ctx.concurrent if wants_population(ctx) else None,
     )
     return scheduler
 
@@ -340,4 +350,5 @@ def describe(ctx: ScheduleContext, **options: Any) -> dict:
                    f"{s['quantile']:g} trial's checkpoint and perturb its algorithm params "
                    f"(resample with probability {s['resample_probability']:g}); needs checkpoints; "
                    f"every exploit is logged to {LINEAGE_LOG} (see hpotk schedule)",
+        "population": describe_population(ctx, "perturbation points"),
     }

@@ -60,6 +60,37 @@ def checkpoints_itself(spec: Any) -> bool:
     return isinstance(spec, str) and TRAINABLES.is_plugin(spec) and is_function(resolve(spec))
 
 
+def overrides_reset_config(cls: type) -> bool:
+    """Whether a Trainable class resets itself for a new trial (overrides ``reset_config``)."""
+    from ray.tune import Trainable
+
+    return getattr(cls, "reset_config", None) is not Trainable.reset_config
+
+
+def reuses_actors(spec: Any, setting: bool | str = "auto", path: str = "reuse_actors") -> bool:
+    """``reuse_actors`` resolved for trainable ``spec`` (a name, reference or command mapping).
+
+    ``auto``: on for the built-ins and command trainables (their ``reset_config`` rebuilds the
+    trial from scratch), for function trainables (Ray restarts the function), and for a user's
+    Trainable class only if it overrides ``reset_config``. ``true`` on a class without one is
+    refused: Ray would log "Could not re-use actor" and leave the trial waiting forever.
+    """
+    from hpotk.errors import ConfigError
+
+    if setting is False:
+        return False
+    if not isinstance(spec, str) or not TRAINABLES.is_plugin(spec):
+        return True
+    obj = resolve(spec)
+    if is_function(obj) or overrides_reset_config(obj):
+        return True
+    if setting == "auto":
+        return False
+    raise ConfigError(path, f"true needs a Trainable class that implements reset_config(self, "
+                            f"new_config) and returns True, and {spec!r} does not; set "
+                            f"reuse_actors: auto (or false) to start a fresh actor per trial")
+
+
 def for_tune(obj: Any, context: Any) -> Any:
     """What to give Tune for ``obj`` (see `hpotk.trainables.user.for_tune`)."""
     from hpotk.trainables.user import for_tune as user_for_tune

@@ -224,32 +224,32 @@ def test_hyperband_brackets_need_no_ray():
     assert proc.returncode == 0, proc.stderr
 
 
-def test_hyperband_warns_when_budget_concurrent_is_smaller_than_a_bracket():
-    # Ray Tune counts paused trials against budget.concurrent: a bracket larger than it never
-    # gathers at a rung (9 trials, max_t 9, eta 3, concurrent 2 ran every trial to max_t)
-    options = {"reduction_factor": 3}
-    warned = schedulers.describe("hyperband", ctx(9, trials=9, concurrent=2), options)
-    [warning] = warned["warnings"]
-    assert "bracket 1 has 5 trials but budget.concurrent is 2" in warning
-    assert "stops 0 instead of 3" in warning and "at least 5" in warning and "ahb" in warning
-    four = schedulers.describe("hyperband", ctx(9, trials=9, concurrent=4), options)
-    assert "stops 2 instead of 3" in four["warnings"][0]
-    for fine in (5, 9, None):  # enough, or unknown (hpotk report, replays)
-        assert "warnings" not in schedulers.describe("hyperband",
-                                                     ctx(9, trials=9, concurrent=fine), options)
-    # bracket 0 never pauses, and a bracket of 1 trial has no one to wait for
-    assert "warnings" not in schedulers.describe("hyperband", ctx(9, trials=4, concurrent=1),
-                                                 options)
-
-
-def test_the_warning_is_in_the_plan_and_on_the_run_header(tmp_path, capsys):
-    from hpotk import cli, experiment, runner
+def test_hyperband_and_pbt_plans_say_how_the_population_shares_its_slots(tmp_path):
+    # the population exists from the start and budget.concurrent of it trains: no warning about
+    # brackets larger than budget.concurrent any more (hpotk.schedulers.population)
+    from hpotk import experiment, runner
 
     doc = {"name": "hb", "trainable": "mlp-digits", "metric": {"name": "val_acc", "mode": "max"},
            "space": {"lr": {"type": "continuous", "min_value": 0.001, "max_value": 0.1}},
            "strategy": "hyperband/random", "results": str(tmp_path),
            "budget": {"trials": 9, "concurrent": 2, "max_t": 9}}
     plan = runner.make_plan(experiment.validate(doc))
-    assert "warning: hyperband's bracket 1 has 5 trials" in plan.text()
-    cli._print_plan_short(plan)
-    assert "[hpotk] warning: hyperband's bracket 1" in capsys.readouterr().err
+    assert "warning" not in plan.text()
+    assert ("a population of 9, 2 training at a time; members pause at each rung until their "
+            "bracket has arrived") in plan.text()
+    assert plan.search_concurrency == 9 and plan.schedule.scheduler.slots == 2
+    doc["strategy"] = {"scheduler": {"name": "pbt", "perturbation_interval": 2},
+                       "searcher": "random"}
+    doc["budget"]["trials"] = 8
+    plan = runner.make_plan(experiment.validate(doc))
+    assert ("a population of 8, 2 training at a time; members pause at perturbation points"
+            in plan.text())
+    assert plan.search_concurrency == 8 and plan.schedule.scheduler.slots == 2
+    assert plan.search.search_alg.max_concurrent == 8  # the searcher holds no member back
+    doc["budget"]["concurrent"] = 8  # as many slots as members: nothing to multiplex
+    plan = runner.make_plan(experiment.validate(doc))
+    assert "a population of 8, all training at once" in plan.text()
+    assert plan.schedule.scheduler.slots is None
+    doc["strategy"] = "asha/random"  # other schedulers keep the searcher-side limit
+    doc["budget"]["concurrent"] = 2
+    assert runner.make_plan(experiment.validate(doc)).search_concurrency == 2
