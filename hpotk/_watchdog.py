@@ -40,16 +40,27 @@ class HangWatchdog(Callback):
         self.log_path = log_path
         self.started: dict[str, float] = {}
         self.killed: set[tuple[str, float]] = set()
+        # the trials started and not ended: each step looks at these, not at every trial of
+        # the experiment (thousands, under asha)
+        self.live: dict[str, Any] = {}
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.started[trial.trial_id] = time.monotonic()
+        self.live[trial.trial_id] = trial
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.started.pop(trial.trial_id, None)  # its restart is a new on_trial_start
+        self.live.pop(trial.trial_id, None)
+
+    def _ended(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.started.pop(trial.trial_id, None)
+        self.live.pop(trial.trial_id, None)
+
+    on_trial_complete = on_trial_error = _ended
 
     def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
         now = time.monotonic()
-        for trial in trials:
+        for trial in list(self.live.values()):
             start = self.started.get(trial.trial_id)
             if trial.status != "RUNNING" or start is None or now - start < self.limit:
                 continue
