@@ -82,6 +82,13 @@ def test_kill_9_of_the_driver_loses_and_reruns_no_completed_trial(hpotk_cli, ray
     assert len(ids) == len(set(ids)) == 4, ids  # each trial finished exactly once
     trials = pd.read_csv(exp_dir / "trials.csv")
     assert len(trials) == 4 and set(trials["status"]) == {"COMPLETED"}
+    # Tune saved its state at the end, every trial ended in it; each trial was journaled
+    state_file = max(exp_dir.glob("experiment_state-*.json"), key=lambda p: p.name)
+    final = {json.loads(s)["trial_id"]: json.loads(s)["status"]
+             for s, _ in json.loads(state_file.read_text())["trial_data"]}
+    assert final == dict.fromkeys(ids, "TERMINATED")
+    journal = (exp_dir / "tune-trials.jsonl").read_text().splitlines()
+    assert set(ids) <= {json.loads(line)["trial_id"] for line in journal}
     kept = trials[trials["trial_id"].isin(before)]
     assert (kept["iterations"] == MAX_T).all() and kept["val_acc"].notna().all()
     # their final metric is the one they reported before the kill
