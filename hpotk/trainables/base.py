@@ -154,8 +154,9 @@ class TorchTrainable(tune.Trainable):
     def setup(self, config: dict[str, Any], context: TrainContext | None = None) -> None:
         self.context = context or TrainContext()
         self.device = _assigned_device()
-        print(f"[hpotk] {type(self).__name__} trial {self.trial_id} runs on {self.device}",
-              flush=True)
+        if str(self.device) != "cpu":  # which GPU a trial got; on CPUs a line per actor is noise
+            print(f"[hpotk] {type(self).__name__} trial {self.trial_id} runs on {self.device}",
+                  flush=True)
         self.data = load_cached(type(self).load_data, self.context.data)
         self.model = None
         self._configure(dict(config))
