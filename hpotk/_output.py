@@ -9,7 +9,8 @@ hpotk's verbosity levels (``--quiet``, default, ``-v``, ``-vv``):
 - ``1`` (default): hpotk's progress line and hpotk's own messages, plus what the user's code
   prints. Ray's INFO lines, in the workers (``Checkpoint successfully created at: ...``,
   ``Restored on ... from checkpoint``) and in the driver, are off, and so are Ray Tune's
-  driver warnings (state-snapshot advice, ``Trials did not complete``): hpotk says what matters
+  driver warnings (state-snapshot advice, ``Trials did not complete``, Python warnings such as
+  "Consider boosting PBT performance"): hpotk says what matters
   of them in its own words (the outcome, the trials that failed, a stall).
 - ``2`` (``-v``): everything Ray says as well, with Ray's status tables.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,7 +56,9 @@ def ray_driver_logs(verbose: int) -> Iterator[None]:
     for lg in loggers:
         lg.setLevel(threshold)
     try:
-        yield
+        with warnings.catch_warnings():  # e.g. "Consider boosting PBT performance by ..."
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"ray\.")
+            yield
     finally:
         for lg, level in zip(loggers, saved, strict=True):
             lg.setLevel(level)
