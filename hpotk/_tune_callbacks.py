@@ -198,7 +198,7 @@ class Progress(Callback):
                 self.best = float(value)
 
     def status(self, trials: list) -> str:
-        counts = {"done": 0, "running": 0, "pending": 0, "error": 0}
+        counts = {"done": 0, "running": 0, "pending": 0, "paused": 0, "error": 0}
         for t in trials:
             s = t.status
             if s == "TERMINATED":
@@ -207,12 +207,15 @@ class Progress(Callback):
                 counts["error"] += 1
             elif s == "RUNNING":
                 counts["running"] += 1
+            elif s == "PAUSED" and t.run_metadata.last_result.get("training_iteration"):
+                counts["paused"] += 1  # a population member waiting for a slot, having trained
             else:
                 counts["pending"] += 1
         best = f"{self.best:.5g}" if self.best is not None else "-"
         elapsed = time.time() - self.started
         text = (f"[hpotk] trials {counts['done']} done, {counts['running']} running, "
                 f"{counts['pending']} pending"
+                + (f", {counts['paused']} paused" if counts["paused"] else "")
                 + (f", {counts['error']} errored" if counts["error"] else "")
                 + f" of {self.total} | best {self.metric} {best} ({self.mode}) | "
                 f"{_duration(elapsed)} elapsed")

@@ -66,3 +66,18 @@ def test_history_log_saved_before_its_node_maps_resumes_and_logs(tmp_path):
     lines = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
     assert [line["event"] for line in lines] == ["start", "result"]
     assert "slurm_node" not in lines[1] and lines[1]["hostname"] == "h"
+
+
+def test_population_members_that_trained_and_wait_for_a_slot_read_paused(capsys):
+    # under pbt / hyperband every member exists from the start, paused: one that never trained
+    # is pending, one that trained and waits for a slot again is paused
+    def member(status, iteration=None):
+        result = {"training_iteration": iteration} if iteration else {}
+        return types.SimpleNamespace(status=status,
+                                     run_metadata=types.SimpleNamespace(last_result=result))
+
+    progress = Progress(total=6, metric="acc", mode="max", every_s=0)
+    progress.setup()
+    progress.on_step_end(0, [member("RUNNING", 2), member("RUNNING", 2), member("PAUSED", 2),
+                             member("PAUSED"), member("PAUSED"), member("TERMINATED", 6)])
+    assert "1 done, 2 running, 2 pending, 1 paused of 6" in capsys.readouterr().out
