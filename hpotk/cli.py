@@ -214,10 +214,11 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from hpotk import plan as planning
     from hpotk import runner
 
     exp = _load(args)
-    plan = runner.make_plan(exp)  # validates space and strategy before Ray starts
+    plan = planning.make_plan(exp)  # validates space and strategy before Ray starts
     verbose = 0 if args.quiet else 1 + args.verbose
     if verbose:
         _print_plan_short(plan)
@@ -287,12 +288,12 @@ def _print_best(best: dict[str, Any]) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from hpotk import runner
+    from hpotk import plan as planning
     from hpotk.study import is_study_file
 
     if is_study_file(args.experiment):  # a study file: its runs and total time
         return _plan_study(args)
-    plan = runner.make_plan(_load(args))
+    plan = planning.make_plan(_load(args))
     if args.json:
         print(json.dumps(plan.describe(), indent=2, default=str))
         return 0
@@ -356,7 +357,8 @@ def _best_so_far(res: Any) -> dict[str, Any] | None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from hpotk import runner, slurm
+    from hpotk import plan as planning
+    from hpotk import slurm
     from hpotk.study import is_study_file, load_study
 
     run_args = list(getattr(args, "run_args", []))
@@ -366,11 +368,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
         study_ns = build_parser().parse_args(["study", args.experiment, *run_args])
         study = load_study(args.experiment, study_ns.overrides)
         for run in study.runs:
-            runner.make_plan(run.experiment)
+            planning.make_plan(run.experiment)
         elements = len(study.runs)
     else:
         run_ns = build_parser().parse_args(["run", args.experiment, *run_args])
-        runner.make_plan(_load(run_ns))
+        planning.make_plan(_load(run_ns))
     return slurm.submit(args.experiment, nodes=args.nodes, gpus_per_node=args.gpus_per_node,
                         time=args.time, partition=args.partition, account=args.account,
                         extra_args=run_args, dry_run=args.dry_run,
@@ -380,7 +382,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def _plan_study(args: argparse.Namespace) -> int:
-    from hpotk import runner
+    from hpotk import plan as planning
     from hpotk.errors import HpotkError
     from hpotk.study import load_study
 
@@ -389,7 +391,7 @@ def _plan_study(args: argparse.Namespace) -> int:
             raise HpotkError(f"--{option} is for experiments; for a study set the key with "
                              f"--set (e.g. --set budget.concurrent=2)")
     study = load_study(args.experiment, args.overrides)
-    plans = [runner.make_plan(run.experiment) for run in study.runs]  # every run is valid
+    plans = [planning.make_plan(run.experiment) for run in study.runs]  # every run is valid
     if args.json:
         print(json.dumps({"study": study.name, "results_dir": str(study.results_dir),
                           "total_time_s": sum(r.experiment.budget.time_s for r in study.runs),
@@ -404,7 +406,7 @@ def _plan_study(args: argparse.Namespace) -> int:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from hpotk import runner
+    from hpotk import plan as planning
     from hpotk.study import load_study, report, run_study
 
     study = load_study(args.study, args.overrides)
@@ -422,7 +424,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         report(study)
         return 0
     for run in study.runs:  # every run is valid before the first one starts
-        runner.make_plan(run.experiment)
+        planning.make_plan(run.experiment)
     verbose = 0 if args.quiet else 1 + args.verbose
     outcome = run_study(study, address=args.address, verbose=verbose, only=args.element)
     if outcome.interrupted:

@@ -1,0 +1,196 @@
+"""The plan of an experiment: Experiment -> space, searcher, scheduler, expected trials, and the
+text of `hpotk plan`. Pure planning: it builds the Ray searcher and scheduler objects (their
+modules import Ray when built) but starts nothing; `hpotk.runner` turns a plan into a Tuner and
+runs it, `hpotk.replay` replays one in simulated time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hpotk.experiment import Experiment
+
+PLAN_TEXT = "plan.txt"
+
+
+@dataclass
+class Plan:
+    """Everything resolved from an experiment before anything runs (what `hpotk plan` shows).
+
+    The scheduler is built and checked here, once; the Tuner uses this very object.
+    """
+
+    experiment: Experiment
+    space: Any  # hpotk.space.param.Space
+    search: Any  # hpotk.searchers.SearchPlan
+    schedule: Any  # hpotk.schedulers.SchedulePlan
+    expected_trials: int
+    search_concurrency: int = 1  # live trials the searcher may have: budget.concurrent, or the
+    # whole population under a scheduler that multiplexes it (pbt, hyperband)
+
+    @property
+    def scheduler_info(self) -> dict[str, Any]:
+        return self.schedule.info
+
+    def describe(self) -> dict[str, Any]:
+        exp = self.experiment
+        info = self.space.describe()
+        return {
+            "name": exp.name,
+            "trainable": exp.trainable if isinstance(exp.trainable, str) else "command",
+            "metric": exp.metric.model_dump(),
+            "strategy": exp.strategy.label,
+            "tuned": info["tuned"],
+            "fixed": info["fixed"],
+            "notes": info["notes"] + list(self.search.notes),
+            "scheduler": self.scheduler_info,
+            "budget": exp.budget.model_dump(),
+            "expected_trials": self.expected_trials,
+            "resources_per_trial": exp.resources.model_dump(),
+            "lr_schedule": exp.lr_schedule,
+            "results_dir": str(exp.results_dir),
+        }
+
+    def text(self) -> str:
+        """`hpotk plan`'s text: space, budget, resources and the scheduler's plan."""
+        return format_plan(self.describe())
+
+    def params(self) -> dict[str, dict[str, Any]]:
+        """The tuned params' kinds and scales (what figures need: log axes, categories)."""
+        out = {}
+        for p in self.space.params.values():
+            out[p.name] = {"kind": p.kind, "scale": p.scale, "low": p.low, "high": p.high,
+                           "choices": list(p.choices) if p.choices is not None else None,
+                           "role": p.role}
+        return out
+
+
+def format_plan(info: dict[str, Any]) -> str:
+    lines = [f"experiment {info['name']}: trainable {info['trainable']}, objective "
+             f"{info['metric']['name']} ({info['metric']['mode']}), strategy {info['strategy']}"]
+    b = info["budget"]
+    lines.append(f"budget: {b['trials']} trials, {b['concurrent']} at a time, max_t {b['max_t']} "
+                 f"iterations" + (f", {b['time_s']} s in all" if b["time_s"] else "")
+                 + (f", {b['trial_time_s']} s per trial" if b["trial_time_s"] else ""))
+    r = info["resources_per_trial"]
+    lines.append(f"resources per trial: {r['cpu']:g} CPU, {r['gpu']:g} GPU")
+    if info.get("lr_schedule"):
+        spec = info["lr_schedule"]
+        kind = spec.get("type", "?")
+        detail = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "type")
+        lines.append(f"lr schedule: {kind} ({detail}), stepped once per evaluation iteration")
+    lines.append(f"tuned ({len(info['tuned'])}):")
+    for name, t in info["tuned"].items():
+        tier = f"  [tier {t['tier']}]" if t.get("tier") else ""
+        lines.append(f"    {name}: {t['sampling']}{tier}  ({t['role']})")
+    lines.append(f"fixed ({len(info['fixed'])}):")
+    for name, f in info["fixed"].items():
+        lines.append(f"    {name} = {f['value']!r}  ({f['why']})")
+    for note in info["notes"]:
+        lines.append(f"note: {note}")
+    sched = info["scheduler"]
+    lines.append(f"scheduler {sched.get('scheduler')}: {sched.get('summary', '')}")
+    if sched.get("population"):
+        lines.append(f"    {sched['population']}")
+    for warning in sched.get("warnings", []) or []:
+        lines.append(f"warning: {warning}")
+    for bracket in sched.get("brackets", []) or []:
+        lines.append(f"    bracket {bracket.get('bracket', '')}: " + ", ".join(
+            f"{r['iterations']} it x {r['expected_trials']}" for r in bracket.get("rungs", [])))
+    for name, how in (sched.get("mutations") or {}).items():
+        lines.append(f"    mutates {name}: {how}")
+    for rung in sched.get("rungs", []) or []:
+        lines.append(f"    rung at {rung['iterations']} iterations: ~{rung['expected_trials']} "
+                     f"trials")
+    lines.append(f"results: {info['results_dir']}")
+    return "\n".join(lines)
+
+
+def build_space(exp: Experiment) -> Any:
+    from hpotk import space as space_module
+
+    nodes, edges = _graph_size(exp)
+    return space_module.build(exp.space, trials=exp.budget.trials, base_dir=exp.base_dir,
+                              graph_nodes=nodes, graph_edges=edges, path="space")
+
+
+def _graph_size(exp: Experiment) -> tuple[float | None, float | None]:
+    """Nodes and edges of the experiment's graph (for node_/edge_strategy), if it has one."""
+    data = exp.data
+    if "nodes" in data or "edges" in data:
+        return data.get("nodes"), data.get("edges")
+    try:
+        from hpotk.data import graph_size
+    except ImportError:
+        return None, None
+    try:
+        return graph_size(data)
+    except (KeyError, ValueError, NotImplementedError):
+        return None, None
+
+
+def make_plan(exp: Experiment) -> Plan:
+    """Resolve space, searcher and scheduler; errors name the experiment file they came from."""
+    from hpotk.errors import ConfigError
+
+    try:
+        return _make_plan(exp)
+    except ConfigError as exc:
+        if exc.source is None and exp.source:
+            raise ConfigError(exc.path, exc.message, exp.source) from None
+        raise
+
+
+def _make_plan(exp: Experiment) -> Plan:
+    from hpotk import schedulers, searchers
+
+    if isinstance(exp.trainable, str):
+        from hpotk.trainables import resolve
+
+        resolve(exp.trainable)  # an unknown name fails here, before anything starts
+    space = build_space(exp)
+    # under pbt / hyperband the searcher creates the whole population at once and the scheduler
+    # keeps budget.concurrent of it training (hpotk.schedulers.population)
+    population = schedulers.holds_population(exp.strategy.scheduler.name, "strategy.scheduler")
+    search_ctx = searchers.SearchContext(
+        space=space, metric=exp.metric.name, mode=exp.metric.mode, seed=exp.seed,
+        trials=exp.budget.trials,
+        concurrent=exp.budget.trials if population else exp.budget.concurrent,
+    )
+    search = searchers.make(exp.strategy.searcher.name, search_ctx, exp.strategy.searcher.options)
+    schedule = schedulers.plan(exp.strategy.scheduler.name, _schedule_context(exp, space),
+                               exp.strategy.scheduler.options)
+    _check_checkpointing(exp, schedule)
+    expected = search.num_samples * _grid_size(search.param_space)
+    return Plan(exp, space, search, schedule, expected, search_ctx.concurrent)
+
+
+def _check_checkpointing(exp: Experiment, schedule: Any) -> None:
+    """A command trainable checkpoints only if its script can: refuse what needs it otherwise."""
+    if not isinstance(exp.trainable, dict):
+        return
+    from hpotk.trainables.command import refuse_without_checkpoints
+
+    if schedule.needs_checkpoints:
+        refuse_without_checkpoints(exp.trainable, f"strategy.scheduler {exp.strategy.scheduler.name}")
+    elif exp.checkpoint.every or exp.checkpoint.at_end:
+        refuse_without_checkpoints(exp.trainable, "checkpoint.every / checkpoint.at_end")
+
+
+def _schedule_context(exp: Experiment, space: Any) -> Any:
+    from hpotk import schedulers
+
+    return schedulers.ScheduleContext(
+        space=space, metric=exp.metric.name, mode=exp.metric.mode, max_t=exp.budget.max_t,
+        trials=exp.budget.trials, seed=exp.seed, searcher=exp.strategy.searcher.name,
+        concurrent=exp.budget.concurrent,
+    )
+
+
+def _grid_size(param_space: dict[str, Any]) -> int:
+    size = 1
+    for value in param_space.values():
+        if isinstance(value, dict) and set(value) == {"grid_search"}:
+            size *= len(value["grid_search"])
+    return size
