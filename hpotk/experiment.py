@@ -15,14 +15,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hpotk._config import Strict, config_error
 from hpotk.errors import ConfigError
 
 EVAL_FREQUENCY_TYPES = ("evaluate_every_epoch", "evaluate_every_batch", "evaluate_every_pct")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+_Strict = Strict  # the strict base model all file kinds share (hpotk._config)
 
 
 class Metric(_Strict):
@@ -349,55 +349,7 @@ def _check_command(spec: dict[str, Any], exp: Experiment) -> dict[str, Any]:
 
 
 def _first_error(exc: ValidationError, doc: dict[str, Any], source: str | None) -> ConfigError:
-    err = exc.errors()[0]
-    loc = [part for part in err["loc"] if part not in ("function-after",)]
-    # pydantic reports str|dict unions per branch ("trainable.str"): keep the user's key path.
-    loc = [p for p in loc if not (isinstance(p, str) and p.startswith(("str", "dict[")))]
-    path = _path(loc)
-    value = _lookup(doc, loc)
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        parent = _model_at(loc[:-1])
-        valid = sorted(parent.model_fields) if parent else []
-        valid = [v for v in valid if v != "source"]
-        return ConfigError(path, f"unknown key; valid keys: {valid}", source)
-    if kind == "missing":
-        return ConfigError(path, "required key is missing", source)
-    message = err["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
-    got = f", got {value!r}" if value is not _MISSING else ""
-    return ConfigError(path, f"{message}{got}", source)
-
-
-_MISSING = object()
-
-
-def _lookup(doc: Any, loc: list[Any]) -> Any:
-    node = doc
-    for part in loc:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return _MISSING
-    return node
-
-
-def _path(loc: list[Any]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _model_at(loc: list[Any]) -> type[BaseModel] | None:
-    model: Any = Experiment
-    for part in loc:
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None:
-            return None
-        model = field.annotation
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+    return config_error(exc, doc, source, Experiment)
 
 
 # ---------------------------------------------------------------------------------------------
