@@ -314,15 +314,16 @@ def fit_warmup_step(y: Any) -> ls.Fit:
 
 
 def fit_warmup_cosine(y: Any) -> ls.Fit:
-    """LinearLR then CosineAnnealingLR: warm-up length and ``T_max`` searched (``T_max`` from
-    half to twice what is left of the run, as `lr_schedule.fit_cosine` does), the rest fitted
-    (k = 5)."""
+    """LinearLR then CosineAnnealingLR: warm-up length and ``T_max`` searched, the rest fitted
+    (k = 5). ``T_max`` runs from what is left of the run after the warm-up to twice that: the
+    cosine anneals once and does not come back up before the end (torch's cosine is periodic,
+    and a lineage that rises again at its end has no warm-up for it)."""
     import numpy as np
 
     n, candidates = len(y), []
     for iters in range(1, n - 1):
         left = n - iters
-        for t_max in range(max(1, left // 2), 2 * left + 1):
+        for t_max in range(left - 1, 2 * left + 1):
             fall = (1 + np.cos(np.pi * np.arange(left) / t_max)) / 2
             rss, start = _rise_then_fall(y, np.arange(iters) / iters, fall)
 

@@ -427,8 +427,12 @@ def figure(analysis: Analysis, path: Path | None = None) -> Path:
 
 
 def _short(fit: Any) -> str:
-    text = fit.torch.split("; ", 1)[-1]
-    return text.replace("(optimizer, ", "(")
+    """The fit's torch text for the legend, wrapped: a warm-up's SequentialLR is too long for
+    one line and would squeeze the axes."""
+    import textwrap
+
+    text = fit.torch.split("; ", 1)[-1].replace("(optimizer, ", "(")
+    return "\n".join(textwrap.wrap(text, 60, subsequent_indent="    "))
 
 
 # ---------------------------------------------------------------------------------------------

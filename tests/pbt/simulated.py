@@ -44,14 +44,17 @@ def quantised(spec: dict, lr0: float, n: int = 40, seed: int = 0, interval: int 
 
 def population(spec: dict, lr0: float, n: int = 40, seed: int = 0, size: int = 16,
                interval: int = 2, factors: tuple[float, float] = (2.0, 0.5),
-               quantile: float = 0.25, width: float = 0.4) -> list[float]:
-    """The lr per iteration (1..n) along the final best trial's lineage: every ``interval``
-    iterations the bottom ``quantile`` copies a top-quantile trial (its loss and history) and
-    multiplies its lr by one of ``factors`` (Ray's exploit and explore); ``width`` is the sd,
-    in log lr, of the Gaussian that makes the optimum pay."""
+               quantile: float = 0.25, width: float = 0.4,
+               space: tuple[float, float] | None = None) -> list[float]:
+    """The lr per iteration (1..n) along the final best trial's lineage: the trials start
+    log-uniform in ``space`` (default: the optimum's range, e times wider each side); every
+    ``interval`` iterations the bottom ``quantile`` copies a top-quantile trial (its loss and
+    history) and multiplies its lr by one of ``factors`` (Ray's exploit and explore);
+    ``width`` is the sd, in log lr, of the Gaussian that makes the optimum pay."""
     rng = np.random.default_rng(seed)
     best = optimum(spec, lr0, n)
-    log_lr = rng.uniform(best.min() - 1, best.max() + 1, size)
+    low, high = np.log(space) if space else (best.min() - 1, best.max() + 1)
+    log_lr = rng.uniform(low, high, size)
     loss = np.zeros(size)  # log of each trial's loss
     history: list[list[float]] = [[] for _ in range(size)]
     for i in range(n):

@@ -1,5 +1,5 @@
 """PBT end to end on the session's Ray: run, `hpotk schedule`, `--check`, interrupt and resume,
-and a problem whose best lr schedule is known."""
+and problems whose best lr schedule is known (one that decays, one that rises, then falls)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hpotk import lineage, lr_schedule, results
+from hpotk import lineage, lr_schedule, lr_schedule_warmup, results
 
 pytestmark = pytest.mark.e2e
 HERE = Path(__file__).resolve().parent
@@ -188,3 +188,27 @@ def test_pbt_and_schedule_recover_known_milestones(hpotk_cli, tmp_path):
     true = [synthetic.best_lr(i) for i in range(1, 37)]
     within = sum(abs(math.log(f / t)) < math.log(3) for f, t in zip(fitted, true, strict=True))
     assert within >= 27, (fitted, true)  # the fitted lr is within x3 of the best for 3/4 of it
+
+
+def test_pbt_on_an_optimum_that_rises_then_falls_gives_a_warm_up(hpotk_cli, tmp_path):
+    """tests/pbt/rise_then_fall.yaml (synchronous PBT, so the same run every time): the best
+    lr rises x10 to 0.1 at iteration 9, then falls x0.87 an iteration; the fit on the lineage
+    is a rise-then-fall family, with its peak within the tolerances test_warmup.py states for
+    lineages on a x2 grid (peak lr within x1.5; peak iteration 1 before to 6 after)."""
+    from tests.pbt import synthetic
+
+    code, out, err = hpotk_cli("run", HERE / "rise_then_fall.yaml", "--quiet",
+                               "--set", f"results={tmp_path / 'out'}")
+    assert code == 0, out + err
+    exp_dir = tmp_path / "out" / "pbt-rise-then-fall"
+    code, out, err = hpotk_cli("schedule", exp_dir)
+    assert code == 0, out + err
+    doc = json.loads((exp_dir / "schedule.json").read_text())
+    print(out)
+    assert doc["chosen"] in lr_schedule_warmup.FIT_NAMES, out
+    assert "the lr rises from" in out
+    true_peak = lr_schedule_warmup.peak_epoch(synthetic.RISE_THEN_FALL) + 1
+    assert -1 <= doc["peak_iteration"] - true_peak <= 6, out
+    assert 1 / 1.5 <= doc["lr0"] / synthetic.RISE_LR0 <= 1.5, out
+    retrain = yaml.safe_load((exp_dir / "retrain.yaml").read_text())
+    assert retrain["lr_schedule"] == doc["lr_schedule"]  # retrain with the fitted warm-up
