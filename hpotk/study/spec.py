@@ -1,0 +1,346 @@
+"""The study file: its schema, loading it (with every run's experiment) and its errors.
+
+A study file names a base experiment and the strategies to compare; `load_study` validates it,
+applies ``--set`` overrides, and builds one ordinary experiment per (strategy, repeat): the
+base experiment with the strategy, the study's budget and ``set`` keys, and a name, results
+directory and seed that the study owns.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hpotk.errors import ConfigError
+from hpotk.study._format import duration_text
+
+STUDY_FILE = "study.json"
+#: budget.trials of every run when the study does not give it: enough that the time budget binds
+DEFAULT_TRIALS = 1000
+BANDS = {"ci": "mean ± 95% CI", "iqr": "median, interquartile range"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class StrategyEntry(_Strict):
+    """One strategy of a study: a scheduler/searcher and keys set on the base experiment."""
+
+    strategy: str | dict[str, Any] | None = None
+    set: dict[str, Any] = Field(default_factory=dict)
+
+
+class StudyBudget(_Strict):
+    """The budget every run gets (keys of the experiment's ``budget``; unset ones come from the
+    base experiment, except ``trials``: `DEFAULT_TRIALS`, so that time is what binds)."""
+
+    trials: int | None = Field(None, ge=1)
+    concurrent: int | None = Field(None, ge=1)
+    time_s: float | None = Field(None, gt=0)
+    trial_time_s: float | None = Field(None, gt=0)
+    max_t: int | None = Field(None, ge=1)
+
+
+class StudySpec(_Strict):
+    """A study file (see README: Time-to-solution studies)."""
+
+    name: str
+    experiment: str
+    strategies: list[str] | dict[str, str | StrategyEntry | None]
+    repeats: int = Field(3, ge=1)
+    seed: int | None = None
+    budget: StudyBudget = StudyBudget()
+    top_k: int = Field(6, ge=1)
+    report_metric: str | None = None
+    baseline: str | None = None
+    target: float | None = None
+    band: Literal["ci", "iqr"] = "ci"
+    grid_points: int = Field(200, ge=2, le=100_000)
+    set: dict[str, Any] = Field(default_factory=dict)
+    results: str | None = None
+    replay: str | None = None  # a complete fifo run to replay every strategy on (hpotk.replay)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_directory_name(cls, value: str) -> str:
+        from hpotk.experiment import NAME_PATTERN
+
+        if not NAME_PATTERN.match(value):
+            raise ValueError(f"{value!r} is not a valid study name: use letters, digits, '.', "
+                             f"'_' and '-'")
+        return value
+
+    @field_validator("strategies")
+    @classmethod
+    def _some_strategies(cls, value: Any) -> Any:
+        if not value:
+            raise ValueError("give at least one strategy, e.g. [fifo/random, asha/random]")
+        if isinstance(value, list) and len(set(value)) != len(value):
+            dup = next(v for v in value if value.count(v) > 1)
+            raise ValueError(f"{dup!r} is listed twice")
+        return value
+
+
+@dataclass
+class StudyRun:
+    """One (strategy, repeat) pair: an ordinary experiment."""
+
+    index: int
+    label: str
+    repeat: int
+    seed: int
+    experiment: Any  # hpotk.experiment.Experiment
+
+    @property
+    def path(self) -> Path:
+        return self.experiment.results_dir
+
+
+@dataclass
+class Study:
+    """A loaded, validated study: its spec, base experiment and runs (repeat-major order, so a
+    study cut short has as many repeats of every strategy as possible)."""
+
+    spec: StudySpec
+    source: str
+    base: Any  # hpotk.experiment.Experiment
+    labels: list[str]
+    runs: list[StudyRun]
+    results_dir: Path
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def baseline(self) -> str:
+        return self.spec.baseline or self.labels[0]
+
+    @property
+    def report_metric(self) -> str:
+        return self.spec.report_metric or self.base.metric.name
+
+    @property
+    def time_s(self) -> float:
+        return float(self.runs[0].experiment.budget.time_s)
+
+    def text(self) -> str:
+        """`hpotk plan STUDY`'s text: the runs and the total time."""
+        b = self.runs[0].experiment.budget
+        lines = [
+            f"study {self.name}: {len(self.labels)} strategies x {self.spec.repeats} repeats = "
+            f"{len(self.runs)} runs of {self.base.name} ({self.source})",
+            f"every run: {b.time_s:g} s, {b.concurrent} trials at a time, up to {b.trials} "
+            f"trials of max_t {b.max_t}",
+            f"curve: mean {self.report_metric} of the top {self.spec.top_k} trials by "
+            f"{self.base.metric.name} ({self.base.metric.mode}); band {BANDS[self.spec.band]}; "
+            f"baseline {self.baseline}; target "
+            + (f"{self.spec.target:g}" if self.spec.target is not None
+               else "the baseline's final value"),
+            "runs (one after another):",
+        ]
+        width = max(len(r.label) for r in self.runs)
+        for run in self.runs:
+            lines.append(f"  {run.index:3d}  {run.label:<{width}}  seed {run.seed:<4d} "
+                         f"{run.experiment.strategy.label:<16} {run.path}")
+        total = sum(r.experiment.budget.time_s for r in self.runs)
+        lines.append(f"total: {duration_text(total)} of running ({len(self.runs)} x "
+                     f"{self.time_s:g} s), plus start-up and data preparation before the first "
+                     f"run")
+        lines.append(f"outputs: {self.results_dir}/ (curves.csv, summary.csv, summary.md, "
+                     f"tts.png, {STUDY_FILE})")
+        return "\n".join(lines)
+
+
+def is_study_file(path: str | Path) -> bool:
+    """True when ``path`` is a YAML/JSON mapping with a ``strategies`` key (a study file)."""
+    from hpotk.experiment import read_document
+
+    try:
+        return "strategies" in read_document(path)
+    except ConfigError:
+        return False
+
+
+def load_study(path: str | Path, overrides: list[str] | None = None) -> Study:
+    """Load, override (``--set key.path=value``) and validate a study file, and every run's
+    experiment; errors are `ConfigError` with the key path (``strategies.asha.set.x: ...``)."""
+    from hpotk import experiment as experiments
+
+    source = str(path)
+    doc = experiments.read_document(path)
+    doc.setdefault("name", Path(path).stem)
+    try:
+        doc = experiments.apply_overrides(doc, overrides or [])
+    except ConfigError as exc:
+        raise ConfigError(exc.path, exc.message, source) from None
+    try:
+        spec = StudySpec.model_validate(doc)
+    except ValidationError as exc:
+        raise _first_error(exc, doc, source) from None
+    base_path = (Path(path).resolve().parent / spec.experiment)
+    if not base_path.is_file():
+        raise ConfigError("experiment", f"no experiment file {str(base_path)!r} (paths are "
+                                        f"relative to the study file)", source)
+    base = _load_experiment(base_path, [], "experiment", source)
+    entries = _entries(spec, source)
+    if spec.baseline is not None and spec.baseline not in entries:
+        raise ConfigError("baseline", f"{spec.baseline!r} is not one of the strategies "
+                                      f"{list(entries)}", source)
+    # like an experiment's results: relative to the current directory
+    results_dir = Path(spec.results or base.results).expanduser().resolve() / spec.name
+    dirs: dict[str, str] = {}
+    for label in entries:
+        d = label_dir(label)
+        if d in dirs.values():
+            other = next(k for k, v in dirs.items() if v == d)
+            raise ConfigError(f"strategies.{label}", f"its directory name {d!r} is also that "
+                                                     f"of {other!r}; rename one", source)
+        dirs[label] = d
+    first_seed = base.seed if spec.seed is None else spec.seed
+    runs: list[StudyRun] = []
+    for repeat in range(spec.repeats):
+        for label, entry in entries.items():
+            seed = first_seed + repeat
+            overrides = _run_overrides(spec, base, entry, label, seed,
+                                       results_dir / dirs[label])
+            exp = _load_experiment(base_path, overrides, f"strategies.{label}", source)
+            runs.append(StudyRun(len(runs), label, repeat, seed, exp))
+    if runs[0].experiment.budget.time_s is None:
+        raise ConfigError("budget.time_s", "a study compares strategies at equal time: give "
+                                           "budget.time_s (seconds per run)", source)
+    return Study(spec, source, base, list(entries), runs, results_dir)
+
+
+def label_dir(label: str) -> str:
+    """The directory name of a strategy label (``asha/random`` -> ``asha-random``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-.") or "strategy"
+
+
+def _entries(spec: StudySpec, source: str) -> dict[str, StrategyEntry]:
+    if isinstance(spec.strategies, list):
+        return {label: StrategyEntry(strategy=label) for label in spec.strategies}
+    out = {}
+    for label, entry in spec.strategies.items():
+        if entry is None or isinstance(entry, str):
+            entry = StrategyEntry(strategy=entry or label)
+        elif entry.strategy is None:
+            entry = entry.model_copy(update={"strategy": label})
+        out[str(label)] = entry
+    return out
+
+
+def _run_overrides(spec: StudySpec, base: Any, entry: StrategyEntry, label: str, seed: int,
+                   results: Path) -> list[tuple[str, Any]]:
+    """The keys set on the base experiment for one run, in order: strategy, budget, the study's
+    ``set``, the strategy's ``set``, then name, results and seed (which the study owns)."""
+    out: list[tuple[str, Any]] = [("strategy", _strategy(entry.strategy, base))]
+    budget = spec.budget.model_dump(exclude_none=True)
+    budget.setdefault("trials", DEFAULT_TRIALS)
+    out += [(f"budget.{key}", value) for key, value in budget.items()]
+    out += _flat(spec.set)
+    out += _flat(entry.set)
+    out += [("name", f"seed{seed}"), ("results", str(results)), ("seed", seed)]
+    return out
+
+
+def _flat(keys: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``set`` as dotted key paths: a nested mapping sets each key inside it (so ``--set
+    set.data.size=100`` changes the size and keeps the dataset's name)."""
+    out: list[tuple[str, Any]] = []
+    for key, value in keys.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out += _flat(value, f"{path}.")
+        else:
+            out.append((path, value))
+    return out
+
+
+def _strategy(value: Any, base: Any) -> Any:
+    """The run's strategy: the base experiment's scheduler/searcher options are kept where the
+    strategy names the same scheduler/searcher (``asha/random`` on a base with ASHA options)."""
+    from hpotk.experiment import normalise_strategy
+
+    try:
+        wanted = normalise_strategy(value, "strategy")
+    except ConfigError:
+        return value  # validated (and reported with its key path) with the run's experiment
+    base_strategy = base.to_dict()["strategy"]
+    for part in ("scheduler", "searcher"):
+        if wanted[part]["name"] == base_strategy[part]["name"] and len(wanted[part]) == 1:
+            wanted[part] = dict(base_strategy[part])
+    return wanted
+
+
+def _load_experiment(path: Path, overrides: list[tuple[str, Any]], where: str,
+                     source: str) -> Any:
+    from hpotk import experiment as experiments
+
+    doc = experiments.read_document(path)
+    doc.setdefault("name", path.stem)
+    data = doc.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str):
+        data["path"] = str((path.resolve().parent / data["path"]).expanduser())
+    try:
+        for key, value in overrides:
+            if key in ("strategy", "results", "name", "seed"):
+                doc[key] = value
+                continue
+            doc = experiments.apply_overrides(doc, [f"{key}={json.dumps(value)}"])
+        return experiments.validate(doc, str(path))
+    except ConfigError as exc:
+        if where == "experiment":
+            raise
+        path_in = exc.path.replace("--set ", "")
+        raise ConfigError(f"{where}: {path_in}" if path_in else where,
+                          f"{exc.message} (in the run's experiment, from {path.name})",
+                          source) from None
+
+
+_TYPE_MISMATCH = {"list_type", "dict_type", "string_type", "none_required", "model_type",
+                  "model_attributes_type"}
+_BRANCHES = {"str", "int", "float", "none", "StrategyEntry"}
+
+
+def _first_error(exc: ValidationError, doc: dict[str, Any], source: str) -> ConfigError:
+    errors = exc.errors()
+    # a union (list or mapping; a name or an entry) reports every branch: keep the branch that
+    # matched the value's type, i.e. the error that is not a type mismatch, deepest first
+    specific = [e for e in errors if e["type"] not in _TYPE_MISMATCH] or errors
+    err = max(specific, key=lambda e: len(e["loc"]))
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and (
+        "[" in p or p.startswith("function-") or p in _BRANCHES))]
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    if err["type"] == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        return ConfigError(key, f"unknown key; valid keys: {sorted(model.model_fields)}", source)
+    if err["type"] == "missing":
+        return ConfigError(key, "required key is missing", source)
+    node: Any = doc
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
+            break
+    message = err["msg"].removeprefix("Value error, ")
+    got = f", got {node!r}" if node is not None else ""
+    return ConfigError(key, f"{message}{got}", source)
+
+
+def _model_at(loc: list[Any]) -> type[BaseModel]:
+    if loc[:1] == ["budget"]:
+        return StudyBudget
+    if loc[:1] == ["strategies"] and len(loc) >= 2:
+        return StrategyEntry
+    return StudySpec
+
