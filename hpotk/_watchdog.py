@@ -18,7 +18,9 @@ from typing import Any
 
 from ray.tune import Callback
 
-WATCHDOG_LOG = "watchdog.jsonl"
+from hpotk import layout
+
+WATCHDOG_LOG = layout.WATCHDOG_LOG
 
 
 def grace_s(trial_time_s: float) -> float:

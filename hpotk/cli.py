@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hpotk import layout
+
 EXIT_USAGE = 2
 
 
@@ -232,10 +234,13 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from hpotk.errors import HpotkError
 
     results_dir = Path(args.results_dir)
-    saved = results_dir / "experiment.json"
+    saved = results_dir / layout.EXPERIMENT
     if not saved.exists():
         raise HpotkError(f"{results_dir} holds no hpotk experiment (no experiment.json)")
-    doc = json.loads(saved.read_text())
+    doc = layout.read_json_object(saved)
+    if doc is None:
+        raise HpotkError(f"{saved} is not a readable experiment (cut short?); run the experiment "
+                         f"file again instead")
     doc["results"] = str(results_dir.resolve().parent)
     doc["name"] = results_dir.resolve().name
     state = runner.read_state(results_dir) or {}
@@ -260,7 +265,7 @@ def _report_outcome(outcome: Any) -> int:
               f"Run the same command again to resume ({outcome.results_dir}).")
         return 1
     if outcome.best is None:
-        print(f"[hpotk] no trial reported the objective; see {outcome.results_dir}/trials.csv",
+        print(f"[hpotk] no trial reported the objective; see {outcome.results_dir / layout.TRIALS_CSV}",
               file=sys.stderr)
         return 1
     _print_best(outcome.best)
@@ -305,12 +310,12 @@ def cmd_best(args: argparse.Namespace) -> int:
     from hpotk import results
 
     path = Path(args.results_dir)
-    if path.is_file() and path.name == "best.json":
+    if path.is_file() and path.name == layout.BEST_JSON:
         path = path.parent
     res = results.load(path)
-    best_file = path / "best.json"
+    best_file = path / layout.BEST_JSON
     if res.status != "running" and best_file.exists():
-        best = json.loads(best_file.read_text())
+        best = layout.read_json_object(best_file)
     else:  # a running experiment: the best trial so far, from the live logs
         best = _best_so_far(res)
     if best is None:

@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpotk import layout
 from hpotk.errors import HpotkError
 
-LINEAGE_LOG = "pbt_lineage.jsonl"
+LINEAGE_LOG = layout.LINEAGE_LOG
 
 
 def event_key(event: dict[str, Any]) -> str:
@@ -42,17 +43,9 @@ def event_key(event: dict[str, Any]) -> str:
 def read_events(path: str | Path) -> list[dict[str, Any]]:
     """The exploit events of a lineage log, in log order, without repeats; a line cut off by a
     kill is skipped. A missing file has none."""
-    try:
-        text = Path(path).read_text()
-    except OSError:
-        return []
     out, seen = [], set()
-    for line in text.splitlines():
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(event, dict) or event.get("event") != "exploit":
+    for event in layout.iter_jsonl(path):
+        if event.get("event") != "exploit":
             continue
         key = event_key(event)
         if key in seen:

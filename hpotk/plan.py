@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hpotk.experiment import Experiment
-
-PLAN_TEXT = "plan.txt"
+from hpotk.layout import PLAN_TEXT  # noqa: F401 - hpotk.plan.PLAN_TEXT, as before
 
 
 @dataclass

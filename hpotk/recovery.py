@@ -22,31 +22,24 @@ per failure, including those it retried under ``max_failures``).
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-FINISHED_LOG = "finished.jsonl"
-HISTORY_LOG = "history.jsonl"
-TRIAL_JOURNAL = "tune-trials.jsonl"  # written by hpotk._tune_save.TrialJournal
-SNAPSHOT = "searcher-snapshot.pkl"
+from hpotk import layout
+
+FINISHED_LOG = layout.FINISHED_LOG
+HISTORY_LOG = layout.HISTORY_LOG
+TRIAL_JOURNAL = layout.TRIAL_JOURNAL  # written by hpotk._tune_save.TrialJournal
+SNAPSHOT = layout.SEARCHER_SNAPSHOT
 TERMINAL = ("TERMINATED", "ERROR")
 
 
 def finished_trials(results_dir: Path) -> dict[str, str]:
     """trial id -> final status (TERMINATED / ERROR) from ``finished.jsonl``."""
     out: dict[str, str] = {}
-    path = Path(results_dir) / FINISHED_LOG
-    if not path.exists():
-        return out
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue  # a line cut short by the kill
-        if isinstance(entry, dict) and entry.get("status") in TERMINAL:
+    for entry in layout.iter_jsonl(Path(results_dir) / FINISHED_LOG):
+        if entry.get("status") in TERMINAL:
             out[str(entry.get("trial_id"))] = entry["status"]
     return out
 
@@ -60,23 +53,9 @@ def latest_state_file(results_dir: Path) -> Path | None:
     return files[-1] if files else None
 
 
-def _json_lines(path: Path) -> Iterator[dict[str, Any]]:
-    """The JSON objects of a JSON-lines file, skipping lines a kill cut short."""
-    if not path.exists():
-        return
-    with open(path, errors="replace") as f:
-        for line in f:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(entry, dict):
-                yield entry
-
-
 def _last_result(trial_dir: Path, trial_id: str) -> dict[str, Any] | None:
     last = None
-    for entry in _json_lines(trial_dir / "result.json"):
+    for entry in layout.iter_jsonl(trial_dir / layout.TUNE_RESULT):
         if entry.get("trial_id") == trial_id:
             last = entry
     return last
@@ -90,7 +69,7 @@ def _logged_results(results_dir: Path, trial_ids: set[str]) -> dict[str, list[di
     """The results of ``trial_ids`` from ``history.jsonl``, in the order they arrived, each in
     the form of a ``result.json`` line. Read line by line: the log can be large."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for entry in _json_lines(results_dir / HISTORY_LOG):
+    for entry in layout.iter_jsonl(results_dir / HISTORY_LOG):
         trial_id = entry.get("trial_id")
         if entry.get("event") != "result" or trial_id not in trial_ids:
             continue
@@ -125,10 +104,8 @@ def _append_results(trial_dir: Path, results: list[dict[str, Any]]) -> None:
 
     if not results or not trial_dir.is_dir():
         return
-    with open(trial_dir / "result.json", "a") as f:
-        for result in results:
-            f.write(json.dumps(result) + "\n")
-    progress = trial_dir / "progress.csv"
+    layout.append_jsonl(trial_dir / layout.TUNE_RESULT, results, default=None)
+    progress = trial_dir / layout.TUNE_PROGRESS
     if progress.exists() and progress.stat().st_size:
         with open(progress, newline="") as f:
             header = next(csv.reader(f), None)
@@ -179,9 +156,7 @@ def keep_finished(results_dir: Path) -> dict[str, dict[str, Any] | None]:
             entry[1] = json.dumps(meta) if isinstance(entry[1], str) else meta
         kept[trial_id] = last if status == "TERMINATED" else None
     if kept or journaled:
-        tmp = state_file.with_name(f".{state_file.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(state))
-        tmp.replace(state_file)
+        layout.atomic_write(state_file, json.dumps(state))
     return kept
 
 
@@ -218,7 +193,7 @@ def add_journaled(results_dir: Path, state: dict[str, Any], state_file: Path) ->
         return set()  # Tune saved after the snapshot: its state and searcher are newer
     known = {_trial_id(entry) for entry in trial_data}
     added: set[str] = set()
-    for line in _json_lines(results_dir / TRIAL_JOURNAL):
+    for line in layout.iter_jsonl(results_dir / TRIAL_JOURNAL):
         if (line.get("session") != session or line.get("index", covers) >= covers
                 or line.get("trial_id") in known or "state" not in line):
             continue
@@ -228,9 +203,7 @@ def add_journaled(results_dir: Path, state: dict[str, Any], state_file: Path) ->
     if not added:  # Tune's own searcher files are as new, and have seen more results
         return added
     for name, data in files.items():
-        tmp = results_dir / f".{name}.{os.getpid()}.tmp"
-        tmp.write_bytes(data)
-        tmp.replace(results_dir / name)
+        layout.atomic_write(results_dir / name, data)
     return added
 
 
@@ -241,7 +214,7 @@ def _trial_id(entry: list) -> str | None:
 
 #: Tune's state files in a results directory, and where hpotk keeps their last good copies
 TUNE_STATE_PATTERNS = ("experiment_state-*.json", "*-state-*.json", "searcher-state-*.pkl")
-BACKUP_DIR = ".hpotk-tune-state"
+BACKUP_DIR = layout.TUNE_STATE_BACKUP
 
 
 def _readable(path: Path) -> bool:
@@ -279,15 +252,10 @@ def back_up_state(results_dir: Path) -> None:
     Tune writes and syncs them in place: a driver killed meanwhile leaves them empty or cut
     short, and Tune cannot restore. `repair_state` puts these copies back.
     """
-    import shutil
-
     backup = Path(results_dir) / BACKUP_DIR
-    backup.mkdir(exist_ok=True)
     for path in _state_files(results_dir):
         if _readable(path):
-            tmp = backup / f".{path.name}.tmp"
-            shutil.copyfile(path, tmp)
-            tmp.replace(backup / path.name)
+            layout.atomic_write(backup / path.name, path.read_bytes())
 
 
 def repair_state(results_dir: Path) -> list[str]:
@@ -374,7 +342,7 @@ _EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Interrupt|Ex
 def failures(trial_dir: Path) -> list[str]:
     """One line per failure in the trial's ``error.txt``: its exception (``ValueError: ...``,
     ``ray.exceptions.ActorDiedError: ...``), else the entry's first line."""
-    path = Path(trial_dir) / "error.txt"
+    path = Path(trial_dir) / layout.TUNE_ERROR
     if not path.exists():
         return []
     text = path.read_text(errors="replace")

@@ -8,7 +8,6 @@ and the summary (`hpotk.summary`: trials.csv, best.json, history.csv).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import time
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hpotk import layout
 from hpotk import state as run_state
 from hpotk.errors import HpotkError
 from hpotk.experiment import Experiment
@@ -103,9 +103,7 @@ def run(exp: Experiment, *, address: str | None = None, new: bool = False,
     decision = run_state.decide(exp, new=new, exist_ok=exist_ok)
     exp, results_dir = decision.exp, decision.exp.results_dir
     if decision.action == "show":
-        from hpotk.summary import read_json
-
-        best = read_json(results_dir / "best.json")
+        best = layout.read_json_object(results_dir / layout.BEST_JSON)
         return RunOutcome("complete", results_dir, best, decision.state.get("n_trials", 0))
     if plan is None or plan.experiment.name != exp.name:
         plan = make_plan(exp)
@@ -117,8 +115,8 @@ def run(exp: Experiment, *, address: str | None = None, new: bool = False,
     stopper = make_stopper(exp)
     tuner = build_tuner(exp, plan, resume=resume, verbose=verbose, stopper=stopper)
     if not resume:
-        (results_dir / "experiment.json").write_text(json.dumps(exp.to_dict(), indent=2))
-        (results_dir / PLAN_TEXT).write_text(plan.text() + "\n")
+        layout.write_json(results_dir / layout.EXPERIMENT, exp.to_dict())
+        layout.atomic_write(results_dir / layout.PLAN_TEXT, plan.text() + "\n")
     run_state.record_start(results_dir, exp, expected_trials=plan.expected_trials,
                            ray_nodes=len(ray.nodes()), params=plan.params(),
                            budget=exp.budget.model_dump())

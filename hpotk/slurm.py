@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hpotk import layout
 from hpotk.errors import HpotkError
 
 DEFAULTS_BEGIN = "# --- sbatch defaults (hpotk submit replaces this block) ---"
@@ -267,7 +268,7 @@ def results_root(experiment: str, run_args: Sequence[str] = ()) -> Path:
     return experiments.load(experiment, known.overrides).results_dir.parent
 
 
-NODE_RESOURCE = "hpotk_node:"  # + the Slurm node name: a resource slurm/lib.sh gives each node
+NODE_RESOURCE = layout.NODE_RESOURCE  # + the Slurm node name: a resource slurm/lib.sh gives each node
 
 
 def missing_nodes(nodes: list[dict[str, Any]], expected: dict[str, str], *,

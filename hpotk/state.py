@@ -3,7 +3,6 @@ whether it starts, resumes, shows or refuses, and what it records while it runs.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
@@ -11,30 +10,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hpotk import layout
 from hpotk.errors import HpotkError
 from hpotk.experiment import Experiment
 
-STATE_FILE = "hpotk.json"
+STATE_FILE = layout.STATE
 
 
 def read_state(results_dir: Path) -> dict[str, Any] | None:
-    path = Path(results_dir) / STATE_FILE
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return None
+    return layout.read_json_object(Path(results_dir) / STATE_FILE)
 
 
 def write_state(results_dir: Path, **fields: Any) -> dict[str, Any]:
     """Update ``hpotk.json`` with ``fields`` (atomically: a reader never sees half a file)."""
     state = read_state(results_dir) or {}
     state.update(fields)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    tmp = results_dir / f"{STATE_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(state, indent=2, default=str))
-    tmp.replace(results_dir / STATE_FILE)
+    layout.write_json(Path(results_dir) / STATE_FILE, state)
     return state
 
 

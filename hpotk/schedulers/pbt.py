@@ -36,9 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
-import os
 import random
 import time
 from pathlib import Path
@@ -46,6 +44,7 @@ from typing import Any
 
 from ray.tune.schedulers import PopulationBasedTraining
 
+from hpotk import layout
 from hpotk._plain import plain
 from hpotk.errors import ConfigError
 from hpotk.options import check_options
@@ -54,7 +53,7 @@ from hpotk.schedulers.population import Population, wants_population
 from hpotk.schedulers.population import describe as describe_population
 from hpotk.space.param import Param
 
-LINEAGE_LOG = "pbt_lineage.jsonl"  # in the experiment's results directory
+LINEAGE_LOG = layout.LINEAGE_LOG  # in the experiment's results directory
 SEARCHERS = ("random", "grid")  # the searchers Ray lets PBT run behind
 POPULATION = True  # every trial exists from the start (hpotk.schedulers.population)
 LIST_LIMIT = 64  # a discrete param with at most this many values mutates to a neighbouring value
@@ -291,10 +290,8 @@ class PBT(Population, PopulationBasedTraining):
             return
         self._logged.add(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a") as f:
-            f.write(json.dumps(event, default=functools.partial(plain, otherwise=str)) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        layout.append_jsonl(path, [event], sync=True,
+                            default=functools.partial(plain, otherwise=str))
 
 
 def _iteration(state: Any) -> int:
