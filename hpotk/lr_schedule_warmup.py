@@ -36,6 +36,7 @@ is the lineage's length: the cycle spans the run, as OneCycleLR is meant to.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -195,10 +196,14 @@ def torch_text(spec: Mapping[str, Any], lr0: float) -> str:
 # fitting
 
 
+@functools.cache
 def _grid(bounds: tuple[float, float, int]) -> Any:
+    """The log-spaced grid, made once (the searches ask for it thousands of times)."""
     import numpy as np
 
-    return np.geomspace(*bounds)
+    grid = np.geomspace(*bounds)
+    grid.flags.writeable = False
+    return grid
 
 
 def _ratio_logs(ratios: Any, shape: Any) -> Any:
@@ -209,38 +214,48 @@ def _ratio_logs(ratios: Any, shape: Any) -> Any:
     return np.log(ratios[:, None] + (1 - ratios[:, None]) * shape[None, :])
 
 
-def _rise_then_linear(y: Any, rise: Any, steps: Any) -> tuple[float, list[float]]:
-    """Best on the start grid of ``log lr = a + log(s + (1 - s) rise)`` on the first points and
-    ``a + b * steps`` on the rest, ``a`` and ``b`` by least squares: (rss, [a, log s, b])."""
+def _warm_targets(y: Any, iters: int) -> Any:
+    """``log lr`` less the warm-up's ramp ``log(s + (1 - s) e / iters)`` on its first ``iters``
+    points, one column per start ratio s on the grid: (n, S)."""
     import numpy as np
 
-    starts = _grid(START_GRID)
-    k, n = len(rise), len(y)
-    targets = np.repeat(y[:, None], len(starts), axis=1)
-    targets[:k] -= _ratio_logs(starts, rise).T
-    design = np.column_stack([np.ones(n), np.concatenate([np.zeros(k), steps])])
-    coef, *_ = np.linalg.lstsq(design, targets, rcond=None)
-    rss = ((targets - design @ coef) ** 2).sum(axis=0)
+    targets = np.repeat(y[:, None], START_GRID[2], axis=1)
+    targets[:iters] -= _ratio_logs(_grid(START_GRID), np.arange(iters) / iters).T
+    return targets
+
+
+def _best_line(targets: Any, scatter: Any, steps: Any) -> tuple[float, list[float]]:
+    """``a + b * steps`` fitted to every column of ``targets`` at once (the closed form of a
+    straight-line fit; ``scatter`` is each column's sum of squares about its mean); the best
+    column: (rss, [a, log s, b])."""
+    import numpy as np
+
+    centred = steps - steps.mean()
+    spread = float(centred @ centred)
+    slope = centred @ targets / spread if spread > 0 else np.zeros(targets.shape[1])
+    rss = scatter - slope ** 2 * spread
     i = int(np.argmin(rss))
-    return float(rss[i]), [float(coef[0, i]), math.log(starts[i]), float(coef[1, i])]
+    a = float(targets[:, i].mean() - slope[i] * steps.mean())
+    return float(rss[i]), [a, math.log(_grid(START_GRID)[i]), float(slope[i])]
 
 
-def _rise_then_fall(y: Any, rise: Any, fall: Any) -> tuple[float, list[float]]:
-    """Best on the start and end grids of ``log lr = a + log(s + (1 - s) rise)`` on the first
-    points and ``a + log(r + (1 - r) fall)`` on the rest, ``a`` by least squares (the mean
-    residual, for every pair at once): (rss, [a, log s, log r])."""
+def _ramp_sums(values: Any, bounds: tuple[float, float, int], shape: Any) -> tuple[Any, Any]:
+    """Sum and sum of squares of ``values - log(r + (1 - r) shape)`` for each r on the grid."""
+    rest = values[None, :] - _ratio_logs(_grid(bounds), shape)
+    return rest.sum(axis=1), (rest ** 2).sum(axis=1)
+
+
+def _best_pair(up: tuple[Any, Any], down: tuple[Any, Any], n: int) -> tuple[float, list[float]]:
+    """The best start and end ratio for a rise (`_ramp_sums` over START_GRID) and a fall (over
+    END_GRID) sharing one ``a``, the mean residual, for every pair at once: (rss, [a, log s,
+    log r])."""
     import numpy as np
 
-    starts, ends = _grid(START_GRID), _grid(END_GRID)
-    k, n = len(rise), len(y)
-    up = y[None, :k] - _ratio_logs(starts, rise)
-    down = y[None, k:] - _ratio_logs(ends, fall)
-    up_sum, down_sum = up.sum(axis=1), down.sum(axis=1)
-    rss = ((up ** 2).sum(axis=1)[:, None] + (down ** 2).sum(axis=1)[None, :]
-           - (up_sum[:, None] + down_sum[None, :]) ** 2 / n)
+    total = up[0][:, None] + down[0][None, :]
+    rss = up[1][:, None] + down[1][None, :] - total ** 2 / n
     i, j = np.unravel_index(int(np.argmin(rss)), rss.shape)
-    a = float(up_sum[i] + down_sum[j]) / n
-    return float(rss[i, j]), [a, math.log(starts[i]), math.log(ends[j])]
+    return float(rss[i, j]), [float(total[i, j]) / n, math.log(_grid(START_GRID)[i]),
+                              math.log(_grid(END_GRID)[j])]
 
 
 Build = Callable[[Any], tuple[dict[str, Any], float]]  # parameters -> (spec, lr0)
@@ -283,8 +298,10 @@ def fit_warmup_exponential(y: Any) -> ls.Fit:
 
     n, candidates = len(y), []
     for iters in range(1, n - 1):
-        rss, start = _rise_then_linear(y, np.arange(iters) / iters,
-                                       np.arange(n - iters, dtype=float))
+        targets = _warm_targets(y, iters)
+        scatter = ((targets - targets.mean(axis=0)) ** 2).sum(axis=0)
+        steps = np.concatenate([np.zeros(iters), np.arange(n - iters, dtype=float)])
+        rss, start = _best_line(targets, scatter, steps)
 
         def build(p: Any, iters: int = iters) -> tuple[dict[str, Any], float]:
             then = {"type": "exponential", "gamma": math.exp(p[2])}
@@ -300,10 +317,12 @@ def fit_warmup_step(y: Any) -> ls.Fit:
 
     n, candidates = len(y), []
     for iters in range(1, n - 1):
+        targets = _warm_targets(y, iters)
+        scatter = ((targets - targets.mean(axis=0)) ** 2).sum(axis=0)
         after = np.arange(n - iters)
         for size in range(1, n - iters):
-            rss, start = _rise_then_linear(y, np.arange(iters) / iters,
-                                           (after // size).astype(float))
+            steps = np.concatenate([np.zeros(iters), (after // size).astype(float)])
+            rss, start = _best_line(targets, scatter, steps)
 
             def build(p: Any, iters: int = iters, size: int = size) -> tuple[dict[str, Any], float]:
                 then = {"type": "step", "step_size": size, "gamma": math.exp(p[2])}
@@ -323,9 +342,10 @@ def fit_warmup_cosine(y: Any) -> ls.Fit:
     n, candidates = len(y), []
     for iters in range(1, n - 1):
         left = n - iters
+        up = _ramp_sums(y[:iters], START_GRID, np.arange(iters) / iters)
         for t_max in range(left - 1, 2 * left + 1):
             fall = (1 + np.cos(np.pi * np.arange(left) / t_max)) / 2
-            rss, start = _rise_then_fall(y, np.arange(iters) / iters, fall)
+            rss, start = _best_pair(up, _ramp_sums(y[iters:], END_GRID, fall), n)
 
             def build(p: Any, iters: int = iters, t_max: int = t_max
                       ) -> tuple[dict[str, Any], float]:
@@ -350,7 +370,8 @@ def fit_onecycle(y: Any, anneal: str) -> ls.Fit:
             rise, fall = (1 - np.cos(np.pi * up)) / 2, (1 + np.cos(np.pi * down)) / 2
         else:
             rise, fall = up, 1 - down
-        rss, start = _rise_then_fall(y, rise, np.concatenate([[1.0], fall]))
+        rss, start = _best_pair(_ramp_sums(y[:peak], START_GRID, rise),
+                                _ramp_sums(y[peak:], END_GRID, np.concatenate([[1.0], fall])), n)
 
         def build(p: Any, peak: int = peak) -> tuple[dict[str, Any], float]:
             start_ratio, end_ratio = math.exp(p[1]), math.exp(p[2])
