@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import sys
 
-from hpotk.trainables import _process
-from hpotk.trainables._process import END, CommandProcess
 from hpotk.trainables.command import make_command_trainable
+from hpotk.trainables.command import process as _process
+from hpotk.trainables.command.process import END, CommandProcess
 
 FLOOD = ("import sys\n"
          "line = 'x' * 999 + '\\n'\n"

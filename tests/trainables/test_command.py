@@ -22,8 +22,6 @@ import pytest
 
 from hpotk.errors import ConfigError
 from hpotk.report import report
-from hpotk.trainables._command_output import MetricScanner
-from hpotk.trainables._process import END, CommandProcess, group_members
 from hpotk.trainables.command import (
     CommandFailed,
     build_argv,
@@ -31,6 +29,8 @@ from hpotk.trainables.command import (
     make_command_trainable,
     validate_command_spec,
 )
+from hpotk.trainables.command.output import MetricScanner
+from hpotk.trainables.command.process import END, CommandProcess, group_members
 
 SCRIPTS = Path(__file__).parent / "scripts"
 LOSS = {"name": "loss", "regex": r"loss[:=] ?([0-9.]+)"}

@@ -1,6 +1,6 @@
 """Run one command and take its process group down if hpotk's process disappears.
 
-Started by `hpotk.trainables._process` as ``python -I _guard.py PARENT_PID GRACE_S -- ARGV...``
+Started by `hpotk.trainables.command.process` as ``python -I _guard.py PARENT_PID GRACE_S -- ARGV...``
 in a new session, so the guard, the command and everything the command starts share one process
 group. The guard waits for the command and exits with its status (re-raising the signal that
 killed it, so the trainable sees the same status as without the guard). If the process that

@@ -25,10 +25,10 @@ from typing import Any
 from ray import tune
 from ray.tune.result import RESULT_DUPLICATE
 
-from hpotk.trainables import command as spec_tools
-from hpotk.trainables._command_output import MetricScanner
-from hpotk.trainables._process import END, CommandProcess
-from hpotk.trainables.command import CommandFailed
+from hpotk.trainables.command import spec as spec_tools
+from hpotk.trainables.command.output import MetricScanner
+from hpotk.trainables.command.process import END, CommandProcess
+from hpotk.trainables.command.spec import CommandFailed
 
 TICK_S = 0.2  # how often a waiting step() checks the timeout and the process
 DRAIN_S = 2.0  # after the command exits, how long its leftover children may hold the pipes

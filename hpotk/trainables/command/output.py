@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpotk.report import PREFIX as REPORT_PREFIX
-from hpotk.trainables.command import RESERVED_METRICS, CommandFailed
+from hpotk.trainables.command.spec import RESERVED_METRICS, CommandFailed
 
 
 @dataclass

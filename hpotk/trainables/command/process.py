@@ -1,6 +1,6 @@
 """One external command per trial: its process group, its output lines, and stopping it for good.
 
-`CommandProcess.start` runs the command under `hpotk.trainables._guard` in a new session, so the
+`CommandProcess.start` runs the command under `hpotk.trainables.command._guard` in a new session, so the
 command and every process it starts share one process group (pgid = the guard's pid). Two reader
 threads split stdout and stderr into lines (``\\n``, ``\\r\\n`` or a bare ``\\r`` as progress bars
 print), append each to the trial's log file and put it on a queue; `read` takes the next line with

@@ -18,10 +18,11 @@ In the experiment file::
                                    # (hpotk.lr_schedule.torch_scheduler builds torch's scheduler)
       grace_s: 10                  # SIGTERM, then SIGKILL this many seconds later
 
-This module holds what needs no Ray: validating that mapping (`validate_command_spec`), building
-the argument list and environment of a trial (`build_argv`, `build_env`) and turning output lines
-into metrics (`hpotk.trainables._command_output.MetricScanner`). The Trainable class itself is in
-`hpotk.trainables._command_trainable`; `make_command_trainable` imports it lazily.
+This module holds what needs no Ray: validating that mapping (`validate_command_spec`) and
+building the argument list and environment of a trial (`build_argv`, `build_env`). The package's
+other modules: `output` turns output lines into metrics (`MetricScanner`), `process` runs the
+command in its own process group (under `_guard`), `trainable` is the Trainable class (Ray),
+which `make_command_trainable` imports lazily.
 """
 
 from __future__ import annotations
@@ -364,7 +365,7 @@ def make_command_trainable(spec: dict[str, Any]) -> type:
     ``SUPPORTS_CHECKPOINTS`` says whether it can save and restore (see `supports_checkpoints`);
     schedulers that pause or clone trials (pbt, synchronous hyperband) need that.
     """
-    from hpotk.trainables._command_trainable import CommandTrainable
+    from hpotk.trainables.command.trainable import CommandTrainable
 
     checked = validate_command_spec(spec)
     return type("CommandTrainable", (CommandTrainable,), {
