@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from hpotk import layout
 from hpotk._plain import plain
 from hpotk.experiment import Experiment
 
@@ -36,6 +37,7 @@ def summarise(exp: Experiment, result_grid: Any) -> list[dict[str, Any]]:
     trials = {t.trial_id: t for t in getattr(result_grid._experiment_analysis, "trials", [])}
     logged, nodes = _logged(exp.results_dir, metric)
     ended = finished_trials(exp.results_dir)  # hpotk's finished.jsonl
+    hung = _WatchdogKills()  # watchdog.jsonl, read once per experiment directory
     rows = []
     for result in result_grid:
         last = result.metrics or {}
@@ -69,7 +71,7 @@ def summarise(exp: Experiment, result_grid: Any) -> list[dict[str, Any]]:
             "error": _first_line(result.error), "path": result.path,
             "checkpoint": _checkpoint_path(result, metric, mode),
         })
-        row.update(_faults(result, history, metric, status))
+        row.update(_faults(result, history, metric, status, hung))
         rows.append(row)
     rows.sort(key=lambda r: r["trial_id"])
     return rows
@@ -78,9 +80,11 @@ def summarise(exp: Experiment, result_grid: Any) -> list[dict[str, Any]]:
 OOM_ERROR = "ray.exceptions.OutOfMemoryError"  # hpotk._ray_fixes keeps this name in error.txt
 
 
-def _faults(result: Any, history: Any, metric: str, status: str) -> dict[str, Any]:
+def _faults(result: Any, history: Any, metric: str, status: str,
+            hung: _WatchdogKills | None = None) -> dict[str, Any]:
     """``retries`` (failures Tune retried under max_failures, from the trial's error.txt) and
-    why (``retried_because``), and a ``note`` when the objective was NaN or infinite."""
+    why (``retried_because``), and a ``note`` when the objective was NaN or infinite, or when
+    hpotk's watchdog stopped the trial (``hung``: its kills, read once per directory)."""
     from hpotk.recovery import failures
 
     causes = failures(Path(result.path)) if result.path else []
@@ -96,25 +100,34 @@ def _faults(result: Any, history: Any, metric: str, status: str) -> dict[str, An
         note = ("killed by Ray's OOM killer: its node ran low on memory (give it fewer "
                 "concurrent trials or more memory; Ray's threshold is RAY_memory_usage_threshold)")
     out = {"retries": len(retried), "retried_because": " || ".join(retried), "note": note}
-    hung = _watchdog_kills(Path(result.path).parent) if result.path else {}
-    trial_id = Path(result.path).name if result.path else ""
-    if trial_id in hung and status in ("ERROR", "UNFINISHED"):
-        out.update(status="TIMEOUT", note=hung[trial_id])  # hpotk._watchdog stopped it
+    if result.path and status in ("ERROR", "UNFINISHED"):
+        trial_dir = Path(result.path)
+        why = (hung if hung is not None else _WatchdogKills()).get(trial_dir)
+        if why is not None:
+            out.update(status="TIMEOUT", note=why)  # hpotk._watchdog stopped it
     return out
+
+
+class _WatchdogKills:
+    """Why hpotk._watchdog killed a trial, from ``watchdog.jsonl`` in the trial's experiment
+    directory: each file is read once, however many trials are asked about (it was read once
+    per trial, O(trials x kills) a summary)."""
+
+    def __init__(self) -> None:
+        self._by_dir: dict[Path, dict[str, str]] = {}
+
+    def get(self, trial_dir: Path) -> str | None:
+        kills = self._by_dir.get(trial_dir.parent)
+        if kills is None:
+            kills = self._by_dir[trial_dir.parent] = _watchdog_kills(trial_dir.parent)
+        return kills.get(trial_dir.name)
 
 
 def _watchdog_kills(results_dir: Path) -> dict[str, str]:
-    """trial id -> why hpotk._watchdog killed it (``watchdog.jsonl``)."""
-    path = results_dir / "watchdog.jsonl"
-    out = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            out[str(entry.get("trial_id"))] = str(entry.get("reason", ""))
-    return out
+    """trial id -> why hpotk._watchdog killed it (``watchdog.jsonl``; a line cut off by a kill
+    is skipped)."""
+    return {str(entry.get("trial_id")): str(entry.get("reason", ""))
+            for entry in layout.iter_jsonl(results_dir / layout.WATCHDOG_LOG)}
 
 
 def _logged(results_dir: Path, metric: str) -> tuple[dict[str, list[Any]], dict[str, str]]:

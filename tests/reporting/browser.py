@@ -48,6 +48,9 @@ class PageCheck:
     figures: dict[str, dict] = field(default_factory=dict)
     images: list[dict] = field(default_factory=list)
     text: str = ""
+    #: seconds from navigation to the load event, and to every plotly figure drawn
+    load_s: float = 0.0
+    drawn_s: float = 0.0
 
 
 # For each figure section: plotly's rendered SVG/canvas (count of marks and their size) or, for
@@ -83,8 +86,12 @@ _PROBE = """
 """
 
 
-def check_page(index: Path, screenshot: Path | None = None, width: int = 1300) -> PageCheck:
-    """Load ``index`` (a file) with the network cut off, wait for plotly to draw, and probe it."""
+def check_page(index: Path, screenshot: Path | None = None, width: int = 1300,
+               timeout_s: float = 60.0) -> PageCheck:
+    """Load ``index`` (a file) with the network cut off, wait for plotly to draw (at most
+    ``timeout_s`` for each), and probe it."""
+    import time
+
     from playwright.sync_api import sync_playwright
 
     result = PageCheck()
@@ -107,10 +114,13 @@ def check_page(index: Path, screenshot: Path | None = None, width: int = 1300) -
             page.on("console", on_console)
             page.on("pageerror", lambda exc: result.page_errors.append(str(exc)))
             page.route("**/*", on_request)
-            page.goto(index.resolve().as_uri(), wait_until="load")
+            start = time.perf_counter()
+            page.goto(index.resolve().as_uri(), wait_until="load", timeout=timeout_s * 1000)
+            result.load_s = time.perf_counter() - start
             page.wait_for_function(
                 "() => [...document.querySelectorAll('.js-plotly-plot')]"
-                ".every(p => p._fullLayout)", timeout=60_000)
+                ".every(p => p._fullLayout)", timeout=timeout_s * 1000)
+            result.drawn_s = time.perf_counter() - start
             page.wait_for_timeout(500)
             probe = page.evaluate(_PROBE)
             result.figures = probe["figures"]
