@@ -165,3 +165,31 @@ def test_a_trial_tune_stopped_while_paused_is_stopped_not_unfinished():
     # without that line (an interrupt, or the time budget, cut it off): unfinished
     assert summary._status(exp, trial, result, last, 3, 0.3) == "UNFINISHED"
     assert summary._status(exp, trial, result, {**last, "done": True}, 9, 0.9) == "COMPLETED"
+
+
+def test_many_interleaved_trials_each_keep_their_own_last_result_and_best(tmp_path):
+    # the live trials table groups the history once (not a mask per trial); 300 trials whose
+    # results interleave, each ending on a different iteration, with its best not its last
+    d = tmp_path / "exp"
+    d.mkdir()
+    _state(d, "running")
+    n = 300
+    lines = [{"event": "start", "trial_id": f"t{i:03d}", "time": STARTED + i / 100,
+              "config": {"lr": 1e-4 * (i + 1)}} for i in range(n)]
+    for it in (1, 2, 3):
+        lines += [_result(f"t{i:03d}", it, 10 * it + i / 100, i + (0.5 if it == 2 else it),
+                          1e-4 * (i + 1)) for i in range(n) if it <= 1 + i % 3]
+    _log(d, lines)
+    (d / "finished.jsonl").write_text("".join(json.dumps(
+        {"trial_id": f"t{i:03d}", "status": "TERMINATED", "iterations": 1 + i % 3}) + "\n"
+        for i in range(n) if i % 3 == 2))
+    trials = results.load(d).trials.set_index("trial_id")
+    assert len(trials) == n
+    for i in (0, 1, 2, 151, 299):
+        row = trials.loc[f"t{i:03d}"]
+        last_it = 1 + i % 3
+        assert row["iterations"] == last_it
+        assert row["loss"] == i + (0.5 if last_it == 2 else last_it)
+        assert row["best_loss"] == i + (0.5 if last_it >= 2 else 1)
+        assert row["config/lr"] == pytest.approx(1e-4 * (i + 1))
+        assert row["status"] == ("COMPLETED" if last_it == 3 else "RUNNING")
