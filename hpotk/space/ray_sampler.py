@@ -1,13 +1,17 @@
-"""The Ray sampler behind `hpotk.space.ray_domains` (imports Ray; import it only when needed)."""
+"""The Ray sampler behind `hpotk.space.ray_domains` (imports Ray; import it only when needed).
+
+Tune pickles it into ``tuner.pkl`` by this module path: keep the path."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ray.tune.search.sample import Sampler, _BackwardsCompatibleNumpyRng
 
-from hpotk.space.param import Param
-from hpotk.space.ray_domains import draw
+from hpotk.space.sampling import draw
+
+if TYPE_CHECKING:
+    from hpotk.space.param import Param
 
 
 class ParamSampler(Sampler):
