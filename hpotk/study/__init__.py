@@ -15,6 +15,8 @@ the trials each strategy finished, time-to-target and the speedup over a baselin
 - `outputs`: curves.csv, summary.csv, summary.md and tts.png.
 """
 
+from hpotk.errors import ConfigError as ConfigError  # hpotk.study.ConfigError, as before
+from hpotk.errors import HpotkError as HpotkError
 from hpotk.study.aggregation import (
     FINISHED_STATUSES,
     RunCurve,

@@ -1,0 +1,196 @@
+"""What a strategy may replay, and the searcher that draws the table's configs.
+
+**Searchers** draw from the table's configs: ``random`` without replacement (a fresh order per
+seed), ``grid`` every grid point in the grid's order (each must be in the table). Searchers that
+propose new configs from a model or a sequence (tpe, bo, anneal, sobol) are refused: a
+nearest-neighbour stand-in would feed the model results of configs it did not propose, and with
+a few dozen recorded configs in several dimensions the neighbour is far, so the replayed searcher
+would not be the real one; the comparison of schedulers it answers is asked with random search.
+**PBT** is refused: after an exploit a trial trains on from another trial's weights with new
+hyperparameters, a learning curve no table holds.
+
+`strategy_of` turns an experiment into a `Strategy` and checks it against the table (same
+trainable, data, space and fixed values; max_t within the table's); `refuse` names what replay
+cannot run and why; `TableSearch` draws the recorded configs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpotk.errors import HpotkError
+from hpotk.replay.table import Recorded, Table, normal_value
+
+#: schedulers a replay refuses, and why
+REFUSED_SCHEDULERS = {
+    "pbt": "pbt cannot be replayed: after an exploit a trial trains on from another trial's "
+           "weights with perturbed hyperparameters, a learning curve that no recorded table "
+           "holds (replay shows only what the recorded trials did). Run pbt for real",
+}
+#: searchers that replay draws configs for itself (from the table)
+TABLE_SEARCHERS = ("random", "grid")
+#: searchers a replay refuses: they propose configs the table has no curves for
+MODEL_SEARCHERS = ("tpe", "bo", "anneal", "sobol")
+
+
+@dataclass
+class Strategy:
+    """One strategy to replay: scheduler and searcher (names and options) and its budget.
+
+    Attributes:
+        label: the study's label for it.
+        scheduler, scheduler_options: the hpotk scheduler and its options.
+        searcher, searcher_options: the searcher (random or grid) and its options.
+        concurrent: workers.
+        time_s: the time budget (None: until the table is used up).
+        max_t: iterations a trial may run (at most the table's).
+        trials: most trials to start (None: as many as the table has).
+        space: the strategy's `hpotk.space.param.Space` (needed by grid, and by schedulers that
+            know the space).
+    """
+
+    label: str
+    scheduler: str = "fifo"
+    scheduler_options: dict[str, Any] = field(default_factory=dict)
+    searcher: str = "random"
+    searcher_options: dict[str, Any] = field(default_factory=dict)
+    concurrent: int = 1
+    time_s: float | None = None
+    max_t: int | None = None
+    trials: int | None = None
+    space: Any = None
+
+
+def strategy_of(exp: Any, *, label: str | None = None, time_s: float | None = None,
+                concurrent: int | None = None, table: Table | None = None) -> Strategy:
+    """The `Strategy` of an experiment (a `hpotk.experiment.Experiment`), checked against
+    ``table`` when given: the same trainable, data, tuned params and fixed values (a config the
+    table never ran is refused), max_t no more than the table's."""
+    from hpotk.runner import build_space
+
+    space = build_space(exp)
+    strategy = Strategy(
+        label=label or exp.strategy.label,
+        scheduler=exp.strategy.scheduler.name,
+        scheduler_options=dict(exp.strategy.scheduler.options),
+        searcher=exp.strategy.searcher.name,
+        searcher_options=dict(exp.strategy.searcher.options),
+        concurrent=int(concurrent or exp.budget.concurrent),
+        time_s=time_s if time_s is not None else exp.budget.time_s,
+        max_t=exp.budget.max_t, trials=exp.budget.trials, space=space,
+    )
+    if table is not None:
+        check_against(table, exp, space, strategy.label)
+    return strategy
+
+
+def check_against(table: Table, exp: Any, space: Any, label: str) -> None:
+    """Refuse (HpotkError) a strategy whose configs the table does not hold."""
+    recorded = table.meta.get("experiment") or {}
+    where = f"strategy {label!r}"
+    if recorded.get("trainable") is not None and recorded.get("trainable") != exp.trainable:
+        raise HpotkError(f"{where} trains {exp.trainable!r} but the replay table {table.path} "
+                         f"recorded {recorded.get('trainable')!r}")
+    if recorded.get("data") is not None and dict(recorded.get("data") or {}) != dict(exp.data):
+        raise HpotkError(f"{where} uses data {dict(exp.data)} but the replay table {table.path} "
+                         f"recorded data {recorded.get('data')}: its curves are of other data")
+    tuned = list(space.params)
+    if set(tuned) != set(table.params):
+        raise HpotkError(f"{where} tunes {sorted(tuned)} but the replay table {table.path} tuned "
+                         f"{sorted(table.params)}: replay draws configs from the table, so the "
+                         f"space must be the table's")
+    defined = table.meta.get("params") or {}
+    for name, p in space.params.items():
+        old = defined.get(name)
+        if not old:
+            continue
+        new = {"kind": p.kind, "scale": p.scale, "low": p.low, "high": p.high,
+               "choices": list(p.choices) if p.choices is not None else None}
+        if any(normal_value(old.get(k)) != normal_value(v) for k, v in new.items()):
+            raise HpotkError(f"{where}: space.{name} is {p.describe()} but the replay table "
+                             f"{table.path} sampled it from {_describe_old(old)}: replay can draw "
+                             f"only the recorded configs, so the space must be the table's")
+    sample = table.trials[0].config
+    for name, value in space.fixed_values().items():
+        if name in sample and normal_value(sample[name]) != normal_value(value):
+            raise HpotkError(f"{where}: {name}={value!r} is a config the replay table "
+                             f"{table.path} never ran (it ran {name}={sample[name]!r})")
+    if exp.budget.max_t > table.max_t:
+        raise HpotkError(f"{where}: budget.max_t={exp.budget.max_t} is beyond the replay table's "
+                         f"curves ({table.path} ran every trial to max_t={table.max_t})")
+
+
+def refuse(strategy: Strategy) -> None:
+    """HpotkError for a scheduler or searcher replay cannot run, with the reason."""
+    if strategy.scheduler in REFUSED_SCHEDULERS:
+        raise HpotkError(f"strategy {strategy.label!r}: {REFUSED_SCHEDULERS[strategy.scheduler]}")
+    if strategy.searcher in MODEL_SEARCHERS:
+        raise HpotkError(
+            f"strategy {strategy.label!r}: searcher {strategy.searcher!r} cannot be replayed: it "
+            f"proposes new configs from a model or sequence, and the table has curves only for "
+            f"the configs it recorded (a nearest recorded config would feed the model results of "
+            f"configs it did not propose, so it would not be {strategy.searcher} any more). "
+            f"Replay the scheduler with random search, or run {strategy.label} for real")
+    if strategy.searcher not in TABLE_SEARCHERS:
+        raise HpotkError(f"strategy {strategy.label!r}: searcher {strategy.searcher!r} cannot be "
+                         f"replayed (replay draws configs with {' or '.join(TABLE_SEARCHERS)})")
+
+
+class TableSearch:
+    """Draws the table's configs: ``random`` without replacement, ``grid`` in grid order, or
+    ``order`` given (a list of recorded trial ids, e.g. a real run's creation order)."""
+
+    def __init__(self, table: Table, strategy: Strategy, seed: int,
+                 order: Sequence[str] | None = None):
+        from hpotk.options import check_options
+
+        check_options(strategy.searcher_options, {}, "strategy.searcher")
+        if order is not None:
+            by_id = {t.trial_id: t for t in table.trials}
+            missing = [o for o in order if o not in by_id]
+            if missing:
+                raise HpotkError(f"trials {missing} are not in the replay table {table.path}")
+            self.queue = [by_id[o] for o in order]
+        elif strategy.searcher == "grid":
+            self.queue = self._grid(table, strategy)
+        else:
+            import numpy as np
+
+            permutation = np.random.default_rng(seed).permutation(len(table.trials))
+            self.queue = [table.trials[i] for i in permutation]
+        if strategy.trials is not None:
+            self.queue = self.queue[:strategy.trials]
+        self.position = 0
+
+    @staticmethod
+    def _grid(table: Table, strategy: Strategy) -> list[Recorded]:
+        import itertools
+
+        from hpotk.searchers import SearchContext
+        from hpotk.searchers.grid import grid_points
+
+        if strategy.space is None:
+            raise HpotkError(f"strategy {strategy.label!r}: grid replay needs the space")
+        ctx = SearchContext(space=strategy.space, metric=table.metric, mode=table.mode)
+        values = grid_points(ctx)
+        names = list(values)
+        return [table.lookup(dict(zip(names, combo, strict=True)))
+                for combo in itertools.product(*(values[n] for n in names))]
+
+    def next(self) -> Recorded | None:
+        if self.position >= len(self.queue):
+            return None
+        self.position += 1
+        return self.queue[self.position - 1]
+
+    @property
+    def exhausted(self) -> bool:
+        return self.position >= len(self.queue)
+
+
+def _describe_old(p: Mapping[str, Any]) -> str:
+    if p.get("choices"):
+        return f"choice({p['choices']})"
+    return f"{p.get('scale')} {p.get('kind')} [{p.get('low')}, {p.get('high')}]"
