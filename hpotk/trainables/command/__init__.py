@@ -6,6 +6,8 @@ its own process group, under `_guard`; `trainable` is the Ray Trainable class, i
 `make_command_trainable`.
 """
 
+from typing import Any
+
 from hpotk.trainables.command.spec import (  # noqa: F401 - the package's public names
     CHECKPOINT_DIR,
     CONFIG_FILE,
@@ -16,10 +18,17 @@ from hpotk.trainables.command.spec import (  # noqa: F401 - the package's public
     build_env,
     env_name,
     format_value,
-    make_command_trainable,
     placeholders,
     refuse_without_checkpoints,
     supports_checkpoints,
     validate_command_spec,
     write_config,
 )
+
+
+def make_command_trainable(spec: dict[str, Any]) -> type:
+    """The Ray Trainable class running ``spec``'s command (`trainable.make_command_trainable`;
+    imports Ray)."""
+    from hpotk.trainables.command.trainable import make_command_trainable as make
+
+    return make(spec)

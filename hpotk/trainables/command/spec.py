@@ -22,7 +22,7 @@ This module holds what needs no Ray: validating that mapping (`validate_command_
 building the argument list and environment of a trial (`build_argv`, `build_env`). The package's
 other modules: `output` turns output lines into metrics (`MetricScanner`), `process` runs the
 command in its own process group (under `_guard`), `trainable` is the Trainable class (Ray),
-which `make_command_trainable` imports lazily.
+which `hpotk.trainables.command.make_command_trainable` imports lazily.
 """
 
 from __future__ import annotations
@@ -353,23 +353,3 @@ def write_config(config: Mapping[str, Any], path: Path) -> None:
 def python_executable() -> str:
     """What ``{python}`` stands for: the interpreter running hpotk (and Ray's workers)."""
     return sys.executable
-
-
-# -- the Trainable ----------------------------------------------------------------------------------
-def make_command_trainable(spec: dict[str, Any]) -> type:
-    """A ``ray.tune.Trainable`` subclass running ``spec``'s command, one process per trial.
-
-    ``spec`` is validated again (cheap, idempotent). The class takes
-    ``setup(config, context=TrainContext)`` as the runner passes it with ``tune.with_parameters``;
-    its objective is ``context.metric`` (without a context: the first metric listed). Its
-    ``SUPPORTS_CHECKPOINTS`` says whether it can save and restore (see `supports_checkpoints`);
-    schedulers that pause or clone trials (pbt, synchronous hyperband) need that.
-    """
-    from hpotk.trainables.command.trainable import CommandTrainable
-
-    checked = validate_command_spec(spec)
-    return type("CommandTrainable", (CommandTrainable,), {
-        "SPEC": checked,
-        "SUPPORTS_CHECKPOINTS": supports_checkpoints(checked),
-        "__module__": CommandTrainable.__module__,
-    })

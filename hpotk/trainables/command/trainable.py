@@ -4,7 +4,7 @@
 metric, or of the ``step`` regex) and returns the metrics seen so far, so schedulers see the
 learning curve and can stop a poor trial early; ``cleanup`` (Tune stopping the trial) and
 ``reset_config`` (``reuse_actors``) stop the whole process group. Build subclasses with
-`hpotk.trainables.command.make_command_trainable`, which binds the validated spec as ``SPEC``.
+`make_command_trainable`, which binds the validated spec as ``SPEC``.
 
 Checkpoints: an external process cannot be snapshotted generically. When the command or its
 ``env`` uses ``{checkpoint_dir}``, the script is expected to save its state there (write to a
@@ -227,3 +227,20 @@ class CommandTrainable(tune.Trainable):
         self._reset_state()
         self.last = dict(state["last"])
         self.results = int(state["results"])
+
+
+def make_command_trainable(spec: dict[str, Any]) -> type:
+    """A ``ray.tune.Trainable`` subclass running ``spec``'s command, one process per trial.
+
+    ``spec`` is validated again (cheap, idempotent). The class takes
+    ``setup(config, context=TrainContext)`` as the runner passes it with ``tune.with_parameters``;
+    its objective is ``context.metric`` (without a context: the first metric listed). Its
+    ``SUPPORTS_CHECKPOINTS`` says whether it can save and restore (see `supports_checkpoints`);
+    schedulers that pause or clone trials (pbt, synchronous hyperband) need that.
+    """
+    checked = spec_tools.validate_command_spec(spec)
+    return type("CommandTrainable", (CommandTrainable,), {
+        "SPEC": checked,
+        "SUPPORTS_CHECKPOINTS": spec_tools.supports_checkpoints(checked),
+        "__module__": CommandTrainable.__module__,
+    })
