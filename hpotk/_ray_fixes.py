@@ -25,27 +25,84 @@ trial from its start if there is none.
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from typing import Any
 
 _installed = False
+_warned: set[str] = set()  # the keys `warn_once` has warned about in this process
+
+#: where the tests that pin the Ray internals used here live
+CANARIES = "tests/canary/test_canary_ray.py"
+
+
+def warn_once(key: str, message: str) -> None:
+    """Say once per process (a ``RuntimeWarning``, on stderr) that a fix or hook of hpotk
+    could not be applied and which feature is lost; ``key`` names the fix or hook."""
+    if key in _warned:
+        return
+    _warned.add(key)
+    warnings.warn(f"[hpotk] {message}", RuntimeWarning, stacklevel=3)
+
+
+def _cannot_install(fix: str, lost: str, why: str) -> None:
+    warn_once(f"fix:{fix}", f"cannot install the fix for {fix} ({why}; a Ray other than "
+                            f"2.60?): {lost}. See {CANARIES} and hpotk/_ray_fixes.py")
+
+
+def _method(owner: type, name: str, parameters: tuple[str, ...], fix: str, lost: str) -> Any:
+    """``owner.name`` if it takes exactly ``parameters``; else None, having warned once."""
+    method = getattr(owner, name, None)
+    if method is None:
+        _cannot_install(fix, lost, f"{owner.__name__}.{name} is gone")
+        return None
+    found = tuple(inspect.signature(method).parameters)
+    if found != parameters:
+        _cannot_install(fix, lost, f"{owner.__name__}.{name} takes {found}, not {parameters}")
+        return None
+    return method
+
+
+WORKER_LOST = ("OutOfMemoryError", "WorkerCrashedError", "NodeDiedError")
 
 
 def _worker_lost_errors() -> tuple[type, ...]:
     from ray import exceptions
 
-    names = ("OutOfMemoryError", "WorkerCrashedError", "NodeDiedError")
-    return tuple(getattr(exceptions, n) for n in names if hasattr(exceptions, n))
+    missing = [n for n in WORKER_LOST if not hasattr(exceptions, n)]
+    if missing:
+        _cannot_install("a worker lost to the OOM killer or a dead node",
+                        f"a trial whose worker dies of {', '.join(missing)} may end the "
+                        f"experiment", f"ray.exceptions has no {', '.join(missing)}")
+    return tuple(getattr(exceptions, n) for n in WORKER_LOST if hasattr(exceptions, n))
 
 
 def install() -> None:
-    """Install the fixes (idempotent)."""
+    """Install the fixes (idempotent). A fix whose Ray method is gone or takes other arguments
+    is not installed, and `warn_once` says which feature is lost."""
     global _installed
     if _installed:
         return
-    from ray.air.execution._internal.actor_manager import RayActorManager
+    _installed = True
+    _install_worker_lost_fix()
+    _install_restore_fix()
+
+
+def _install_worker_lost_fix() -> None:
+    try:
+        from ray.air.execution._internal.actor_manager import RayActorManager
+    except ImportError as exc:
+        _cannot_install("a worker lost to the OOM killer or a dead node",
+                        "a trial the OOM killer stops ends the whole experiment", str(exc))
+        return
     from ray.exceptions import RayActorError, RayTaskError
 
-    original = RayActorManager._actor_task_failed
+    original = _method(RayActorManager, "_actor_task_failed",
+                       ("self", "tracked_actor_task", "exception"),
+                       "a worker lost to the OOM killer or a dead node",
+                       "a trial the OOM killer stops ends the whole experiment")
+    if original is None:
+        return
     lost = _worker_lost_errors()
 
     def _actor_task_failed(self: Any, tracked_actor_task: Any, exception: Exception) -> None:
@@ -70,9 +127,16 @@ def install() -> None:
     _actor_task_failed.__wrapped__ = original  # type: ignore[attr-defined]
     RayActorManager._actor_task_failed = _actor_task_failed
 
+
+def _install_restore_fix() -> None:
     from ray.tune.execution.tune_controller import TuneController
 
-    original_restore = TuneController._schedule_trial_restore
+    original_restore = _method(TuneController, "_schedule_trial_restore", ("self", "trial"),
+                               "a checkpoint deleted after Tune's last state save",
+                               "a resume after a killed driver may fail restoring a trial "
+                               "from a checkpoint Tune has deleted")
+    if original_restore is None:
+        return
 
     def _schedule_trial_restore(self: Any, trial: Any) -> bool:
         if not point_at_a_checkpoint_that_exists(trial):
@@ -81,7 +145,6 @@ def install() -> None:
 
     _schedule_trial_restore.__wrapped__ = original_restore  # type: ignore[attr-defined]
     TuneController._schedule_trial_restore = _schedule_trial_restore
-    _installed = True
 
 
 def point_at_a_checkpoint_that_exists(trial: Any) -> bool:
@@ -107,7 +170,14 @@ def point_at_a_checkpoint_that_exists(trial: Any) -> bool:
     if not newer:
         print(f"[hpotk] trial {trial.trial_id}: its checkpoint {path} is gone and no newer one "
               f"is left; it starts again", flush=True)
-        trial.run_metadata.checkpoint_manager._latest_checkpoint_result = None
+        manager = trial.run_metadata.checkpoint_manager
+        if not hasattr(manager, "_latest_checkpoint_result"):
+            _cannot_install("a checkpoint deleted after Tune's last state save",
+                            f"trial {trial.trial_id} fails restoring its deleted checkpoint "
+                            f"instead of starting again",
+                            "the trial's checkpoint manager has no _latest_checkpoint_result")
+            return False
+        manager._latest_checkpoint_result = None
         return False
     from ray.tune import Checkpoint
 
@@ -121,12 +191,13 @@ def point_at_a_checkpoint_that_exists(trial: Any) -> bool:
 def find_controller() -> Any:
     """A weak reference to the ``TuneController`` whose ``setup`` of its callbacks is on the
     call stack, or None. Ray 2.60 hands callbacks no handle on the controller; hpotk's stall
-    watch needs one to read the trials and release Tune's wait for a suggestion."""
-    import inspect
+    watch and trial journal need one (callers warn once where it is None)."""
     import weakref
 
-    from ray.tune.execution.tune_controller import TuneController
-
+    try:
+        from ray.tune.execution.tune_controller import TuneController
+    except ImportError:
+        return None
     frame = inspect.currentframe()
     try:
         while frame is not None:
@@ -137,3 +208,18 @@ def find_controller() -> Any:
     finally:
         del frame
     return None
+
+
+def missing_parts(obj: Any, paths: tuple[str, ...]) -> list[str]:
+    """The dotted attribute paths (``"_checkpoint_manager._last_save_time"``) ``obj`` lacks."""
+    missing = []
+    for path in paths:
+        node, *names = [obj, *path.split(".")]
+        for i, name in enumerate(names):
+            # a property is looked up on the class, not evaluated (the staging path asks Ray)
+            if not (hasattr(type(node), name) or name in getattr(node, "__dict__", {})):
+                missing.append(path)
+                break
+            if i < len(names) - 1:
+                node = getattr(node, name)
+    return missing

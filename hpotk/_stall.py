@@ -24,6 +24,8 @@ from typing import Any
 from ray.tune import Callback, Stopper
 
 WARN_AFTER_S = 60.0  # the first "waiting for ..." line, or half of stall_s if that is shorter
+#: what the watch uses of Ray 2.60's TuneController (tests/canary pins each)
+CONTROLLER_PARTS = ("get_trials", "is_finished", "_search_alg.set_finished")
 
 
 class RunStopper(Stopper):
@@ -85,14 +87,22 @@ class StallWatch(Callback):
         self._reset()
 
     def setup(self, **info: Any) -> None:
-        from hpotk._ray_fixes import find_controller
+        from hpotk._ray_fixes import CANARIES, find_controller, missing_parts, warn_once
 
         self._active()
         self._controller = find_controller()
-        if self._controller is None:
-            warnings.warn("hpotk could not find Ray Tune's controller: a run that stalls inside "
-                          "Tune's searcher wait is not ended by budget.stall_s (only stalls "
-                          "Tune keeps stepping through are)", RuntimeWarning, stacklevel=2)
+        controller = self._controller() if self._controller is not None else None
+        missing = CONTROLLER_PARTS if controller is None else missing_parts(controller,
+                                                                              CONTROLLER_PARTS)
+        if missing:
+            self._controller = None
+            found = ("Tune's controller is not on the call stack of Callback.setup"
+                     if controller is None else f"Tune's controller has no {', '.join(missing)}")
+            warn_once("stall-watch", f"cannot reach Tune's controller ({found}; a Ray other "
+                                     f"than 2.60?): a run that stalls inside Tune's wait for "
+                                     f"a suggestion is not ended by budget.stall_s (only stalls "
+                                     f"Tune keeps stepping through are). See {CANARIES} and "
+                                     f"hpotk/_stall.py")
         self._thread = threading.Thread(target=self._watch, name="hpotk-stall-watch",
                                         daemon=True)
         self._thread.start()

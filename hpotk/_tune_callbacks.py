@@ -19,10 +19,11 @@ from typing import Any
 
 from ray.tune import Callback
 
+from hpotk import layout
 from hpotk._plain import plain
 
-FINISHED_LOG = "finished.jsonl"
-HISTORY_LOG = "history.jsonl"
+FINISHED_LOG = layout.FINISHED_LOG
+HISTORY_LOG = layout.HISTORY_LOG
 
 
 def _append(path: str, line: dict[str, Any]) -> None:
@@ -109,30 +110,52 @@ def slurm_node_of(trial: Any, cache: dict[str, str | None]) -> str | None:
 
     Trial results name the host, and several Slurm nodes can share one (test clusters,
     ``HPOTK_SHARED_HOST``). hpotk's Slurm launch gives each node's Ray a ``hpotk_node:<name>``
-    resource, so the actor's Ray node id (from the GCS actor table) names the Slurm node.
-    ``cache`` maps Ray node ids to names (None: not a Slurm node).
+    resource, so the actor's Ray node id (from the GCS actor table, a private API of Ray:
+    `actor_node_id`) names the Slurm node. ``cache`` maps Ray node ids to names (None: not a
+    Slurm node). Where the actor table cannot be read, it warns once and names no node.
     """
-    from hpotk.slurm import NODE_RESOURCE
+    import ray
 
-    try:
-        import ray
-        from ray._private import state
-
-        actor = getattr(getattr(trial, "temporary_state", None), "ray_actor", None)
-        if actor is None or not ray.is_initialized():
-            return None
-        node_id = (state.actors(actor_id=actor._actor_id.hex()) or {}).get(
-            "Address", {}).get("NodeID")
-        if not node_id:
-            return None
-        if node_id not in cache:
-            for node in ray.nodes():
-                names = [k[len(NODE_RESOURCE):] for k in node.get("Resources", {})
-                         if k.startswith(NODE_RESOURCE)]
-                cache[node["NodeID"]] = names[0] if names else None
-        return cache.get(node_id)
-    except Exception:  # a label must never stop a run
+    if not ray.is_initialized():
         return None
+    try:
+        node_id = actor_node_id(trial)
+    except (ImportError, AttributeError, TypeError, KeyError, ValueError) as exc:  # it moved
+        _lose_node_names(f"Ray's actor table moved ({type(exc).__name__}: {exc}; a Ray other "
+                         f"than 2.60?)")
+        return None
+    except (ray.exceptions.RayError, OSError) as exc:  # the GCS did not answer
+        _lose_node_names(f"reading Ray's actor table failed ({type(exc).__name__}: {exc})")
+        return None
+    if not node_id:
+        return None
+    if node_id not in cache:
+        for node in ray.nodes():
+            names = [k[len(layout.NODE_RESOURCE):] for k in node.get("Resources", {})
+                     if k.startswith(layout.NODE_RESOURCE)]
+            cache[node["NodeID"]] = names[0] if names else None
+    return cache.get(node_id)
+
+
+def actor_node_id(trial: Any) -> str | None:
+    """The Ray node id (hex) of the node a started trial's actor runs on, from Ray 2.60's
+    private ``Trial.temporary_state.ray_actor``, ``ActorHandle._actor_id`` and
+    ``ray._private.state.actors`` (tests/canary pins each). None before the actor exists."""
+    from ray._private import state
+
+    actor = trial.temporary_state.ray_actor
+    if actor is None:
+        return None
+    info = state.actors(actor_id=actor._actor_id.hex()) or {}
+    return info["Address"]["NodeID"] if info else None
+
+
+def _lose_node_names(why: str) -> None:
+    from hpotk._ray_fixes import CANARIES, warn_once
+
+    warn_once("slurm-node-names", f"cannot tell which Slurm node a trial runs on: {why}; "
+                                  f"trials.csv and history.jsonl will not name the Slurm node "
+                                  f"of each trial. See {CANARIES} and hpotk/_tune_callbacks.py")
 
 
 def _plain_config(config: dict[str, Any] | None) -> dict[str, Any]:

@@ -24,25 +24,28 @@ trial ``finished.jsonl`` says ended as ended: a completed trial is neither lost 
 and one created since the save but not ended runs again from its start under its own id.
 
 Ray 2.60 gives callbacks no handle on the controller: `setup` (which the controller calls) finds
-it on the call stack. If it cannot, it warns once and only Tune's own saves apply.
+it on the call stack (`hpotk._ray_fixes.find_controller`) and reads `CONTROLLER_PARTS` of it. If
+it cannot find one or a part is missing, it warns once per process and only Tune's own saves
+apply.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import pickle
 import shutil
 import tempfile
-import warnings
-import weakref
 from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
 
 from hpotk.recovery import BACKUP_DIR, SNAPSHOT, TRIAL_JOURNAL, TUNE_STATE_PATTERNS
+
+#: what the journal reads of Ray 2.60's TuneController (tests/canary pins each)
+CONTROLLER_PARTS = ("_trials", "_checkpoint_manager._last_save_time", "_session_str",
+                    "_search_alg.save_to_dir", "_storage.experiment_driver_staging_path")
 
 
 class TrialJournal(Callback):
@@ -59,21 +62,20 @@ class TrialJournal(Callback):
         self._last_save: float | None = None
 
     def setup(self, **info: Any) -> None:
-        from ray.tune.execution.tune_controller import TuneController
+        from hpotk._ray_fixes import CANARIES, find_controller, missing_parts, warn_once
 
-        frame = inspect.currentframe()
-        while frame is not None:
-            candidate = frame.f_locals.get("self")
-            if isinstance(candidate, TuneController):
-                self._controller = weakref.ref(candidate)
-                break
-            frame = frame.f_back
-        del frame
+        self._controller = find_controller()
         controller = self._live()
-        if controller is None:
-            warnings.warn("hpotk could not find Tune's controller: a driver killed between "
-                          "two of Tune's state saves may run trials that ended since again",
-                          RuntimeWarning, stacklevel=2)
+        missing = CONTROLLER_PARTS if controller is None else missing_parts(controller,
+                                                                              CONTROLLER_PARTS)
+        if missing:
+            self._controller = None
+            found = ("Tune's controller is not on the call stack of Callback.setup"
+                     if controller is None else f"Tune's controller has no {', '.join(missing)}")
+            warn_once("trial-journal", f"cannot journal trials between Tune's state saves "
+                                       f"({found}; a Ray other than 2.60?): a driver killed "
+                                       f"between two saves may run trials that ended since "
+                                       f"again. See {CANARIES} and hpotk/_tune_save.py")
             return
         # restored trials are in the state file this run resumed from
         self._count = len(controller._trials)
