@@ -31,6 +31,51 @@ MISSING = "(none)"
 #: the colour map for objective values; reversed for "min" so that better is always brighter
 OBJECTIVE_CMAP = "viridis"
 
+#: above this many points (trials), the page draws a figure's points with WebGL (plotly's
+#: Scattergl) instead of one SVG element each: at 10,000 trials SVG marks took the browser
+#: seconds to draw and made panning and hovering lag (benchmarks/report_scale.py)
+WEBGL_ABOVE = 1000
+
+
+#: the most trials the page's line figures (learning curves, parallel coordinates) draw: beyond
+#: it the page draws a sample (`page_sample`), the PNGs still every trial. 10,000 WebGL curves
+#: or parcoords lines took a software-rendered Chromium 9 and 15 s to draw, and a saturated
+#: bundle shows no more than 2,000 do
+PAGE_LINES = 2000
+
+
+def page_sample(trial_ids: list[str], scores: Any, mode: str,
+                limit: int | None = None) -> set[str] | None:
+    """The trials a page figure draws when there are more than ``limit`` of them: the best
+    quarter of ``limit`` (default `PAGE_LINES`) by ``scores`` (each trial's best objective; NaN never counts as best),
+    and a seeded random sample of the others (the same page each time); None to draw all."""
+    import numpy as np
+
+    limit = PAGE_LINES if limit is None else limit
+    if len(trial_ids) <= limit:
+        return None
+    values = np.asarray(scores, dtype=float)
+    order = np.argsort(np.where(np.isnan(values), np.inf, values if mode == "min" else -values),
+                       kind="stable")
+    n_best = limit // 4
+    best, rest = order[:n_best], np.sort(order[n_best:])
+    drawn = np.random.default_rng(0).choice(rest, size=limit - n_best, replace=False)
+    return {str(trial_ids[i]) for i in np.concatenate([best, drawn])}
+
+
+def sample_note(n_drawn: int, n_all: int, what: str) -> str:
+    """The caption's sentence on a page figure that draws `page_sample` of its trials."""
+    return (f" The page draws {n_drawn:,} of the {n_all:,} {what}: the {n_drawn // 4:,} best "
+            f"trials and {n_drawn - n_drawn // 4:,} of the others at random (seeded); the PNG "
+            f"draws them all.")
+
+
+def scatter_trace(n_points: int) -> Any:
+    """plotly's Scatter for up to `WEBGL_ABOVE` points, its WebGL twin Scattergl beyond."""
+    import plotly.graph_objects as go
+
+    return go.Scattergl if n_points > WEBGL_ABOVE else go.Scatter
+
 
 def status_label(status: Any) -> str:
     """The legend label of a trial status."""

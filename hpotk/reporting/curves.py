@@ -4,6 +4,7 @@ compared (Optuna's ``plot_intermediate_values``; Azure ML's per-run metric chart
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,7 +111,18 @@ def caption(res: Any, d: CurvesData | None = None) -> str:
                  f"compares trials and stops the worse ones.")
     if d.n_without:
         text += f" {d.n_without} trial(s) reported no {res.metric} and are not drawn."
+    if len(d.curves) > common.PAGE_LINES:
+        text += common.sample_note(common.PAGE_LINES, len(d.curves), "curves")
     return text
+
+
+def _page_sample(res: Any, d: CurvesData) -> set[str] | None:
+    """The curves the page draws (`common.page_sample`; None: all)."""
+    ids = list(d.curves)
+    if len(ids) <= common.PAGE_LINES:
+        return None
+    best = dict(zip(res.trials["trial_id"].astype(str), common.objective(res), strict=True))
+    return common.page_sample(ids, [best.get(t, math.nan) for t in ids], res.mode)
 
 
 def _by_status(d: CurvesData) -> dict[str, list[str]]:
@@ -174,25 +186,32 @@ def png(res: Any, d: CurvesData | None = None) -> Any:
 
 def interactive(res: Any, d: CurvesData | None = None) -> Any:
     """The learning curves as a plotly figure (one trace per status; hover names the trial)."""
+    import numpy as np
     import plotly.graph_objects as go
 
     d = d or data(res)
     fig = go.Figure()
     many = len(d.curves) > MANY
-    for status, ids in _by_status(d).items():
-        xs: list[Any] = []
-        ys: list[Any] = []
-        text: list[Any] = []
-        for trial_id in ids:  # one trace per status, curves separated by gaps
-            x, y = d.curves[trial_id]
-            xs += [*x, None]
-            ys += [*y, None]
-            text += [f"trial {trial_id}"] * len(x) + [None]
+    drawn = _page_sample(res, d)
+    for status, every in _by_status(d).items():
+        ids = every if drawn is None else [t for t in every if t in drawn]
+        # one trace per status, curves separated by gaps (NaN); numpy arrays, which plotly
+        # writes as binary (lists of 100,000 floats took seconds to validate and MBs of page)
+        lengths = [len(d.curves[t][0]) + 1 for t in ids]
+        gap = [math.nan]
+        xs = np.fromiter((v for t in ids for v in (*d.curves[t][0], *gap)), dtype=float,
+                         count=sum(lengths))
+        ys = np.fromiter((v for t in ids for v in (*d.curves[t][1], *gap)), dtype=float,
+                         count=sum(lengths))
+        text = np.repeat(np.array([f"trial {t}" for t in ids], dtype=object), lengths)
+        text[np.cumsum(lengths) - 1] = None
         label = common.status_label(status)
         fig.add_trace(go.Scattergl(
             x=xs, y=ys, text=text, mode="lines" if many else "lines+markers",
             line={"color": common.status_colour(status), "width": 1 if many else 1.6},
-            marker={"size": 4}, opacity=0.5 if many else 0.9, name=f"{label} ({len(ids)})",
+            marker={"size": 4}, opacity=0.5 if many else 0.9,
+            name=f"{label} ({len(every)})" if drawn is None else
+            f"{label} ({len(ids):,} of {len(every):,})",
             hovertemplate=f"%{{text}}<br>iteration %{{x}}<br>{res.metric} %{{y:.4g}}"
                           f"<extra>{label}</extra>"))
     for rung in d.rungs:

@@ -122,6 +122,7 @@ def interactive(res: Any, d: HistoryData | None = None) -> Any:
     div, unit = common.time_unit(span)
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.05,
                         subplot_titles=("against wall-clock time", "against trial number"))
+    points = common.scatter_trace(len(d.frame))  # WebGL beyond common.WEBGL_ABOVE trials
     for status in common.statuses_in(res):
         rows = d.frame[(d.frame["status"] == status) & d.frame["value"].notna()]
         if rows.empty:
@@ -131,12 +132,12 @@ def interactive(res: Any, d: HistoryData | None = None) -> Any:
                  f"{common.format_value(b)}" for t, v, b in
                  zip(rows["trial_id"], rows["value"], rows["best"], strict=True)]
         timed = rows["end_s"].notna()
-        fig.add_trace(go.Scatter(x=rows["end_s"][timed] / div, y=rows["value"][timed],
+        fig.add_trace(points(x=rows["end_s"][timed] / div, y=rows["value"][timed],
                                  mode="markers", marker=marker, legendgroup=status,
                                  name=common.status_label(status), showlegend=False,
                                  hovertext=[h for h, k in zip(hover, timed, strict=True) if k],
                                  hoverinfo="text"), row=1, col=1)
-        fig.add_trace(go.Scatter(x=rows["number"], y=rows["value"], mode="markers",
+        fig.add_trace(points(x=rows["number"], y=rows["value"], mode="markers",
                                  marker=marker, legendgroup=status,
                                  name=common.status_label(status), hovertext=hover,
                                  hoverinfo="text"), row=1, col=2)

@@ -48,6 +48,8 @@ def caption(res: Any, d: ParallelData | None = None) -> str:
             f"(drag again elsewhere to add a range, click the axis outside it to clear).")
     if d.n_missing:
         text += f" {d.n_missing} trial(s) without a {res.metric} value are not drawn."
+    if len(d.trial_ids) > common.PAGE_LINES:
+        text += common.sample_note(common.PAGE_LINES, len(d.trial_ids), "lines")
     return text
 
 
@@ -121,20 +123,24 @@ def png(res: Any, d: ParallelData | None = None) -> Any:
 
 def interactive(res: Any, d: ParallelData | None = None) -> Any:
     """Parallel coordinates as plotly's Parcoords, whose axes can be brushed."""
+    import numpy as np
     import plotly.graph_objects as go
 
     d = d or data(res)
     cmap_name, reverse = _colour_scale(res)
+    drawn = common.page_sample(d.trial_ids, d.objective, res.mode)
+    keep = np.ones(len(d.trial_ids), dtype=bool) if drawn is None else np.array(
+        [t in drawn for t in d.trial_ids], dtype=bool)
     dims = []
-    for axis in d.axes:
+    for axis in d.axes:  # the axes keep the ranges of every trial, drawn or not
         low, high = axis.bounds()
         spots, labels = axis.ticks()
-        values = axis.values.tolist()
+        values = axis.values.to_numpy(dtype=float)[keep]
         dim = {"label": axis.label, "values": values, "range": [low, high]}
         if axis.kind in ("log", "category") or axis.integer:
             dim.update(tickvals=spots, ticktext=labels)
         dims.append(dim)
-    values = d.objective.tolist()
+    values = d.objective.to_numpy(dtype=float)[keep]
     fig = go.Figure(go.Parcoords(
         dimensions=dims,
         line={"color": values, "colorscale": cmap_name.capitalize(), "reversescale": reverse,

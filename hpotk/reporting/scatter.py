@@ -163,7 +163,7 @@ def interactive(res: Any, d: ScatterData, dims: int = 2) -> Any:
         parts.append(f"{res.metric}: {common.format_value(values[i])}")
         hover.append("<br>".join(parts))
     hover = np.array(hover, dtype=object)
-    trace = go.Scatter3d if three else go.Scatter
+    trace = go.Scatter3d if three else common.scatter_trace(len(values))
     size = 5 if three else 9 if len(values) <= 100 else 5
     keys = ("x", "y", "z")
     if ok.any():

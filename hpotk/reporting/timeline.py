@@ -179,6 +179,8 @@ def interactive(res: Any, d: TimelineData | None = None) -> Any:
     import plotly.graph_objects as go
 
     d = d or data(res)
+    if len(d.bars) > common.WEBGL_ABOVE:
+        return _interactive_webgl(res, d)
     div, unit = common.time_unit(d.window_s)
     fig = go.Figure()
     for status in common.statuses_in(res):
@@ -191,11 +193,7 @@ def interactive(res: Any, d: TimelineData | None = None) -> Any:
             marker={"color": common.status_colour(status), "line": {"width": 0.5,
                                                                      "color": "white"}},
             name=common.status_label(status),
-            hovertext=[f"trial {t}<br>{common.format_seconds(s)} to "
-                       f"{common.format_seconds(e)} ({common.format_seconds(e - s)})"
-                       for t, s, e in zip(rows["trial_id"], rows["start_s"], rows["end_s"],
-                                          strict=True)],
-            hoverinfo="text"))
+            hovertext=_spans_text(rows), hoverinfo="text"))
     if not len(d.bars):
         fig.add_annotation(text="no trial has started yet", showarrow=False, xref="paper",
                            yref="paper", x=0.5, y=0.5)
@@ -204,6 +202,50 @@ def interactive(res: Any, d: TimelineData | None = None) -> Any:
         xaxis_title=f"wall-clock time since the experiment started ({unit})",
         yaxis={"categoryorder": "array", "categoryarray": list(reversed(d.rows)),
                "type": "category"},
+        margin={"t": 20, "b": 50, "l": 90, "r": 20})
+    fig.update_xaxes(range=[0, max(d.window_s / div, 1e-9) * 1.01])
+    return fig
+
+
+def _spans_text(rows: Any) -> list[str]:
+    return [f"trial {t}<br>{common.format_seconds(s)} to {common.format_seconds(e)} "
+            f"({common.format_seconds(e - s)})"
+            for t, s, e in zip(rows["trial_id"], rows["start_s"], rows["end_s"], strict=True)]
+
+
+def _interactive_webgl(res: Any, d: TimelineData) -> Any:
+    """The timeline beyond `common.WEBGL_ABOVE` trials: each bar a thick WebGL line segment
+    (one Scattergl trace per status) instead of an SVG rectangle per trial; rows are numbered
+    on a reversed axis labelled with the slots."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    div, unit = common.time_unit(d.window_s)
+    n_rows = max(len(d.rows), 1)
+    height = min(160 + 28 * n_rows, 1200)
+    width_px = max(1.0, min(0.8 * (height - 70) / n_rows, 20.0))
+    fig = go.Figure()
+    for status in common.statuses_in(res):
+        rows = d.bars[d.bars["status"] == status]
+        if rows.empty:
+            continue
+        start = rows["start_s"].to_numpy(dtype=float) / div
+        end = np.maximum(rows["end_s"].to_numpy(dtype=float) / div,
+                         start + d.window_s / div * 0.002)
+        x = np.column_stack([start, end, np.full(len(start), np.nan)]).ravel()
+        y = np.repeat(rows["slot"].to_numpy(dtype=float), 3)
+        y[2::3] = np.nan
+        text = np.array(_spans_text(rows), dtype=object)
+        hover = np.column_stack([text, text, np.full(len(text), None)]).ravel()
+        fig.add_trace(go.Scattergl(
+            x=x, y=y, mode="lines", connectgaps=False, hovertext=hover, hoverinfo="text",
+            line={"color": common.status_colour(status), "width": width_px},
+            name=common.status_label(status)))
+    fig.update_layout(
+        height=height, xaxis_title=f"wall-clock time since the experiment started ({unit})",
+        yaxis={"range": [n_rows - 0.5, -0.5], "tickvals": list(range(len(d.rows))),
+               "ticktext": d.rows, "showticklabels": len(d.rows) <= 40, "zeroline": False,
+               "title": {"text": "" if len(d.rows) <= 40 else f"{len(d.rows)} worker slots"}},
         margin={"t": 20, "b": 50, "l": 90, "r": 20})
     fig.update_xaxes(range=[0, max(d.window_s / div, 1e-9) * 1.01])
     return fig

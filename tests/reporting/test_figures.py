@@ -94,7 +94,8 @@ def test_curves_one_per_reporting_trial(case):
     ifig = curves.interactive(res, d)
     statuses = {d.status[t] for t in d.curves}
     assert len(ifig.data) == len(statuses)  # one trace per status, curves split by gaps
-    assert sum(sum(v is not None for v in t.y) for t in ifig.data) == sum(
+    # curves split by gaps (NaN, so plotly writes the arrays as binary)
+    assert sum(sum(v is not None and math.isfinite(v) for v in t.y) for t in ifig.data) == sum(
         len(y) for _, y in d.curves.values())
     assert {t.name.rsplit(" (", 1)[0] for t in ifig.data} == {
         common.status_label(s) for s in statuses}
@@ -330,3 +331,66 @@ def test_conditional_params_missing_in_some_trials():
     assert set(d.importances) == set(PARAMS) and d.top(1) == ["lr"]
     _render(parallel.png(res))
     _render(scatter.png(res, scatter.data(res, ["optimizer", "layers"]), 2))
+
+
+# ---------------------------------------------------------------------------------------------
+# many trials: WebGL instead of an SVG element per point
+
+
+def test_beyond_webgl_above_trials_points_and_bars_are_webgl():
+    many = make(common.WEBGL_ABOVE + 200, max_t=3, errors=5, concurrent=8, nodes=2)
+    few = make(50, errors=2)
+    for res, kind in ((many, "Scattergl"), (few, "Scatter")):
+        fig = history.interactive(res)
+        assert {type(t).__name__ for t in fig.data if t.mode == "markers"} == {kind}
+        fig = scatter.interactive(res, scatter.data(res, ["lr", "layers"], dims=2), 2)
+        assert {type(t).__name__ for t in fig.data} == {kind}
+        assert type(scatter.interactive(res, scatter.data(res, ["lr", "layers", "hidden"],
+                                                          dims=3), 3).data[0]).__name__ \
+            == "Scatter3d"
+    d = timeline.data(many)
+    fig = timeline.interactive(many, d)
+    assert {type(t).__name__ for t in fig.data} == {"Scattergl"}
+    # every trial is one segment (its start and end, then a gap) on its slot's row
+    assert sum(int(np.isfinite(np.asarray(t.x, dtype=float)).sum()) for t in fig.data) \
+        == 2 * len(d.bars)
+    for trace in fig.data:
+        y = np.asarray(trace.y, dtype=float)
+        assert set(y[np.isfinite(y)]) <= set(range(len(d.rows)))
+        assert list(trace.hovertext[:2]) == [trace.hovertext[0]] * 2
+        assert trace.hovertext[0].startswith("trial ")
+    assert list(fig.layout.yaxis.ticktext) == d.rows
+    assert {type(t).__name__ for t in timeline.interactive(few).data} == {"Bar"}
+
+
+def test_page_sample_keeps_the_best_and_is_the_same_each_time():
+    ids = [f"t{i:04d}" for i in range(1000)]
+    scores = [float(i % 500) if i % 7 else math.nan for i in range(1000)]
+    assert common.page_sample(ids, scores, "min", limit=1000) is None
+    drawn = common.page_sample(ids, scores, "min", limit=200)
+    assert len(drawn) == 200 and drawn == common.page_sample(ids, scores, "min", limit=200)
+    best = sorted((s, t) for t, s in zip(ids, scores, strict=True) if not math.isnan(s))[:50]
+    assert {t for _, t in best} <= drawn
+    top = common.page_sample(ids, scores, "max", limit=200)
+    assert {t for t, s in zip(ids, scores, strict=True) if s >= 494} <= top
+
+
+def test_beyond_page_lines_the_page_draws_a_sample_the_png_all(monkeypatch):
+    monkeypatch.setattr(common, "PAGE_LINES", 120)
+    res = make(400, errors=3)
+    d = curves.data(res)
+    fig = curves.interactive(res, d)
+    gaps = sum(int(np.isnan(np.asarray(t.y, dtype=float)).sum()) for t in fig.data)
+    assert gaps == 120  # one gap closes each curve drawn
+    assert all(" of " in t.name for t in fig.data)
+    assert "The page draws 120 of the 397 curves: the 30 best" in curves.caption(res, d)
+    best = res.best()["trial_id"]
+    assert any(f"trial {best}" in list(t.text) for t in fig.data)
+    assert len(curves.png(res, d).axes[0].collections[0].get_segments()) > 0
+    p = parallel.data(res)
+    pfig = parallel.interactive(res, p)
+    assert all(len(dim.values) == 120 for dim in pfig.data[0].dimensions)
+    assert min(pfig.data[0].line.color) == p.objective.min()  # the best trial is drawn
+    assert "The page draws 120 of the 397 lines" in parallel.caption(res, p)
+    small = make(100)
+    assert "page draws" not in curves.caption(small) + parallel.caption(small)
