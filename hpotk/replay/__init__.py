@@ -14,7 +14,8 @@ alike.
   searcher that draws the table's configs (`TableSearch`);
 - `simulation`: the clock, its events and the scheduler calls (`Simulation`, `replay`);
 - `drive`: many strategies and seeds, and a whole study (`replay_strategies`, `replay_study`);
-- `comparison`: replay against real runs (`agreement`, `time_ratio`, `aligned`) and its figure.
+- `comparison`: replay against real runs (`agreement`, `time_ratio`, `aligned`); its figure is
+  `hpotk.reporting.agreement`.
 """
 
 from hpotk.errors import HpotkError as HpotkError  # hpotk.replay.HpotkError, as before

@@ -199,43 +199,10 @@ def agreement(real: Sequence[Any], replayed: Sequence[Any], *, report_metric: st
 
 def plot_agreement(a: Agreement, path: str | Path, *, title: str, note: str = "",
                    real_label: str = "real", replay_label: str = "replayed") -> Path:
-    """The replayed and the real curves on one figure: each side's mean top-k curve, the real
-    runs' range and the replay's 95% CI, and the trials finished below."""
-    import matplotlib
+    """The replayed and the real curves on one figure (drawn by `hpotk.reporting.agreement`):
+    each side's mean top-k curve, the real runs' range and the replay's 95% CI, and the trials
+    finished below."""
+    from hpotk.reporting import agreement as figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    t = a.grid
-    fig, (ax, bottom) = plt.subplots(2, 1, figsize=(8.5, 6.2), sharex=True,
-                                     gridspec_kw={"height_ratios": [3, 1]})
-    ax.fill_between(t, a.real["low"], a.real["high"], color="tab:blue", alpha=0.18, lw=0,
-                    label=f"{real_label}: range of {a.real_runs} runs")
-    ax.plot(t, a.real["mean"], color="tab:blue", lw=2, label=f"{real_label}: mean")
-    ax.fill_between(t, a.replayed["low"], a.replayed["high"], color="tab:orange", alpha=0.25,
-                    lw=0, label=f"{replay_label}: 95% CI of {a.replayed_runs} seeds")
-    ax.plot(t, a.replayed["mean"], color="tab:orange", lw=2, ls="--",
-            label=f"{replay_label}: mean")
-    ax.set_ylabel(f"{a.report_metric}: mean of top {a.top_k}")
-    ax.set_title(title, fontsize=10.5)
-    ax.legend(loc="lower right", fontsize=8.5, framealpha=0.9)
-    ax.grid(alpha=0.3)
-    ax.text(0.01, 0.97, f"inside the real range at {a.within_envelope:.0%} of the time\n"
-            f"trials finished: real {a.trials_real[0]:.1f} ± {a.trials_real[1]:.1f}, "
-            f"replayed {a.trials_replayed[0]:.1f} ± {a.trials_replayed[1]:.1f}",
-            transform=ax.transAxes, ha="left", va="top", fontsize=8.5,
-            bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9})
-    bottom.plot(t, a.real["finished"], color="tab:blue", lw=1.5, label=real_label)
-    bottom.plot(t, a.replayed["finished"], color="tab:orange", lw=1.5, ls="--",
-                label=replay_label)
-    bottom.set_ylabel("trials\nfinished")
-    bottom.set_xlabel("time (s)")
-    bottom.grid(alpha=0.3)
-    bottom.legend(loc="upper left", fontsize=8)
-    bottom.set_xlim(0, t[-1])
-    if note:
-        fig.text(0.01, 0.005, note, fontsize=8, color="0.35", ha="left", va="bottom")
-    fig.tight_layout(rect=(0, 0.03 if note else 0, 1, 1))
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return Path(path)
+    return figure.write_png(a, path, title=title, note=note, real_label=real_label,
+                            replay_label=replay_label)

@@ -11,6 +11,12 @@ The figures are pure functions of a `hpotk.results.Results` (each module: ``data
 - `timeline`: trials on worker slots, and the utilisation;
 - `tables`: top trials, the retrain command.
 
+The figures of the analyses are made the same way (``data``, then ``png``), from what the
+analysis computed, and written by the analysis with the rest of its outputs:
+
+- `time_to_solution`: a study's tts.png, from a `hpotk.study.StudySummary`;
+- `agreement`: replayed against real runs, from a `hpotk.replay.Agreement`.
+
 `page` writes an experiment's report, `study` a study's (a directory with ``study.json``).
 matplotlib, plotly and optuna are imported only when a report is made, so ``hpotk --help``
 stays instant.

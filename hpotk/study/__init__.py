@@ -12,7 +12,8 @@ the trials each strategy finished, time-to-target and the speedup over a baselin
   `report` (the outputs of the complete runs);
 - `aggregation`: `aggregate`, a pure function of `hpotk.results.Results` objects (so replayed
   runs aggregate as real ones do), and its conventions;
-- `outputs`: curves.csv, summary.csv, summary.md and tts.png.
+- `outputs`: curves.csv, summary.csv, summary.md and tts.png (drawn by
+  `hpotk.reporting.time_to_solution`).
 """
 
 from hpotk.errors import ConfigError as ConfigError  # hpotk.study.ConfigError, as before
