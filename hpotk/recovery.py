@@ -213,7 +213,8 @@ def _trial_id(entry: list) -> str | None:
 
 
 #: Tune's state files in a results directory, and where hpotk keeps their last good copies
-TUNE_STATE_PATTERNS = ("experiment_state-*.json", "*-state-*.json", "searcher-state-*.pkl")
+TUNE_STATE_PATTERNS = ("experiment_state-*.json", "*-state-*.json", "search_gen_state-*.json",
+                       "searcher-state-*.pkl")
 BACKUP_DIR = layout.TUNE_STATE_BACKUP
 
 

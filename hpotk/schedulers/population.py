@@ -41,8 +41,7 @@ class Population:
         from ray.tune.experiment import Trial
 
         if self.slots and trial.status == Trial.PENDING:
-            # before the controller files it under its status: it waits for a slot, paused
-            trial.set_status(Trial.PAUSED)
+            _pause(tune_controller, trial)
 
     def choose_trial_to_run(self, tune_controller: Any) -> Any:
         inner = super().choose_trial_to_run(tune_controller)  # type: ignore[misc]
@@ -60,6 +59,18 @@ class Population:
             if trial.status == Trial.PAUSED and not _has_trained(trial):
                 return trial
         return None
+
+
+def _pause(tune_controller: Any, trial: Any) -> None:
+    """Make a PENDING trial wait for a slot, paused. A new trial is not filed under its status
+    yet (Tune calls ``on_trial_add`` first): its own status is set. A trial Tune re-queued
+    after a failure (``max_failures``) is filed as PENDING already: the controller moves it."""
+    from ray.tune.experiment import Trial
+
+    try:
+        tune_controller._set_trial_status(trial, Trial.PAUSED)
+    except (AssertionError, KeyError):  # not filed yet: Ray checks before it changes anything
+        trial.set_status(Trial.PAUSED)
 
 
 def _has_trained(trial: Any) -> bool:

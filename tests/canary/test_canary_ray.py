@@ -220,10 +220,6 @@ def test_canary_state_files_in_the_staging_directory(saved):
                                  "CKPT_FILE_TMPL, save_to_dir")
 
 
-@pytest.mark.xfail(strict=True, reason="known gap, not a moved API: SearchGenerator's "
-                   "search_gen_state-*.json (every searcher but random) matches no pattern "
-                   "of hpotk.recovery.TUNE_STATE_PATTERNS, so neither back_up_state nor the "
-                   "journal backs it up; fix: add the pattern, then drop this mark")
 def test_canary_state_file_names_match_the_backup_patterns(saved):
     from hpotk.recovery import TUNE_STATE_PATTERNS
 

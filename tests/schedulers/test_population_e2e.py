@@ -110,3 +110,39 @@ def test_a_hyperband_bracket_larger_than_concurrent_gathers_at_its_rung(hpotk_cl
     table = pd.read_csv(exp_dir / "trials.csv")
     assert sorted(table["iterations"]) == [1, 1, 3, 3, 3], table
     assert _most_at_once(_results(exp_dir)) <= 2
+
+
+FLAKY = textwrap.dedent('''
+    """Fails once, in the first trial to reach its third iteration (a worker lost, say)."""
+    import os
+
+    from climb import Climb
+
+
+    class Flaky(Climb):
+        def step(self):
+            if self.iteration == 2 and not os.path.exists(MARKER):
+                open(MARKER, "w").close()
+                raise RuntimeError("lost once")
+            return super().step()
+''')
+
+
+def test_a_member_retried_after_a_failure_waits_for_a_slot_again(hpotk_cli, tmp_path):
+    # Tune re-queues a failed trial (max_failures) as PENDING, filed already, and calls
+    # on_trial_add again: the population must pause it through the controller, not by hand
+    path = _experiment(tmp_path, "retry", {
+        "scheduler": {"name": "pbt", "perturbation_interval": 2, "quantile": 0.5},
+        "searcher": "random"}, {"trials": 4, "concurrent": 2, "max_t": 4})
+    (tmp_path / "flaky.py").write_text(FLAKY.replace(
+        "import os\n", f"import os\n\nMARKER = {str(tmp_path / 'failed-once')!r}\n", 1))
+    doc = yaml.safe_load(path.read_text())
+    doc.update(trainable="flaky:Flaky", max_failures=1)
+    path.write_text(yaml.safe_dump(doc))
+    code, out, err = hpotk_cli("run", path, "--quiet")
+    assert code == 0, out + err
+    assert (tmp_path / "failed-once").exists()  # the failure happened
+    exp_dir = tmp_path / "results" / "retry"
+    table = pd.read_csv(exp_dir / "trials.csv")
+    assert set(table["status"]) == {"COMPLETED"} and (table["iterations"] == 4).all()
+    assert _most_at_once(_results(exp_dir)) <= 2
