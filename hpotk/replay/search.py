@@ -68,7 +68,7 @@ def strategy_of(exp: Any, *, label: str | None = None, time_s: float | None = No
     """The `Strategy` of an experiment (a `hpotk.experiment.Experiment`), checked against
     ``table`` when given: the same trainable, data, tuned params and fixed values (a config the
     table never ran is refused), max_t no more than the table's."""
-    from hpotk.runner import build_space
+    from hpotk.plan import build_space
 
     space = build_space(exp)
     strategy = Strategy(

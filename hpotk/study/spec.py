@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from hpotk._config import Strict, config_error
 from hpotk.errors import ConfigError
 from hpotk.study._format import duration_text
 
@@ -25,8 +26,7 @@ DEFAULT_TRIALS = 1000
 BANDS = {"ci": "mean ± 95% CI", "iqr": "median, interquartile range"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+_Strict = Strict  # the strict base model all file kinds share (hpotk._config)
 
 
 class StrategyEntry(_Strict):
@@ -304,43 +304,5 @@ def _load_experiment(path: Path, overrides: list[tuple[str, Any]], where: str,
                           source) from None
 
 
-_TYPE_MISMATCH = {"list_type", "dict_type", "string_type", "none_required", "model_type",
-                  "model_attributes_type"}
-_BRANCHES = {"str", "int", "float", "none", "StrategyEntry"}
-
-
 def _first_error(exc: ValidationError, doc: dict[str, Any], source: str) -> ConfigError:
-    errors = exc.errors()
-    # a union (list or mapping; a name or an entry) reports every branch: keep the branch that
-    # matched the value's type, i.e. the error that is not a type mismatch, deepest first
-    specific = [e for e in errors if e["type"] not in _TYPE_MISMATCH] or errors
-    err = max(specific, key=lambda e: len(e["loc"]))
-    loc = [p for p in err["loc"] if not (isinstance(p, str) and (
-        "[" in p or p.startswith("function-") or p in _BRANCHES))]
-    key = ""
-    for part in loc:
-        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
-    if err["type"] == "extra_forbidden":
-        model = _model_at(loc[:-1])
-        return ConfigError(key, f"unknown key; valid keys: {sorted(model.model_fields)}", source)
-    if err["type"] == "missing":
-        return ConfigError(key, "required key is missing", source)
-    node: Any = doc
-    for part in loc:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            node = None
-            break
-    message = err["msg"].removeprefix("Value error, ")
-    got = f", got {node!r}" if node is not None else ""
-    return ConfigError(key, f"{message}{got}", source)
-
-
-def _model_at(loc: list[Any]) -> type[BaseModel]:
-    if loc[:1] == ["budget"]:
-        return StudyBudget
-    if loc[:1] == ["strategies"] and len(loc) >= 2:
-        return StrategyEntry
-    return StudySpec
-
+    return config_error(exc, doc, source, StudySpec)
