@@ -83,3 +83,35 @@ def test_no_watchdog_log_no_timeouts(tmp_path, with_log):
     rows = summary.summarise(exp, _grid(exp, 10))
     assert [r["status"] for r in rows].count("UNFINISHED") == 1
     assert all(r["note"] == "" for r in rows)
+
+
+def test_the_log_gives_values_nodes_and_the_nan_note(tmp_path):
+    # values, best and node come from hpotk's history log; Ray's per-trial dataframe is read
+    # for the NaN note only where the log shows a value that is not a finite number
+    import pandas as pd
+
+    exp = _experiment(tmp_path)
+    exp.results_dir.mkdir(parents=True)
+    grid = _grid(exp, 4)
+    lines = []
+    for i, result in enumerate(grid):
+        trial_id = result.metrics["trial_id"]
+        for it, loss in enumerate([0.5, float("nan") if i == 2 else 0.2, 0.3], start=1):
+            lines.append({"event": "result", "trial_id": trial_id, "time": 1.0 + it,
+                          "training_iteration": it, "loss": loss, "hostname": f"n{i}",
+                          "config": {"x": i / 4}})
+    (exp.results_dir / "history.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+    class Untouchable:  # what a dataframe the summary must not search looks like
+        def __contains__(self, key):
+            raise AssertionError("searched a trial whose log has only finite values")
+
+    for result in grid:
+        result.metrics_dataframe = Untouchable()
+    grid[2].metrics_dataframe = pd.DataFrame({"training_iteration": [1, 2, 3],
+                                              "loss": [0.5, float("nan"), 0.3]})
+    rows = {r["trial_id"]: r for r in summary.summarise(exp, grid)}
+    assert rows["abcde_00002"]["note"] == "loss was nan at iteration 2"
+    assert rows["abcde_00002"]["best_loss"] == 0.3
+    assert rows["abcde_00001"]["best_loss"] == 0.2 and rows["abcde_00001"]["note"] == ""
+    assert [rows[f"abcde_0000{i}"]["node"] for i in range(4)] == ["n0", "n1", "n2", "n3"]
