@@ -170,7 +170,8 @@ def load(path: str | Path) -> Results:
     now = time.time()
 
     summary_ok = (meta["status"] != "running" and (directory / TRIALS_CSV).exists()
-                  and (directory / HISTORY_CSV).exists())
+                  and (directory / HISTORY_CSV).exists()
+                  and not _logs_newer(directory, directory / TRIALS_CSV))
     events: list[dict[str, Any]] = []
     if summary_ok:
         trials = pd.read_csv(directory / TRIALS_CSV)
@@ -380,19 +381,33 @@ def _log_status(end: dict[str, Any] | None, last: dict[str, Any], max_t: int,
     return "STOPPED"
 
 
+def _logs_newer(directory: Path, summary: Path) -> bool:
+    """Whether hpotk's live logs were written after the summary ``summary``: a resumed run,
+    killed before it wrote its own summary, left the summary of an earlier run."""
+    try:
+        written = summary.stat().st_mtime
+        return any((directory / log).exists() and (directory / log).stat().st_mtime > written
+                   for log in (HISTORY_LOG, FINISHED_LOG))
+    except OSError:
+        return False
+
+
 def _prefer_summary(summary: Any, live: Any) -> Any:
-    """trials.csv of an earlier run, updated by newer trials from the live logs."""
+    """trials.csv of an earlier run, updated by newer trials from the live logs (those that
+    ended since: every column the summary has, whole columns at a time)."""
     import pandas as pd
 
     if live.empty:
         return summary
     newer = live[~live["trial_id"].isin(summary["trial_id"])]
     kept = summary.set_index("trial_id")
-    for _, row in live.iterrows():
-        if row["trial_id"] in kept.index and row["status"] not in ("RUNNING", "UNFINISHED"):
-            for key, value in row.items():
-                if key in kept.columns and key != "trial_id":
-                    kept.at[row["trial_id"], key] = value
+    ended = live[~live["status"].isin(("RUNNING", "UNFINISHED"))
+                 & live["trial_id"].isin(kept.index)].set_index("trial_id")
+    columns = [c for c in ended.columns if c in kept.columns]
+    if len(ended) and columns:
+        # a column trials.csv left empty reads back as floats: let it take the logs' text
+        kept = kept.astype({c: object for c in columns if kept[c].dtype != ended[c].dtype})
+        kept.loc[ended.index, columns] = ended[columns]
     return pd.concat([kept.reset_index(), newer], ignore_index=True)
 
 

@@ -193,3 +193,44 @@ def test_many_interleaved_trials_each_keep_their_own_last_result_and_best(tmp_pa
         assert row["best_loss"] == i + (0.5 if last_it >= 2 else 1)
         assert row["config/lr"] == pytest.approx(1e-4 * (i + 1))
         assert row["status"] == ("COMPLETED" if last_it == 3 else "RUNNING")
+
+
+def test_a_resumed_run_killed_later_reads_its_newer_live_logs_over_the_summary(tmp_path):
+    # the first run ended (trials.csv, history.csv: trial a only); the resume ran trial b and
+    # was killed: its live logs are newer than the summary, and are read over it
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    d = _running_dir(tmp_path, pid=int(dead.stdout))
+    pd.DataFrame([{"trial_id": "a", "status": "COMPLETED", "config/lr": 0.01, "loss": 0.4,
+                   "best_loss": 0.4, "iterations": 3, "time_s": 3.0, "node": "node1",
+                   "error": "", "retries": 0}]).to_csv(d / "trials.csv", index=False)
+    results.read_history_log(d)[lambda h: h["trial_id"] == "a"].to_csv(d / "history.csv",
+                                                                      index=False)
+    old = STARTED + 100
+    os.utime(d / "trials.csv", (old, old))
+    os.utime(d / "history.csv", (old, old))
+    for log in ("history.jsonl", "finished.jsonl"):
+        os.utime(d / log, (old + 60, old + 60))
+    res = results.load(d)
+    assert res.status == "interrupted" and res.freshness.source == "live"
+    trials = res.trials.set_index("trial_id")
+    assert sorted(trials.index) == ["a", "b"] and len(res.history) == 5
+    assert trials.loc["a", "status"] == "COMPLETED" and trials.loc["a", "retries"] == 0
+    assert trials.loc["b", "status"] == "UNFINISHED"
+    # the summary written when that run ended is newer than its logs: it is read
+    os.utime(d / "trials.csv", (old + 120, old + 120))
+    os.utime(d / "history.csv", (old + 120, old + 120))
+    assert results.load(d).freshness.source == "summary"
+
+
+def test_summary_columns_read_as_numbers_take_the_live_logs_text(tmp_path):
+    # trials.csv's empty columns read back as floats (NaN); the live table's "" goes into them
+    d = _running_dir(tmp_path)
+    _state(d, "interrupted")
+    pd.DataFrame([{"trial_id": "a", "status": "UNFINISHED", "loss": 0.5, "best_loss": 0.5,
+                   "iterations": 1, "node": "", "error": ""}]).to_csv(d / "trials.csv",
+                                                                      index=False)
+    assert pd.read_csv(d / "trials.csv")["error"].dtype == float
+    trials = results.load(d).trials.set_index("trial_id")
+    assert trials.loc["a", "status"] == "COMPLETED" and trials.loc["a", "best_loss"] == 0.4
+    assert trials.loc["a", "node"] == "node1" and trials.loc["b", "status"] == "UNFINISHED"
