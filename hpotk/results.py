@@ -414,6 +414,7 @@ def _prefer_summary(summary: Any, live: Any) -> Any:
 def _with_spans(trials: Any, history: Any, events: list[dict[str, Any]], started: float) -> Any:
     """``start_s`` / ``end_s`` per trial (seconds since the experiment started)."""
     import numpy as np
+    import pandas as pd
 
     trials = trials.copy()
     starts: dict[str, float] = {}
@@ -425,11 +426,10 @@ def _with_spans(trials: Any, history: Any, events: list[dict[str, Any]], started
         grouped = history.groupby("trial_id")["time_s"]
         first = grouped.min().to_dict()
         last = grouped.max().to_dict()
-        if "time_this_iter_s" in history:
-            head = history.groupby("trial_id").first()
-            for trial_id, row in head.iterrows():
-                guess = float(row["time_s"]) - float(row.get("time_this_iter_s") or 0.0)
-                first[trial_id] = guess
+        if "time_this_iter_s" in history:  # its first result, less that iteration's time
+            head = history.groupby("trial_id")[["time_s", "time_this_iter_s"]].first()
+            took = pd.to_numeric(head["time_this_iter_s"], errors="coerce")
+            first.update((head["time_s"].astype(float) - took).to_dict())
     if len(trials):
         trials["start_s"] = [starts.get(t, first.get(t, np.nan)) for t in trials["trial_id"]]
         trials["end_s"] = [last.get(t, np.nan) for t in trials["trial_id"]]
