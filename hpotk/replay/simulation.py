@@ -67,18 +67,23 @@ class Simulation:
     """One replayed experiment: a scheduler, the table's configs, a simulated clock.
 
     It plays Ray Tune's TuneController for the scheduler (see the module docstring), with
-    ``concurrent`` workers: the searcher creates a trial while fewer than ``concurrent`` trials
+    ``concurrent`` workers: the searcher creates a trial while fewer than ``live_limit`` trials
     are live (Ray's BasicVariantGenerator with ``max_concurrent``, as `hpotk run` builds it; a
-    paused trial is live), and a free worker runs ``choose_trial_to_run``'s pick.
+    paused trial is live): ``concurrent``, or the whole population under a scheduler that
+    holds one (synchronous hyperband: `hpotk.schedulers.population`, whose members join paused
+    and which itself keeps ``concurrent`` of them training). A free worker runs
+    ``choose_trial_to_run``'s pick.
     """
 
     def __init__(self, table: Table, scheduler: Any, search: TableSearch, *, concurrent: int,
-                 max_t: int, time_s: float | None = None, seed: int = 0):
+                 max_t: int, time_s: float | None = None, seed: int = 0,
+                 live_limit: int | None = None):
         from ray.tune.experiment import Trial
 
         self._Trial = Trial
         self.table, self.scheduler, self.search = table, scheduler, search
         self.concurrent, self.max_t, self.seed = concurrent, min(max_t, table.max_t), seed
+        self.live_limit = live_limit or concurrent
         self.metric, self.mode = table.metric, table.mode
         self.deadline = None if time_s is None else table.launch_s + float(time_s)
         self.now = table.launch_s
@@ -172,6 +177,9 @@ class Simulation:
         self._running_n += (status == Trial.RUNNING) - (trial.status == Trial.RUNNING)
         trial.set_status(status)
 
+    # what Tune's controller offers schedulers under this name (hpotk.schedulers.population)
+    _set_trial_status = _set_status
+
     def _live(self) -> int:
         return self._live_n
 
@@ -180,7 +188,7 @@ class Simulation:
 
     def _fill(self) -> None:
         while True:
-            while self._live() < self.concurrent and not self.search.exhausted:
+            while self._live() < self.live_limit and not self.search.exhausted:
                 self._add(self.search.next())
             if self.search.exhausted and self.exhausted_s is None:
                 self.exhausted_s = self.now
@@ -208,7 +216,7 @@ class Simulation:
         if trial.status not in (self._Trial.PENDING, self._Trial.PAUSED):
             raise HpotkError(f"the scheduler chose trial {trial.trial_id} to run, but it is "
                              f"{trial.status}")
-        if trial.status == self._Trial.PAUSED:
+        if trial.status == self._Trial.PAUSED and run.started_s is not None:
             offset = sum(run.recorded.iter_s[:run.done])
             run.resumes.append({"time_s": self.now, "iteration": run.done, "offset_s": offset})
         elif run.started_s is None:
@@ -359,7 +367,8 @@ def build_scheduler(table: Table, strategy: Strategy, seed: int) -> Any:
     ctx = schedulers.ScheduleContext(
         space=space, metric=table.metric, mode=table.mode,
         max_t=min(strategy.max_t or table.max_t, table.max_t),
-        trials=strategy.trials or len(table.trials), seed=seed, searcher=strategy.searcher)
+        trials=strategy.trials or len(table.trials), seed=seed, searcher=strategy.searcher,
+        concurrent=strategy.concurrent)
     return schedulers.plan(strategy.scheduler, ctx, dict(strategy.scheduler_options)).scheduler
 
 
@@ -375,10 +384,14 @@ def replay(table: Table, strategy: Strategy, seed: int = 0,
     refuse(strategy)
     random.seed(seed)
     np.random.seed(seed)
+    from hpotk import schedulers
+
     scheduler = build_scheduler(table, strategy, seed)
     search = TableSearch(table, strategy, seed, order=order)
+    population = schedulers.holds_population(strategy.scheduler)  # as hpotk.plan decides
     sim = Simulation(table, scheduler, search, concurrent=strategy.concurrent,
-                     max_t=strategy.max_t or table.max_t, time_s=strategy.time_s, seed=seed)
+                     max_t=strategy.max_t or table.max_t, time_s=strategy.time_s, seed=seed,
+                     live_limit=(strategy.trials or len(table.trials)) if population else None)
     return sim.run()
 
 

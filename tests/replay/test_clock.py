@@ -161,3 +161,24 @@ def test_workers_come_up_when_the_recordings_did(table):
     assert arrivals(sim) == [
         ("a", 1, 11.5), ("a", 2, 12.5), ("a", 3, 13.5), ("c", 1, 14.4), ("c", 2, 14.8),
         ("c", 3, 15.2), ("b", 1, 15.6), ("b", 2, 17.7), ("b", 3, 19.8)]
+
+
+def test_a_hyperband_bracket_on_fewer_workers_than_members_still_gathers_at_its_rung():
+    # as hpotk run now does (hpotk.schedulers.population): all five trials exist from the start,
+    # two train at a time, and bracket 1 (r, s, u) meets at iteration 1, where two stop.
+    # Before, the searcher held members back and no rung ever gathered: all ran to max_t.
+    table = replay.load_table(make_table(PAUSING, max_t=3))
+    strategy = replay.Strategy("hyperband/random", scheduler="hyperband", concurrent=2,
+                               max_t=3, scheduler_options={"reduction_factor": 3})
+    sim = replay.replay(table, strategy, order=list(PAUSING))
+    assert sorted(run.done for run in sim.runs.values()) == [1, 1, 3, 3, 3]
+    runs = {run.recorded.trial_id: run for run in sim.runs.values()}
+    assert runs["r"].done == 3  # bracket 1's best goes on
+    assert all(not r.resumes or r.resumes[0]["iteration"] >= 1 for r in sim.runs.values())
+    busy = sorted([(h["time_s"] - h["time_this_iter_s"], 1) for h in sim.history]
+                  + [(h["time_s"], -1) for h in sim.history])
+    most, now = 0, 0
+    for _, step in busy:
+        now += step
+        most = max(most, now)
+    assert most <= 2
