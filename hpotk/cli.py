@@ -443,9 +443,9 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    from hpotk import pbt_schedule
+    from hpotk.pbt import command
 
-    return pbt_schedule.main(args)
+    return command.main(args)
 
 
 def cmd_data(args: argparse.Namespace) -> int:

@@ -95,6 +95,29 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return list(iter_jsonl(path))
 
 
+def lineage_event_key(event: dict[str, Any]) -> str:
+    """What makes two lines of a PBT lineage log (LINEAGE_LOG) the same transition: a replay
+    after a resume logs it again."""
+    return json.dumps([event.get("target"), event.get("target_iter"), event.get("donor"),
+                       event.get("donor_iter"), event.get("new_config")],
+                      sort_keys=True, default=str)
+
+
+def read_lineage_events(path: str | Path) -> list[dict[str, Any]]:
+    """The exploit events of a PBT lineage log, in log order, without repeats; a line cut off
+    by a kill is skipped. A missing file has none."""
+    out, seen = [], set()
+    for event in iter_jsonl(path):
+        if event.get("event") != "exploit":
+            continue
+        key = lineage_event_key(event)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(event)
+    return out
+
+
 def append_jsonl(path: str | Path, items: Iterable[dict[str, Any]], *, sync: bool = False,
                  default: Any = str) -> None:
     """Append one line per item, flushed (``sync``: and fsynced, for a line that must outlive

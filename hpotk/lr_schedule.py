@@ -1,5 +1,6 @@
-"""Learning-rate schedules: the ``lr_schedule`` key of an experiment, and fitting one to a PBT
-lineage (`hpotk schedule`).
+"""Learning-rate schedules: the ``lr_schedule`` key of an experiment, the lr it gives each
+iteration, and the torch scheduler that does the same. What trainables need at run time; the
+fits of a schedule to a PBT lineage (`hpotk schedule`) live in `hpotk.pbt.fits`.
 
 The time axis is PBT's: one step per evaluation iteration. Iteration ``i`` (Tune's
 ``training_iteration``, 1, 2, ...) trains with the lr of epoch index ``e = i - 1`` in torch's
@@ -14,23 +15,36 @@ the optimiser's lr (the config's ``lr``)::
     {type: piecewise, points: [[1, 0.01], [9, 0.004]]} lr of the last point at or before
                                                         iteration i (the first point's before it)
     {type: warmup, warmup_iters: 5, start_factor: 0.1,  LinearLR up to lr0, then ``then``:
-     then: {type: exponential, gamma: 0.9}}             SequentialLR (`hpotk.lr_schedule_warmup`)
-    {type: onecycle, total_steps: 40, pct_start: 0.3}  OneCycleLR peaking at lr0 (ditto)
+     then: {type: exponential, gamma: 0.9}}             SequentialLR (below)
+    {type: onecycle, total_steps: 40, pct_start: 0.3}  OneCycleLR peaking at lr0 (below)
 
 ``piecewise`` points are absolute lrs of the ``lr`` param (what a PBT lineage followed); the
 other forms scale the optimiser's lr like torch's schedulers do. An optimiser with several
 parameter groups (e.g. rgcn's ``sparse-lr`` group) has each group scaled by the same factor.
 
-Fitting (`fit`): candidates constant, MultiStepLR, StepLR, ExponentialLR and CosineAnnealingLR
-are fitted to log lr(t) by least squares; the milestones of MultiStepLR are the change points
-that ruptures' dynamic programming finds (Truong, Oudre and Vayatis, "Selective review of
-offline change point detection methods", 2020), StepLR's step size and the cosine's ``T_max`` are
-searched with ``scipy.optimize.brute``, the cosine's other parameters with
-``scipy.optimize.least_squares``. With ``hpotk.lr_schedule_warmup``'s rise-then-fall fits (warm-up then exponential, step or
-cosine decay; one-cycle, cos and linear) they are the candidates of `fit`. The choice among them
-is by the Bayesian information criterion
-on log lr, ``n ln(RSS / n) + k ln(n)`` (``k`` counts every fitted number, each milestone
-included).
+The forms that rise, then fall (``RISING``). PBT often raises the lr before it lowers it: early
+on, the trials that train fastest with a larger lr win; later, the ones that settle with a
+smaller lr do. A decay alone fits such a lineage only with a wrong start, so these are the torch
+schedulers made for it::
+
+    {type: warmup, warmup_iters: 5, start_factor: 0.1,     LinearLR(start_factor, end_factor=1,
+     then: {type: cosine, T_max: 30, eta_min: 1e-5}}       total_iters=5), then ``then`` from lr0,
+                                                           joined by SequentialLR(milestones=[5])
+    {type: onecycle, total_steps: 40, pct_start: 0.3,      OneCycleLR(max_lr=lr0, ...,
+     anneal_strategy: cos, div_factor: 25,                 cycle_momentum=False)
+     final_div_factor: 10000}
+
+With epoch ``e = iteration - 1`` as for every form: ``warmup`` trains at ``lr0 * (start_factor +
+(1 - start_factor) * e / warmup_iters)`` while ``e < warmup_iters``, then follows ``then``
+(constant, multistep, step, exponential or cosine; default constant) with its epochs counted
+from the end of the warm-up, because SequentialLR restarts the second scheduler at its
+milestone: ``then``'s milestones, step size and ``T_max`` count iterations after the warm-up.
+``onecycle``'s ``lr0`` is the peak (``max_lr``; other parameter groups keep their ratio): from
+``lr0 / div_factor`` it anneals up to ``lr0`` at epoch ``pct_start * total_steps - 1``, then
+down to ``lr0 / div_factor / final_div_factor`` at epoch ``total_steps - 1`` (torch's
+``get_lr``, linear or cos). torch's OneCycleLR raises after ``total_steps`` steps, so set it to
+at least ``budget.max_t``; hpotk's own trainables keep the last lr past it. The momentum is
+left alone (``cycle_momentum=False``): ``lr_schedule`` drives the lr only.
 """
 
 from __future__ import annotations
@@ -38,14 +52,13 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from hpotk.errors import ConfigError
 
 TYPES = ("constant", "multistep", "step", "exponential", "cosine", "piecewise", "warmup",
          "onecycle")
-RISING = ("warmup", "onecycle")  # their spec, lr and fits live in hpotk.lr_schedule_warmup
+RISING = ("warmup", "onecycle")  # the forms that rise, then fall
 KEYS = {
     "constant": (),
     "multistep": ("milestones", "gamma"),
@@ -69,10 +82,11 @@ EXAMPLES = {
     "warmup": "{type: warmup, warmup_iters: 5, start_factor: 0.1, then: {type: cosine, T_max: 30}}",
     "onecycle": "{type: onecycle, total_steps: 40, pct_start: 0.3, anneal_strategy: cos}",
 }
-FIT_ORDER = ("constant", "multistep", "step", "exponential", "cosine", "warmup-exponential",
-             "warmup-step", "warmup-cosine", "onecycle-cos", "onecycle-linear")  # BIC ties
-MAX_MILESTONES = 8
-RSS_FLOOR = 1e-10  # per point: a log-lr error below 1e-5 counts as exact (BIC of a perfect fit)
+THEN_TYPES = ("constant", "multistep", "step", "exponential", "cosine")  # after a warm-up
+ANNEAL = ("cos", "linear")
+WARMUP_START_FACTOR = 1 / 3  # torch's LinearLR default
+ONECYCLE_DEFAULTS = {"pct_start": 0.3, "anneal_strategy": "cos", "div_factor": 25.0,
+                     "final_div_factor": 1e4}  # torch's OneCycleLR defaults
 
 
 def _number(value: Any) -> bool:
@@ -106,9 +120,7 @@ def validate(spec: Any, path: str = "lr_schedule") -> dict[str, Any] | None:
         if key not in spec:
             raise ConfigError(f"{path}.{key}", f"required for type {kind}, e.g. {EXAMPLES[kind]}")
     if kind in RISING:
-        from hpotk import lr_schedule_warmup as rising
-
-        check = rising.validate_warmup if kind == "warmup" else rising.validate_onecycle
+        check = validate_warmup if kind == "warmup" else validate_onecycle
         return check(spec, path)
     out: dict[str, Any] = {"type": kind}
     if "gamma" in KEYS[kind]:
@@ -199,11 +211,9 @@ def lr_at(spec: Mapping[str, Any] | None, iteration: int, lr0: float,
         eta = spec["eta_min"]
         return eta + (base - eta) * (1 + math.cos(math.pi * epoch / spec["T_max"])) / 2
     if kind in RISING:
-        from hpotk import lr_schedule_warmup as rising
-
         if kind == "warmup":
-            return rising.warmup_lr(spec, epoch, lr0, base)
-        return rising.onecycle_lr(spec, epoch, base)
+            return warmup_lr(spec, epoch, lr0, base)
+        return onecycle_lr(spec, epoch, base)
     return base * factor(spec, epoch)
 
 
@@ -223,9 +233,7 @@ def torch_scheduler(optimizer: Any, spec: Mapping[str, Any] | None) -> Any:
     if kind == "cosine":
         return s.CosineAnnealingLR(optimizer, T_max=spec["T_max"], eta_min=spec["eta_min"])
     if kind in RISING:
-        from hpotk import lr_schedule_warmup as rising
-
-        build = rising.torch_warmup if kind == "warmup" else rising.torch_onecycle
+        build = torch_warmup if kind == "warmup" else torch_onecycle
         return build(optimizer, spec)
     lr0 = optimizer.param_groups[0]["lr"]
     return s.LambdaLR(optimizer, lambda epoch: lr_at(spec, epoch + 1, lr0) / lr0)
@@ -252,209 +260,8 @@ def torch_text(spec: Mapping[str, Any], lr0: float) -> str:
     if kind == "cosine":
         return f"CosineAnnealingLR(optimizer, T_max={spec['T_max']}, eta_min={spec['eta_min']:.3g})"
     if kind in RISING:
-        from hpotk import lr_schedule_warmup as rising
-
-        return rising.torch_text(spec, lr0)
+        return _rising_text(spec, lr0)
     return f"piecewise lr at iterations {[p[0] for p in spec['points']]}"
-
-
-# ---------------------------------------------------------------------------------------------
-# fitting
-
-
-@dataclass
-class Fit:
-    """One candidate schedule fitted to lr(t).
-
-    Attributes:
-        name: one of FIT_ORDER (constant, multistep, ..., warmup-cosine, onecycle-linear).
-        lr0: the fitted starting lr.
-        spec: the ``lr_schedule`` mapping (``{type: constant}`` for a constant).
-        predicted: the fitted lr per iteration.
-        rss: residual sum of squares of log lr; ``rmse`` its root mean.
-        k: fitted numbers; ``bic``: n ln(max(RSS/n, floor)) + k ln(n).
-    """
-
-    name: str
-    lr0: float
-    spec: dict[str, Any]
-    predicted: list[float]
-    rss: float
-    k: int
-    bic: float = 0.0
-    notes: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def rmse(self) -> float:
-        return math.sqrt(self.rss / max(len(self.predicted), 1))
-
-    @property
-    def torch(self) -> str:
-        return describe(self.spec, self.lr0)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "lr0": self.lr0, "lr_schedule": self.spec,
-                "torch": self.torch, "rss_log": self.rss, "rmse_log": self.rmse, "k": self.k,
-                "bic": self.bic, "predicted": self.predicted}
-
-
-def _bic(rss: float, n: int, k: int) -> float:
-    return n * math.log(max(rss / n, RSS_FLOOR)) + k * math.log(n)
-
-
-def _predict(spec: dict[str, Any], lr0: float, n: int) -> list[float]:
-    return [lr_at(spec, i, lr0) for i in range(1, n + 1)]
-
-
-def _make(name: str, spec: dict[str, Any], lr0: float, y: Any, k: int) -> Fit:
-    import numpy as np
-
-    predicted = _predict(spec, lr0, len(y))
-    rss = float(np.sum((np.log(predicted) - y) ** 2))
-    return Fit(name, float(lr0), spec, predicted, rss, k)
-
-
-def _powers_fit(y: Any, steps: Any) -> tuple[float, float]:
-    """Least squares of ``y = log lr0 + steps * log gamma``: (lr0, gamma)."""
-    import numpy as np
-
-    design = np.column_stack([np.ones_like(y), steps])
-    (a, b), *_ = np.linalg.lstsq(design, y, rcond=None)
-    return float(math.exp(a)), float(math.exp(b))
-
-
-def fit_constant(y: Any) -> Fit:
-    import numpy as np
-
-    return _make("constant", {"type": "constant"}, math.exp(float(np.mean(y))), y, 1)
-
-
-def fit_exponential(y: Any) -> Fit:
-    import numpy as np
-    from scipy import stats
-
-    reg = stats.linregress(np.arange(len(y), dtype=float), y)
-    spec = {"type": "exponential", "gamma": float(math.exp(reg.slope))}
-    return _make("exponential", spec, math.exp(reg.intercept), y, 2)
-
-
-def fit_multistep(y: Any) -> Fit:
-    """Milestones from ruptures' exact change-point search (Dynp, l2 cost) for 1..8 change
-    points, one lr0 and gamma by least squares for each; the count with the lowest BIC."""
-    import numpy as np
-
-    try:
-        import ruptures
-    except ImportError:
-        from hpotk.errors import HpotkError
-
-        raise HpotkError("fitting MultiStepLR needs ruptures (change points): pip install "
-                         "'hpotk[schedule]' or pip install ruptures") from None
-    n = len(y)
-    if n < 3:
-        return _make("multistep", {"type": "multistep", "milestones": [1], "gamma": 1.0},
-                     math.exp(float(np.mean(y))), y, 3)
-    algo = ruptures.Dynp(model="l2", min_size=1, jump=1).fit(np.asarray(y).reshape(-1, 1))
-    best: Fit | None = None
-    for count in range(1, min(MAX_MILESTONES, n - 1) + 1):
-        try:
-            breaks = algo.predict(n_bkps=count)
-        except ruptures.exceptions.BadSegmentationParameters:
-            break
-        milestones = [int(b) for b in breaks[:-1]]  # the epoch index where a new segment starts
-        steps = np.array([bisect.bisect_right(milestones, e) for e in range(n)], dtype=float)
-        lr0, gamma = _powers_fit(np.asarray(y), steps)
-        candidate = _make("multistep", {"type": "multistep", "milestones": milestones,
-                                        "gamma": gamma}, lr0, y, 2 + count)
-        candidate.bic = _bic(candidate.rss, n, candidate.k)
-        if best is None or candidate.bic < best.bic - 1e-9:
-            best = candidate
-    assert best is not None
-    return best
-
-
-def fit_step(y: Any) -> Fit:
-    """StepLR: the step size by ``scipy.optimize.brute`` over 1..n-1, lr0 and gamma by least
-    squares for each."""
-    import numpy as np
-    from scipy import optimize
-
-    n = len(y)
-    y = np.asarray(y)
-    epochs = np.arange(n)
-
-    def cost(size: Any) -> float:
-        s = max(int(round(float(np.atleast_1d(size)[0]))), 1)
-        lr0, gamma = _powers_fit(y, (epochs // s).astype(float))
-        return float(np.sum((np.log(lr0) + (epochs // s) * np.log(gamma) - y) ** 2))
-
-    if n < 3:
-        size = 1
-    else:
-        size = int(round(float(np.atleast_1d(optimize.brute(cost, (slice(1, n, 1),),
-                                                            finish=None))[0])))
-    lr0, gamma = _powers_fit(y, (epochs // size).astype(float))
-    return _make("step", {"type": "step", "step_size": size, "gamma": gamma}, lr0, y, 3)
-
-
-def fit_cosine(y: Any) -> Fit:
-    """CosineAnnealingLR: ``T_max`` by ``scipy.optimize.brute`` over n/2..2n, lr0 and eta_min by
-    ``scipy.optimize.least_squares`` on log lr for each (eta_min = lr0 * exp(q), q <= 0).
-
-    ``T_max`` stays at least half the run: torch's cosine is periodic, and a short period would
-    fit noise (one anneal over the run is what the schedule is for). ``eta_min`` stays at most
-    lr0, so the cosine anneals down: with eta_min above lr0 it is a bump that rises for T_max
-    iterations and falls back, which the warm-up and one-cycle fits describe as what it is."""
-    import numpy as np
-    from scipy import optimize
-
-    y = np.asarray(y)
-    n = len(y)
-    epochs = np.arange(n, dtype=float)
-
-    def inner(t_max: int) -> tuple[float, float, float]:
-        shape = (1 + np.cos(np.pi * epochs / t_max)) / 2
-
-        def residual(p: Any) -> Any:
-            lr0 = np.exp(p[0])
-            eta = lr0 * np.exp(p[1])
-            return np.log(np.maximum(eta + (lr0 - eta) * shape, 1e-300)) - y
-
-        start = [float(y[0]), float(min(y[-1] - y[0], -0.1))]
-        sol = optimize.least_squares(residual, start, bounds=([-50, -30], [10, 0]))
-        lr0 = float(np.exp(sol.x[0]))
-        return float(np.sum(sol.fun ** 2)), lr0, lr0 * float(np.exp(sol.x[1]))
-
-    def cost(t: Any) -> float:
-        return inner(max(int(round(float(np.atleast_1d(t)[0]))), 1))[0]
-
-    low = max(1, n // 2)
-    t_max = int(round(float(np.atleast_1d(optimize.brute(cost, (slice(low, 2 * n + 1, 1),),
-                                                         finish=None))[0])))
-    _, lr0, eta = inner(t_max)
-    return _make("cosine", {"type": "cosine", "T_max": t_max, "eta_min": eta}, lr0, y, 3)
-
-
-def fit(lrs: list[float]) -> list[Fit]:
-    """Every candidate fitted to ``lrs`` (the lr of iterations 1..n), each with its BIC,
-    best (lowest BIC) first (the rise-then-fall families only from 4 iterations on)."""
-    import numpy as np
-
-    values = np.asarray([float(v) for v in lrs], dtype=float)
-    if len(values) == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0):
-        from hpotk.errors import HpotkError
-
-        raise HpotkError(f"cannot fit a schedule: the lr series must be positive numbers, "
-                         f"got {list(lrs)[:10]}")
-    from hpotk import lr_schedule_warmup as rising
-
-    y = np.log(values)
-    fits = [fit_constant(y), fit_multistep(y), fit_step(y), fit_exponential(y), fit_cosine(y),
-            *rising.fits(y)]
-    for f in fits:
-        f.bic = _bic(f.rss, len(y), f.k)
-    order = {name: i for i, name in enumerate(FIT_ORDER)}
-    return sorted(fits, key=lambda f: (round(f.bic, 9), f.k, order[f.name]))
 
 
 def piecewise(iterations: list[int], lrs: list[float]) -> dict[str, Any]:
@@ -464,3 +271,134 @@ def piecewise(iterations: list[int], lrs: list[float]) -> dict[str, Any]:
         if not points or not math.isclose(points[-1][1], float(lr), rel_tol=1e-12):
             points.append([int(i), float(lr)])
     return {"type": "piecewise", "points": points}
+
+
+# ---------------------------------------------------------------------------------------------
+# the forms that rise, then fall
+
+
+def validate_warmup(spec: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """``{type: warmup}`` checked and normalised (keys were checked by `lr_schedule.validate`)."""
+    iters = spec["warmup_iters"]
+    if not _integer(iters) or iters < 1:
+        raise ConfigError(f"{path}.warmup_iters", f"expected an integer >= 1 (iterations the lr "
+                                                  f"rises linearly to the config's lr), got "
+                                                  f"{iters!r}")
+    start = spec.get("start_factor", WARMUP_START_FACTOR)
+    if not _number(start) or not 0 < start <= 1:
+        raise ConfigError(f"{path}.start_factor", f"expected a number with 0 < start_factor <= 1 "
+                                                  f"(the warm-up starts at lr * start_factor, "
+                                                  f"as in torch's LinearLR), got {start!r}")
+    then = spec.get("then", {"type": "constant"})
+    if not isinstance(then, Mapping):
+        raise ConfigError(f"{path}.then", f"expected the schedule after the warm-up, a mapping "
+                                          f"with type one of {list(THEN_TYPES)}, e.g. {{type: "
+                                          f"cosine, T_max: 30}}; got {then!r}")
+    if then.get("type") not in THEN_TYPES:
+        raise ConfigError(f"{path}.then.type", f"after a warm-up, expected one of "
+                                               f"{list(THEN_TYPES)}, got {then.get('type')!r}")
+    return {"type": "warmup", "warmup_iters": int(iters), "start_factor": float(start),
+            "then": validate(then, f"{path}.then")}
+
+
+def validate_onecycle(spec: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """``{type: onecycle}`` checked, with torch's defaults filled in."""
+    total = spec["total_steps"]
+    if not _integer(total) or total < 2:
+        raise ConfigError(f"{path}.total_steps", f"expected an integer >= 2 (iterations in the "
+                                                 f"cycle; at least budget.max_t, torch's "
+                                                 f"OneCycleLR raises past it), got {total!r}")
+    total = int(total)
+    pct = spec.get("pct_start", ONECYCLE_DEFAULTS["pct_start"])
+    if not _number(pct) or not 1 / total < pct < 1:
+        raise ConfigError(f"{path}.pct_start", f"expected {1 / total:.4g} < pct_start < 1 "
+                                               f"(1/total_steps < pct_start < 1: the peak, at "
+                                               f"epoch pct_start * total_steps - 1, must come "
+                                               f"after the first iteration and before the "
+                                               f"last), got {pct!r}")
+    anneal = spec.get("anneal_strategy", ONECYCLE_DEFAULTS["anneal_strategy"])
+    if anneal not in ANNEAL:
+        raise ConfigError(f"{path}.anneal_strategy", f"expected one of {list(ANNEAL)}, got "
+                                                     f"{anneal!r}")
+    out = {"type": "onecycle", "total_steps": total, "pct_start": float(pct),
+           "anneal_strategy": anneal}
+    for key in ("div_factor", "final_div_factor"):
+        value = spec.get(key, ONECYCLE_DEFAULTS[key])
+        if not _number(value) or value <= 0:
+            raise ConfigError(f"{path}.{key}", f"expected a number > 0 (the cycle starts at "
+                                               f"lr / div_factor and ends at that / "
+                                               f"final_div_factor), got {value!r}")
+        out[key] = float(value)
+    return out
+
+
+def warmup_lr(spec: Mapping[str, Any], epoch: int, lr0: float, base: float) -> float:
+    """LinearLR's closed form while warming up, then ``then`` restarted at the milestone."""
+    iters, start = spec["warmup_iters"], spec["start_factor"]
+    if epoch < iters:
+        return base * (start + (1.0 - start) * epoch / iters)
+    return lr_at(spec["then"], epoch - iters + 1, lr0, base)
+
+
+def _anneal(strategy: str, start: float, end: float, pct: float) -> float:
+    """torch's OneCycleLR._annealing_cos / _annealing_linear, with the same float operations."""
+    if strategy == "cos":
+        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+    return (end - start) * pct + start
+
+
+def onecycle_lr(spec: Mapping[str, Any], epoch: int, base: float) -> float:
+    """OneCycleLR.get_lr for a group whose ``max_lr`` is ``base``; the last lr past the cycle."""
+    total = spec["total_steps"]
+    initial = base / spec["div_factor"]
+    low = initial / spec["final_div_factor"]
+    peak = float(spec["pct_start"] * total) - 1
+    step = min(epoch, total - 1)
+    if step <= peak:
+        return _anneal(spec["anneal_strategy"], initial, base, step / peak)
+    return _anneal(spec["anneal_strategy"], base, low, (step - peak) / (total - 1 - peak))
+
+
+def peak_epoch(spec: Mapping[str, Any]) -> float:
+    """The epoch (iteration - 1) at which the lr reaches lr0, the top of the rise."""
+    if spec["type"] == "warmup":
+        return float(spec["warmup_iters"])
+    return float(spec["pct_start"] * spec["total_steps"]) - 1
+
+
+def torch_warmup(optimizer: Any, spec: Mapping[str, Any]) -> Any:
+    """LinearLR for the warm-up, and SequentialLR handing over to ``then`` at its end."""
+    from torch.optim import lr_scheduler as s
+
+    warm = s.LinearLR(optimizer, start_factor=spec["start_factor"], end_factor=1.0,
+                      total_iters=spec["warmup_iters"])
+    if spec["then"]["type"] == "constant":
+        return warm
+    after = torch_scheduler(optimizer, spec["then"])
+    return s.SequentialLR(optimizer, schedulers=[warm, after], milestones=[spec["warmup_iters"]])
+
+
+def torch_onecycle(optimizer: Any, spec: Mapping[str, Any]) -> Any:
+    """OneCycleLR peaking at each group's lr as built (so groups keep their ratio)."""
+    from torch.optim import lr_scheduler as s
+
+    return s.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
+                        total_steps=spec["total_steps"], pct_start=float(spec["pct_start"]),
+                        anneal_strategy=spec["anneal_strategy"], div_factor=spec["div_factor"],
+                        final_div_factor=spec["final_div_factor"], cycle_momentum=False)
+
+
+def _rising_text(spec: Mapping[str, Any], lr0: float) -> str:
+    """A warm-up or one-cycle scheduler as the torch code that builds it."""
+    if spec["type"] == "onecycle":
+        return (f"OneCycleLR(optimizer, max_lr={lr0:.4g}, total_steps={spec['total_steps']}, "
+                f"pct_start={spec['pct_start']:.6g}, "
+                f"anneal_strategy='{spec['anneal_strategy']}', "
+                f"div_factor={spec['div_factor']:.4g}, "
+                f"final_div_factor={spec['final_div_factor']:.4g}, cycle_momentum=False)")
+    warm = (f"LinearLR(optimizer, start_factor={spec['start_factor']:.4g}, end_factor=1.0, "
+            f"total_iters={spec['warmup_iters']})")
+    if spec["then"]["type"] == "constant":
+        return warm
+    return (f"SequentialLR(optimizer, schedulers=[{warm}, {torch_text(spec['then'], lr0)}], "
+            f"milestones=[{spec['warmup_iters']}])")

@@ -18,8 +18,8 @@ behind any other searcher).
 
 The lineage (`PBT`): every exploit/explore is appended to ``results/<name>/pbt_lineage.jsonl``
 the moment it happens (Ray's own ``pbt_global.txt`` lives in the driver's staging directory, on
-Slurm a node-local /tmp, and reaches the results only now and then). `hpotk.lineage` rebuilds any
-trial's stitched history from it and the results' history rows.
+Slurm a node-local /tmp, and reaches the results only now and then). `hpotk.pbt.lineage`
+rebuilds any trial's stitched history from it and the results' history rows.
 
 Reproducibility: Ray's PBT draws from the global ``random`` module (whom to clone, which factor,
 whether to resample, the resampled value; `ParamSampler` too). `PBT` gives those draws a
@@ -280,12 +280,8 @@ class PBT(Population, PopulationBasedTraining):
         if path is None:
             return
         if self._logged is None:
-            from hpotk.lineage import event_key, read_events
-
-            self._logged = {event_key(e) for e in read_events(path)}
-        from hpotk.lineage import event_key
-
-        key = event_key(event)
+            self._logged = {layout.lineage_event_key(e) for e in layout.read_lineage_events(path)}
+        key = layout.lineage_event_key(event)
         if key in self._logged:
             return
         self._logged.add(key)

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hpotk import lineage, lr_schedule, lr_schedule_warmup, results
+from hpotk import layout, lr_schedule, results
+from hpotk.pbt import fits, fits_rising, lineage
 
 pytestmark = pytest.mark.e2e
 HERE = Path(__file__).resolve().parent
@@ -45,7 +46,7 @@ def test_pbt_run_then_schedule_and_check(hpotk_cli, tmp_path):
     code, out, err = hpotk_cli("run", write(tmp_path, DIGITS), "--quiet")
     assert code == 0, out + err
     exp_dir = tmp_path / "out" / "pbt-digits"
-    events = lineage.read_events(exp_dir / lineage.LINEAGE_LOG)
+    events = layout.read_lineage_events(exp_dir / layout.LINEAGE_LOG)
     assert events, "PBT exploited nobody: the lineage log is empty"
     # the run's retrain.yaml already carries the schedule fitted to the best trial's lineage
     retrain = yaml.safe_load((exp_dir / "retrain.yaml").read_text())
@@ -54,11 +55,11 @@ def test_pbt_run_then_schedule_and_check(hpotk_cli, tmp_path):
 
     code, out, err = hpotk_cli("schedule", exp_dir)
     assert code == 0, out + err
-    for name in lr_schedule.FIT_ORDER:
+    for name in fits.FIT_ORDER:
         assert f"{name} " in out
     assert "chosen by BIC" in out and "RMSE(log)" in out
     doc = json.loads((exp_dir / "schedule.json").read_text())
-    assert doc["iterations"] == 6 and len(doc["fits"]) == len(lr_schedule.FIT_ORDER)
+    assert doc["iterations"] == 6 and len(doc["fits"]) == len(fits.FIT_ORDER)
     assert [i for i, _ in doc["lineage"]] == list(range(1, 7))
     assert (exp_dir / "schedule.png").stat().st_size > 10_000
     assert list((exp_dir / "lineage" / doc["trial_id"]).glob("events.out.tfevents.*"))
@@ -118,7 +119,7 @@ def test_an_interrupted_pbt_run_that_resumes_keeps_its_whole_lineage(hpotk_cli, 
     doc["space"]["sleep_s"] = 0.15
     path = write(tmp_path, doc)
     exp_dir = tmp_path / "out" / "pbt-resume"
-    log = exp_dir / lineage.LINEAGE_LOG
+    log = exp_dir / layout.LINEAGE_LOG
     seen: list[str] = []
 
     def interrupt():
@@ -142,7 +143,7 @@ def test_an_interrupted_pbt_run_that_resumes_keeps_its_whole_lineage(hpotk_cli, 
     assert code == 0, out + err
     after = log.read_text().splitlines()
     assert after[:len(before)] == before  # nothing lost or rewritten
-    events = lineage.read_events(log)
+    events = layout.read_lineage_events(log)
     assert len(events) == len(after), "a transition was logged twice"
     assert len(after) > len(before), "no exploit after the resume"
     res = results.load(exp_dir)
@@ -205,9 +206,9 @@ def test_pbt_on_an_optimum_that_rises_then_falls_gives_a_warm_up(hpotk_cli, tmp_
     assert code == 0, out + err
     doc = json.loads((exp_dir / "schedule.json").read_text())
     print(out)
-    assert doc["chosen"] in lr_schedule_warmup.FIT_NAMES, out
+    assert doc["chosen"] in fits_rising.FIT_NAMES, out
     assert "the lr rises from" in out
-    true_peak = lr_schedule_warmup.peak_epoch(synthetic.RISE_THEN_FALL) + 1
+    true_peak = lr_schedule.peak_epoch(synthetic.RISE_THEN_FALL) + 1
     assert -1 <= doc["peak_iteration"] - true_peak <= 6, out
     assert 1 / 1.5 <= doc["lr0"] / synthetic.RISE_LR0 <= 1.5, out
     retrain = yaml.safe_load((exp_dir / "retrain.yaml").read_text())

@@ -10,6 +10,7 @@ import pytest
 
 from hpotk import lr_schedule as ls
 from hpotk.errors import ConfigError
+from hpotk.pbt import fits as pf
 
 N = 40
 NOISE = 0.05  # sd of log lr: a 5 % jitter
@@ -34,7 +35,7 @@ CASES = {
 @pytest.mark.parametrize("seed", [0, 1])
 def test_bic_picks_the_true_schedule_and_recovers_its_parameters(name, seed):
     spec, lr0 = CASES[name]
-    fits = ls.fit(noisy(spec, lr0, seed))
+    fits = pf.fit(noisy(spec, lr0, seed))
     best = fits[0]
     assert best.name == name, [(f.name, round(f.bic, 1)) for f in fits]
     assert best.lr0 == pytest.approx(lr0, rel=0.1)
@@ -51,13 +52,13 @@ def test_bic_picks_the_true_schedule_and_recovers_its_parameters(name, seed):
         assert math.log10(got["eta_min"]) == pytest.approx(-4, abs=0.5)
     # every candidate (the rise-then-fall ones too: tests/pbt/test_warmup.py) was fitted and
     # has an error and a BIC
-    assert sorted(f.name for f in fits) == sorted(ls.FIT_ORDER)
+    assert sorted(f.name for f in fits) == sorted(pf.FIT_ORDER)
     assert all(math.isfinite(f.rmse) and math.isfinite(f.bic) for f in fits)
     assert best.rmse == pytest.approx(NOISE, rel=0.5)
 
 
 def test_torch_terms():
-    fit = ls.fit(noisy(*CASES["multistep"]))[0]
+    fit = pf.fit(noisy(*CASES["multistep"]))[0]
     assert fit.torch.endswith("MultiStepLR(optimizer, milestones=[12, 25], gamma=0.31)")
     lr = float(re.match(r"optimizer lr=([0-9.e-]+);", fit.torch).group(1))
     assert lr == pytest.approx(0.02, rel=0.05)

@@ -8,7 +8,8 @@ import random
 
 import pytest
 
-from hpotk import lineage
+from hpotk import layout
+from hpotk.pbt import lineage
 from hpotk.schedulers import ScheduleContext, pbt
 from hpotk.space import build as build_space
 
@@ -67,9 +68,9 @@ def test_a_resume_in_the_middle_replays_rows_and_the_log_has_the_event_twice(tmp
     history = (rows("A", range(1, 7), 1.0) + rows("B", [1, 2], 2.0)
                + rows("B", [3, 4], 1.2, loss={4: 99.0}) + rows("B", [4, 5, 6], 1.2, loss={4: 7.0}))
     event = exploit("B", 2, "A", 2, 1.2)
-    log = tmp_path / lineage.LINEAGE_LOG
+    log = tmp_path / layout.LINEAGE_LOG
     log.write_text(json.dumps(event) + "\n" + json.dumps({**event, "time": 5}) + "\n" + '{"cut')
-    events = lineage.read_events(log)
+    events = layout.read_lineage_events(log)
     assert len(events) == 1
     got = lineage.stitch(history, events, "B")
     assert got.iterations == [1, 2, 3, 4, 5, 6]
@@ -92,7 +93,7 @@ def make_pbt(tmp_path, seed=0, **options):
     ctx = ScheduleContext(space=build_space(SPACE, trials=4), metric="loss", mode="min", max_t=12,
                           trials=4, seed=seed)
     scheduler = pbt.build(ctx, perturbation_interval=2, quantile=0.5, **options)
-    scheduler.lineage_path = str(tmp_path / lineage.LINEAGE_LOG)
+    scheduler.lineage_path = str(tmp_path / layout.LINEAGE_LOG)
     return scheduler
 
 
@@ -116,7 +117,7 @@ def run_pbt(tmp_path, seed=0, harness_seed=3):
     scheduler = make_pbt(tmp_path, seed)
     h = Recording(scheduler, [1e-4, 3e-4, 1e-2, 0.3], "min", max_t=12, concurrent=2,
                   seed=harness_seed).run()
-    return h, lineage.read_events(tmp_path / lineage.LINEAGE_LOG)
+    return h, layout.read_lineage_events(tmp_path / layout.LINEAGE_LOG)
 
 
 def test_the_log_has_every_exploit_and_stitched_curves_are_continuous(tmp_path):
@@ -140,9 +141,9 @@ def test_same_seed_same_decisions_whatever_else_uses_random(tmp_path):
     _, first = run_pbt(tmp_path / "a", seed=7)
     _, again = run_pbt(tmp_path / "b", seed=7, harness_seed=11)  # others' random use differs
     _, other = run_pbt(tmp_path / "c", seed=8)
-    strip = [lineage.event_key(e) for e in first]
-    assert strip == [lineage.event_key(e) for e in again]
-    assert strip != [lineage.event_key(e) for e in other]
+    strip = [layout.lineage_event_key(e) for e in first]
+    assert strip == [layout.lineage_event_key(e) for e in again]
+    assert strip != [layout.lineage_event_key(e) for e in other]
 
 
 def test_the_scheduler_leaves_the_global_random_state_alone(tmp_path):
@@ -159,5 +160,5 @@ def test_a_restored_scheduler_does_not_log_a_transition_twice(tmp_path):
     restored = pickle.loads(pickle.dumps(scheduler))  # what Tune's resume does
     restored.record(dict(event))
     restored.record(exploit("t1", 6, "t0", 6, 0.4))
-    lines = (tmp_path / lineage.LINEAGE_LOG).read_text().splitlines()
+    lines = (tmp_path / layout.LINEAGE_LOG).read_text().splitlines()
     assert len(lines) == 2

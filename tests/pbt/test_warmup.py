@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from hpotk import lr_schedule as ls
-from hpotk import lr_schedule_warmup as rising
 from hpotk.errors import ConfigError
+from hpotk.pbt import fits as pf
+from hpotk.pbt import fits_rising as rising
 from tests.pbt import simulated
 from tests.pbt.test_fit import CASES as DECAYS
 from tests.pbt.test_fit import NOISE, N, noisy
@@ -100,10 +101,10 @@ def test_each_rising_fit_recovers_its_schedule_from_noise(name, seed):
     (peak iteration) is exact, the peak lr within 10 %, and the rest within the tolerances
     below."""
     spec, lr0 = truth(name)
-    fits = ls.fit(noisy(spec, lr0, seed))
+    fits = pf.fit(noisy(spec, lr0, seed))
     best = fits[0]
     assert best.name == name, summary(fits)
-    assert rising.peak_epoch(best.spec) == pytest.approx(rising.peak_epoch(spec), abs=0.01)
+    assert ls.peak_epoch(best.spec) == pytest.approx(ls.peak_epoch(spec), abs=0.01)
     assert best.lr0 == pytest.approx(lr0, rel=0.1)
     got = best.spec
     if got["type"] == "warmup":
@@ -144,11 +145,11 @@ PEAK_ITERATIONS = (-1, 6)
 def test_rising_fits_find_the_peak_in_pbt_like_lineages(name, factor, seed):
     spec, lr0 = truth(name)
     lineage = simulated.quantised(spec, lr0, n=N, seed=seed, factor=factor)
-    fits = ls.fit(lineage)
+    fits = pf.fit(lineage)
     best = fits[0]
     assert best.name in rising.FIT_NAMES, summary(fits)
     assert 1 / PEAK_LR[factor] <= best.lr0 / lr0 <= PEAK_LR[factor], (best.torch, lineage)
-    late = rising.peak_epoch(best.spec) - rising.peak_epoch(spec)
+    late = ls.peak_epoch(best.spec) - ls.peak_epoch(spec)
     assert PEAK_ITERATIONS[0] <= late <= PEAK_ITERATIONS[1], (best.torch, lineage)
 
 
@@ -162,7 +163,7 @@ def test_decays_are_still_picked_where_the_lr_never_rose(name, factor, interval)
     lineage = simulated.quantised(ls.validate(spec), lr0, n=N, interval=interval, factor=factor,
                                   slip=0)
     assert all(b <= a for a, b in zip(lineage, lineage[1:], strict=False))
-    fits = ls.fit(lineage)
+    fits = pf.fit(lineage)
     assert fits[0].name in DECAYS, summary(fits)
 
 
@@ -171,7 +172,7 @@ def test_a_lagging_decay_is_not_called_a_warm_up():
     1 a 'warm-up then StepLR' would fit it exactly, so a fitted rise must rise (MAX_START)."""
     late = [0.05] * 2 + [ls.lr_at({"type": "step", "step_size": 8, "gamma": 0.5}, i, 0.05)
                          for i in range(1, N - 1)]
-    fits = ls.fit(late)
+    fits = pf.fit(late)
     assert fits[0].name == "multistep", summary(fits)
     warm = next(f for f in fits if f.name == "warmup-step")
     assert warm.spec["start_factor"] <= rising.MAX_START + 1e-9
@@ -185,7 +186,7 @@ def test_the_printed_torch_code_runs_the_fitted_schedule(name):
     """Run the Fit's ``torch`` text as code: it gives the fitted lr per iteration (to the 4
     significant digits it prints)."""
     spec, lr0 = truth(name)
-    best = ls.fit(noisy(spec, lr0))[0]
+    best = pf.fit(noisy(spec, lr0))[0]
     head, code = best.torch.split("; ", 1)
     lr = float(head.removeprefix("optimizer lr="))
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)

@@ -8,7 +8,8 @@ trained those weights at that iteration, following donors back to the start.
 
 Inputs are the results' history (`hpotk.results.Results.history`: one row per reported result,
 in report order, with ``config/<p>`` in force) and the scheduler's lineage log
-(``pbt_lineage.jsonl``, written by `hpotk.schedulers.pbt.PBT` as each exploit happens).
+(``pbt_lineage.jsonl``, written by `hpotk.schedulers.pbt.PBT` as each exploit happens; read by
+`hpotk.layout.read_lineage_events`).
 
 How a trial's rows are cut into segments: exploit ``k`` of trial X happened when X reported
 iteration ``target_iter``; X's rows up to that report belong to the weights it had before,
@@ -21,7 +22,6 @@ and the recursion always ends.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,30 +29,6 @@ from typing import Any
 
 from hpotk import layout
 from hpotk.errors import HpotkError
-
-LINEAGE_LOG = layout.LINEAGE_LOG
-
-
-def event_key(event: dict[str, Any]) -> str:
-    """What makes two log lines the same transition (a replay after a resume logs it again)."""
-    return json.dumps([event.get("target"), event.get("target_iter"), event.get("donor"),
-                       event.get("donor_iter"), event.get("new_config")],
-                      sort_keys=True, default=str)
-
-
-def read_events(path: str | Path) -> list[dict[str, Any]]:
-    """The exploit events of a lineage log, in log order, without repeats; a line cut off by a
-    kill is skipped. A missing file has none."""
-    out, seen = [], set()
-    for event in layout.iter_jsonl(path):
-        if event.get("event") != "exploit":
-            continue
-        key = event_key(event)
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(event)
-    return out
 
 
 @dataclass
@@ -139,7 +115,7 @@ def stitch(history: Any, events: list[dict[str, Any]], trial_id: str) -> Lineage
     Args:
         history: the results' history (a DataFrame or a list of row dicts) with ``trial_id``,
             ``iteration``, the metrics and ``config/<p>``.
-        events: the lineage log's events, in log order (`read_events`).
+        events: the lineage log's events, in log order (`hpotk.layout.read_lineage_events`).
         trial_id: the trial to follow.
     """
     segments, events_by_trial = _index(history, events)
@@ -177,7 +153,7 @@ def stitch(history: Any, events: list[dict[str, Any]], trial_id: str) -> Lineage
 def load(results: Any, trial: str = "best") -> Lineage:
     """The stitched lineage of ``trial`` ("best": the best trial) of a loaded results directory
     (`hpotk.results.Results`)."""
-    events = read_events(Path(results.path) / LINEAGE_LOG)
+    events = layout.read_lineage_events(Path(results.path) / layout.LINEAGE_LOG)
     if trial == "best":
         best = results.best()
         if best is None:
