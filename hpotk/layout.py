@@ -49,7 +49,9 @@ TUNE_ERROR = "error.txt"
 STUDY_JSON = "study.json"  # the study, its runs and outputs
 STUDY_SUMMARY_JSON = "summary.json"
 STUDY_SUMMARY_MD = "summary.md"
+STUDY_SUMMARY_CSV = "summary.csv"
 STUDY_CURVES = "curves.csv"
+STUDY_FIGURE = "tts.png"  # time to solution
 
 # -- Slurm ----------------------------------------------------------------------------------
 # every node of an hpotk Slurm job gives its Ray a resource named so, with its Slurm node name:

@@ -5,10 +5,10 @@ then renamed: two job-array elements may aggregate at once)."""
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
+from hpotk import layout
 from hpotk.study._format import number_text, rounded, sd_text
 from hpotk.study.aggregation import StudySummary
 from hpotk.study.spec import BANDS
@@ -30,13 +30,13 @@ def write_outputs(summary: StudySummary, out_dir: Path, *, note: str = "") -> li
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     comment = f"# {note}\n" if note else ""
-    curves = out_dir / "curves.csv"
-    _atomic_text(curves, comment + pd.DataFrame(_curve_rows(summary)).to_csv(index=False))
-    table = out_dir / "summary.csv"
-    _atomic_text(table, comment + pd.DataFrame(summary.table()).to_csv(index=False))
-    markdown = out_dir / "summary.md"
-    _atomic_text(markdown, _markdown(summary, note))
-    figure = out_dir / "tts.png"
+    curves = out_dir / layout.STUDY_CURVES
+    layout.atomic_write(curves, comment + pd.DataFrame(_curve_rows(summary)).to_csv(index=False))
+    table = out_dir / layout.STUDY_SUMMARY_CSV
+    layout.atomic_write(table, comment + pd.DataFrame(summary.table()).to_csv(index=False))
+    markdown = out_dir / layout.STUDY_SUMMARY_MD
+    layout.atomic_write(markdown, _markdown(summary, note))
+    figure = out_dir / layout.STUDY_FIGURE
     plot(summary, figure, note=note)
     return [curves, table, markdown, figure]
 
@@ -57,12 +57,6 @@ def _curve_rows(summary: StudySummary) -> list[dict[str, Any]]:
                          "band_low": rounded(s.low[i], 6), "band_high": rounded(s.high[i], 6),
                          "trials_finished": rounded(s.finished_mean[i], 2)})
     return rows
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def _markdown(summary: StudySummary, note: str) -> str:

@@ -5,13 +5,13 @@ outputs of the complete runs (`report`)."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpotk import layout
 from hpotk.errors import HpotkError
 from hpotk.study.aggregation import StudySummary, aggregate
 from hpotk.study.outputs import write_outputs
@@ -166,11 +166,8 @@ def write_study_json(study: Study, outputs: Sequence[Path] = ()) -> Path:
                   "status": _run_status(r) or "not started"} for r in study.runs],
         "outputs": [str(p) for p in outputs],
     }
-    path = study.results_dir / STUDY_FILE
-    tmp = path.with_name(f"{STUDY_FILE}.{os.getpid()}.tmp")  # job-array elements write it too
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    tmp.replace(path)
-    return path
+    # job-array elements write it too: each whole, the last one wins
+    return layout.write_json(study.results_dir / STUDY_FILE, doc)
 
 
 def report(study: Study, *, log: Any = print) -> tuple[StudySummary, list[Path]]:

@@ -16,11 +16,12 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
+from hpotk import layout
 from hpotk._config import Strict, config_error
 from hpotk.errors import ConfigError
 from hpotk.study._format import duration_text
 
-STUDY_FILE = "study.json"
+STUDY_FILE = layout.STUDY_JSON
 #: budget.trials of every run when the study does not give it: enough that the time budget binds
 DEFAULT_TRIALS = 1000
 BANDS = {"ci": "mean ± 95% CI", "iqr": "median, interquartile range"}
@@ -153,8 +154,9 @@ class Study:
         lines.append(f"total: {duration_text(total)} of running ({len(self.runs)} x "
                      f"{self.time_s:g} s), plus start-up and data preparation before the first "
                      f"run")
-        lines.append(f"outputs: {self.results_dir}/ (curves.csv, summary.csv, summary.md, "
-                     f"tts.png, {STUDY_FILE})")
+        names = (layout.STUDY_CURVES, layout.STUDY_SUMMARY_CSV, layout.STUDY_SUMMARY_MD,
+                 layout.STUDY_FIGURE, STUDY_FILE)
+        lines.append(f"outputs: {self.results_dir}/ ({', '.join(names)})")
         return "\n".join(lines)
 
 
