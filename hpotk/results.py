@@ -26,15 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpotk import layout
 from hpotk._plain import plain
 from hpotk.errors import HpotkError
 
-HISTORY_LOG = "history.jsonl"
-FINISHED_LOG = "finished.jsonl"
-HISTORY_CSV = "history.csv"
-TRIALS_CSV = "trials.csv"
-STATE_FILE = "hpotk.json"
-PLAN_TEXT = "plan.txt"
+HISTORY_LOG = layout.HISTORY_LOG
+FINISHED_LOG = layout.FINISHED_LOG
+HISTORY_CSV = layout.HISTORY_CSV
+TRIALS_CSV = layout.TRIALS_CSV
+STATE_FILE = layout.STATE
+PLAN_TEXT = layout.PLAN_TEXT
 
 #: trial statuses: the five a finished trial can have, and the two of one that has not ended
 STATUSES = ("COMPLETED", "STOPPED", "EARLY_STOPPED", "TIMEOUT", "ERROR", "RUNNING", "UNFINISHED")
@@ -164,7 +165,7 @@ def load(path: str | Path) -> Results:
     if state is None:
         raise HpotkError(f"{directory} holds no hpotk experiment (no {STATE_FILE}); give the "
                          f"directory `hpotk run` wrote, e.g. results/<name>")
-    experiment = _read_json(directory / "experiment.json") or {}
+    experiment = _read_json(directory / layout.EXPERIMENT) or {}
     meta = _meta(directory, state, experiment)
     started = float(meta.get("started") or 0.0)
     now = time.time()
@@ -467,30 +468,13 @@ def _history_from_ray(directory: Path, started: float) -> Any:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
+    return layout.read_json_object(path)
 
 
 def _read_jsonl(path: Path, events_only: bool = False) -> list[dict[str, Any]]:
-    try:
-        text = Path(path).read_text()
-    except OSError:
-        return []
-    out = []
-    for line in text.splitlines():
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError:  # a line cut off by a kill, or being written
-            continue
-        if not isinstance(item, dict):
-            continue
-        if events_only and item.get("event") == "result":
-            continue
-        out.append(item)
-    return out
+    """A live log's lines (`hpotk.layout.read_jsonl`); ``events_only``: without results."""
+    return [item for item in layout.iter_jsonl(path)
+            if not (events_only and item.get("event") == "result")]
 
 
 def _max_time(history: Any, started: float) -> float | None:

@@ -3,7 +3,6 @@ and history.csv, written from Tune's ResultGrid and hpotk's live logs."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -13,7 +12,7 @@ from hpotk import layout
 from hpotk._plain import plain
 from hpotk.experiment import Experiment
 
-HISTORY_CSV = "history.csv"
+HISTORY_CSV = layout.HISTORY_CSV
 
 
 def _bookkeeping() -> frozenset[str]:
@@ -214,7 +213,8 @@ def write_summary(exp: Experiment, rows: list[dict[str, Any]],
     import pandas as pd
 
     frame = pd.DataFrame(rows)
-    frame.to_csv(results_dir / "trials.csv", index=False)
+    layout.write_csv(results_dir / layout.TRIALS_CSV, frame)  # whole or not at all: a kill
+    # during the write leaves the previous summary
     write_history(results_dir)
     metric, mode = exp.metric.name, exp.metric.mode
     scored = [r for r in rows if r.get(f"best_{metric}") is not None]
@@ -225,7 +225,7 @@ def write_summary(exp: Experiment, rows: list[dict[str, Any]],
                                                                              key=lambda r: r[key])
     config = {k[len("config/"):]: v for k, v in best_row.items() if k.startswith("config/")}
     config = {k: plain(v) for k, v in config.items()}
-    retrain = results_dir / "retrain.yaml"
+    retrain = results_dir / layout.RETRAIN_YAML
     _write_retrain(exp, config, best_row, retrain)
     best = {
         "name": exp.name,
@@ -244,7 +244,7 @@ def write_summary(exp: Experiment, rows: list[dict[str, Any]],
         "retrain": f"hpotk run {retrain}",
         "n_trials": len(rows),
     }
-    (results_dir / "best.json").write_text(json.dumps(best, indent=2, default=str))
+    layout.write_json(results_dir / layout.BEST_JSON, best)
     return best
 
 
@@ -257,9 +257,7 @@ def write_history(results_dir: Path) -> Path | None:
     if frame is None:
         return None
     path = results_dir / HISTORY_CSV
-    tmp = path.with_suffix(".csv.tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
+    layout.write_csv(path, frame)
     return path
 
 
@@ -286,11 +284,8 @@ def _write_retrain(exp: Experiment, config: dict[str, Any], best_row: dict[str, 
             header += fit_for_retrain(exp, best_row, doc)
         except Exception as exc:  # a failed fit must not cost the run its summary
             header += f"# (no lr schedule fitted to its PBT lineage: {exc})\n"
-    path.write_text(header + yaml.safe_dump(doc, sort_keys=False))
+    layout.atomic_write(path, header + yaml.safe_dump(doc, sort_keys=False))
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+    return layout.read_json_object(path)

@@ -16,7 +16,6 @@ two-panel figure ``schedule.png`` (`hpotk.reporting.pbt_schedule`).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,7 +142,7 @@ def _finite(value: float) -> float | None:
 def write_json(analysis: Analysis) -> Path:
     """`schedule_doc` into ``<results>/schedule.json``."""
     path = Path(analysis.results.path) / layout.SCHEDULE_JSON
-    path.write_text(json.dumps(schedule_doc(analysis), indent=2, default=str) + "\n")
+    layout.write_json(path, schedule_doc(analysis))
     return path
 
 

@@ -41,7 +41,7 @@ def update_retrain(analysis: Analysis) -> Path | None:
     doc = retrain_with_schedule(doc, analysis.best, analysis.param)
     note = (f"# The lr follows the schedule hpotk schedule fitted to trial "
             f"{analysis.lineage.trial_id}'s PBT lineage: {analysis.best.torch}\n")
-    path.write_text(header + note + yaml.safe_dump(doc, sort_keys=False))
+    layout.atomic_write(path, header + note + yaml.safe_dump(doc, sort_keys=False))
     return path
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpotk import layout
 from hpotk.reporting import (
     common,
     curves,
@@ -85,7 +86,7 @@ def write(res: Any, out: Path) -> ReportFiles:
     matplotlib.use("Agg", force=False)
     out.mkdir(parents=True, exist_ok=True)
     specs = figures(res)
-    files = ReportFiles(out / "index.html")
+    files = ReportFiles(out / layout.REPORT_PAGE)
     sections = []
     for spec in specs:
         fig = spec.png()
@@ -93,7 +94,7 @@ def write(res: Any, out: Path) -> ReportFiles:
         fig.savefig(path, dpi=100)
         files.pngs.append(path)
         sections.append(_figure_section(spec, spec.interactive(), path.name))
-    files.index.write_text(page(res, sections, specs))
+    layout.atomic_write(files.index, page(res, sections, specs))
     return files
 
 

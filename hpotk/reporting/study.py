@@ -4,15 +4,15 @@
 from __future__ import annotations
 
 import html
-import json
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
+from hpotk import layout
 from hpotk.errors import HpotkError
 
-STUDY_FILE = "study.json"
+STUDY_FILE = layout.STUDY_JSON
 IMAGES = (".png", ".svg", ".jpg", ".jpeg")
 
 
@@ -36,13 +36,12 @@ def write(directory: Path, out: Path) -> Any:
     from hpotk.reporting import page
     from hpotk.reporting.page import ReportFiles
 
-    try:
-        doc = json.loads((directory / STUDY_FILE).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise HpotkError(f"{directory / STUDY_FILE} is not readable JSON ({exc}); run "
-                         f"`hpotk study` again to rewrite it") from None
+    doc = layout.read_json_object(directory / STUDY_FILE)
+    if doc is None:
+        raise HpotkError(f"{directory / STUDY_FILE} is missing or not readable JSON; run "
+                         f"`hpotk study` again to rewrite it")
     out.mkdir(parents=True, exist_ok=True)
-    files = ReportFiles(out / "index.html")
+    files = ReportFiles(out / layout.REPORT_PAGE)
     name = str(doc.get("name") or directory.name)
     figures, texts = [], []
     for item in doc.get("outputs") or []:
@@ -74,14 +73,14 @@ def write(directory: Path, out: Path) -> Any:
                 res = results.load(run_dir)
                 page.write(res, run_dir / "report")
                 status = res.status
-                target = Path(_relative(run_dir / "report" / "index.html", out))
+                target = Path(_relative(run_dir / layout.REPORT_DIR / layout.REPORT_PAGE, out))
                 link = f'<a class="run-report" href="{html.escape(target.as_posix())}">report</a>'
             except HpotkError as exc:
                 link = html.escape(f"no report: {exc}")
         rows.append(f"<tr><td>{label}</td><td>{seed}</td><td>{html.escape(status)}</td>"
                     f"<td>{link}</td></tr>")
     made = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
-    files.index.write_text(f"""<!DOCTYPE html>
+    layout.atomic_write(files.index, f"""<!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"><title>hpotk study: {html.escape(name)}</title>
 <style>{page.STYLE} img {{ max-width: 100%; }}</style></head>

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
+from hpotk import layout
 from hpotk.reporting import common
 
 #: columns of the trials table that are bookkeeping, not results
@@ -79,18 +79,15 @@ def errors_table(res: Any, k: int = 10) -> Table:
 
 def retrain_command(res: Any) -> str:
     """How to train the best config again: best.json's ``retrain``, else retrain.yaml's run."""
-    best_file = res.path / "best.json"
+    best_file = res.path / layout.BEST_JSON
     if res.status != "running" and best_file.exists():
-        try:
-            command = json.loads(best_file.read_text()).get("retrain")
-        except (OSError, json.JSONDecodeError):
-            command = None
+        command = (layout.read_json_object(best_file) or {}).get("retrain")
         if command:
             return str(command)
-    if (res.path / "retrain.yaml").exists():
-        return f"hpotk run {res.path / 'retrain.yaml'}"
+    if (res.path / layout.RETRAIN_YAML).exists():
+        return f"hpotk run {res.path / layout.RETRAIN_YAML}"
     if res.status == "running":
-        return (f"(written when the experiment ends: hpotk run {res.path / 'retrain.yaml'}; "
+        return (f"(written when the experiment ends: hpotk run {res.path / layout.RETRAIN_YAML}; "
                 f"`hpotk best {res.path}` shows the best trial so far)")
     if res.best() is None:
         return f"(no retrain.yaml in {res.path}: no trial reported {res.metric})"
