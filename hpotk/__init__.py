@@ -5,6 +5,14 @@ The Python API (`hpotk.api`): ``hpotk.load(path, overrides=[...])``, ``hpotk.run
 
 Importing hpotk is cheap: Ray, torch and friends are imported inside the functions that use them,
 and the API's names are imported on first use.
+
+The package's layers, top to bottom (a module imports only from layers below it; the
+import-linter contracts in pyproject.toml check it): the CLI and the Python API; the workflows
+(`slurm`, `replay`, `study`, `pbt`, `reporting`); running an experiment (`runner`, `summary`,
+the Tune callbacks, `recovery`, `state`); the plan and the spec (`plan`, `experiment`); the
+results (`results`); the building blocks (`schedulers`, `searchers`, `trainables`, `space`,
+`data`, `models`, `metrics`, `lr_schedule`); and the base (`layout`, the one owner of the
+results-directory format; `_config`; `errors`). See docs/development.md.
 """
 
 from __future__ import annotations

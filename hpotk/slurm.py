@@ -2,7 +2,7 @@
 helpers that script calls on the cluster (``python -m hpotk.slurm results-dir | wait-nodes``).
 
 The batch script itself (slurm/submit.sbatch, start-head.sh, start-worker.sh, lib.sh) starts one
-Ray cluster per job; see the README section "Running on Slurm".
+Ray cluster per job; see docs/slurm.md.
 """
 
 from __future__ import annotations

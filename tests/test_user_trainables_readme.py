@@ -1,5 +1,6 @@
-"""The README's "Your own code" example runs as shown: its train.py and my_experiment.yaml
-written side by side, `hpotk run my_experiment.yaml`, then its Python block."""
+"""The user guide's "Your own code" example (docs/your-code.md) runs as shown: its train.py and
+my_experiment.yaml written side by side, `hpotk run my_experiment.yaml`, then its Python
+block."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ pytestmark = pytest.mark.e2e
 
 
 def section_blocks() -> dict[str, str]:
-    """The section's code blocks by language (the first of each), from the README."""
-    text = (REPO / "README.md").read_text()
-    section = text.split("\n## Your own code\n", 1)[1].split("\n## ", 1)[0]
+    """The section's code blocks by language (the first of each), from the page."""
+    text = (REPO / "docs" / "your-code.md").read_text()
+    section = text.split("\n## Ray Tune code as it is", 1)[1].split("\n## ", 1)[0]
     blocks: dict[str, str] = {}
     for language, body in re.findall(r"```(\w*)\n(.*?)```", section, flags=re.S):
         blocks.setdefault(language or "shell", body)
@@ -36,11 +37,11 @@ def test_the_readme_example_runs_as_shown(hpotk_cli, tmp_path, monkeypatch):
     assert code == 0, out + err
     assert "best trial" in out
 
-    python = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text()
-                        .split("\n### From Python\n", 1)[1], flags=re.S)[0]
+    python = re.findall(r"```python\n(.*?)```", (REPO / "docs" / "your-code.md").read_text()
+                        .split("\n## From Python\n", 1)[1], flags=re.S)[0]
     printed: list[tuple] = []
     namespace = {"print": lambda *args: printed.append(args)}
-    exec(compile(python, "README.md (From Python)", "exec"), namespace)
+    exec(compile(python, "docs/your-code.md (From Python)", "exec"), namespace)
     assert namespace["outcome"].status == "complete"
     assert len(namespace["results"].trials) == 2
     assert type(namespace["tuner"]).__name__ == "Tuner"

@@ -165,7 +165,7 @@ def _import_dragonfly():
 
             raise HpotkError(
                 f"the bo searcher needs dragonfly-opt ({e}); install it with "
-                "`python tools/install_dragonfly.py` (see README)"
+                "`python tools/install_dragonfly.py` (see docs/development.md)"
             ) from e
     return load_config, CPFunctionCaller, CPGPBandit, get_all_cp_gp_bandit_args, load_options
 

@@ -49,7 +49,7 @@ class StudyBudget(_Strict):
 
 
 class StudySpec(_Strict):
-    """A study file (see README: Time-to-solution studies)."""
+    """A study file (see docs/studies.md)."""
 
     name: str
     experiment: str
