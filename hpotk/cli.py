@@ -412,7 +412,7 @@ def _plan_study(args: argparse.Namespace) -> int:
 
 def cmd_study(args: argparse.Namespace) -> int:
     from hpotk import plan as planning
-    from hpotk.study import load_study, report, run_study
+    from hpotk.study import load_study, run_study, summarise
 
     study = load_study(args.study, args.overrides)
     table = args.replay or study.spec.replay
@@ -426,7 +426,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         replay_study(study, table)
         return 0
     if args.report_only:
-        report(study)
+        summarise(study)
         return 0
     for run in study.runs:  # every run is valid before the first one starts
         planning.make_plan(run.experiment)

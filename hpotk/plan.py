@@ -23,14 +23,14 @@ class Plan:
     experiment: Experiment
     space: Any  # hpotk.space.param.Space
     search: Any  # hpotk.searchers.SearchPlan
-    schedule: Any  # hpotk.schedulers.SchedulePlan
+    scheduler_plan: Any  # hpotk.schedulers.SchedulerPlan
     expected_trials: int
     search_concurrency: int = 1  # live trials the searcher may have: budget.concurrent, or the
     # whole population under a scheduler that multiplexes it (pbt, hyperband)
 
     @property
     def scheduler_info(self) -> dict[str, Any]:
-        return self.schedule.info
+        return self.scheduler_plan.info
 
     def describe(self) -> dict[str, Any]:
         exp = self.experiment
@@ -158,29 +158,29 @@ def _make_plan(exp: Experiment) -> Plan:
         concurrent=exp.budget.trials if population else exp.budget.concurrent,
     )
     search = searchers.make(exp.strategy.searcher.name, search_ctx, exp.strategy.searcher.options)
-    schedule = schedulers.plan(exp.strategy.scheduler.name, _schedule_context(exp, space),
-                               exp.strategy.scheduler.options)
-    _check_checkpointing(exp, schedule)
+    scheduler_plan = schedulers.plan(exp.strategy.scheduler.name,
+                                     _scheduler_context(exp, space), exp.strategy.scheduler.options)
+    _check_checkpointing(exp, scheduler_plan)
     expected = search.num_samples * _grid_size(search.param_space)
-    return Plan(exp, space, search, schedule, expected, search_ctx.concurrent)
+    return Plan(exp, space, search, scheduler_plan, expected, search_ctx.concurrent)
 
 
-def _check_checkpointing(exp: Experiment, schedule: Any) -> None:
+def _check_checkpointing(exp: Experiment, scheduler_plan: Any) -> None:
     """A command trainable checkpoints only if its script can: refuse what needs it otherwise."""
     if not isinstance(exp.trainable, dict):
         return
     from hpotk.trainables.command import refuse_without_checkpoints
 
-    if schedule.needs_checkpoints:
+    if scheduler_plan.needs_checkpoints:
         refuse_without_checkpoints(exp.trainable, f"strategy.scheduler {exp.strategy.scheduler.name}")
     elif exp.checkpoint.every or exp.checkpoint.at_end:
         refuse_without_checkpoints(exp.trainable, "checkpoint.every / checkpoint.at_end")
 
 
-def _schedule_context(exp: Experiment, space: Any) -> Any:
+def _scheduler_context(exp: Experiment, space: Any) -> Any:
     from hpotk import schedulers
 
-    return schedulers.ScheduleContext(
+    return schedulers.SchedulerContext(
         space=space, metric=exp.metric.name, mode=exp.metric.mode, max_t=exp.budget.max_t,
         trials=exp.budget.trials, seed=exp.seed, searcher=exp.strategy.searcher.name,
         concurrent=exp.budget.concurrent,

@@ -302,13 +302,13 @@ def _new_tuner(exp: Experiment, plan: Plan, trainable: Any, verbose: int, stoppe
     if isinstance(search_alg, Searcher):
         search_alg = ConcurrencyLimiter(search_alg, max_concurrent=plan.search_concurrency)
     checkpoint_every = exp.checkpoint.every
-    if checkpoint_every == 0 and plan.schedule.checkpoint_every:
-        checkpoint_every = plan.schedule.checkpoint_every
+    if checkpoint_every == 0 and plan.scheduler_plan.checkpoint_every:
+        checkpoint_every = plan.scheduler_plan.checkpoint_every
     if trainables.checkpoints_itself(exp.trainable):
         checkpoint_every = 0  # it checkpoints itself, through ray.tune.report(checkpoint=...)
     tune_config = tune.TuneConfig(
         metric=exp.metric.name, mode=exp.metric.mode, search_alg=search_alg,
-        scheduler=plan.schedule.scheduler, num_samples=plan.search.num_samples,
+        scheduler=plan.scheduler_plan.scheduler, num_samples=plan.search.num_samples,
         time_budget_s=exp.budget.time_s,
         reuse_actors=trainables.reuses_actors(exp.trainable, exp.reuse_actors),
         trial_dirname_creator=_trial_dirname,

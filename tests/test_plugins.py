@@ -142,10 +142,10 @@ def test_plugins_from_an_experiment_are_built_with_their_options():
     exp = experiment.validate(doc({"name": "tests.test_plugins:make_scheduler", "grace": 2},
                                   {"name": "tests.test_plugins:RandomSearcher", "seed": 5}))
     plan = runner.make_plan(exp)
-    assert isinstance(plan.schedule.scheduler, StopLaggards)
-    assert plan.schedule.scheduler.grace == 2
-    assert plan.schedule.info["summary"] == "stops laggards after 2 iterations"
-    assert not plan.schedule.needs_checkpoints
+    assert isinstance(plan.scheduler_plan.scheduler, StopLaggards)
+    assert plan.scheduler_plan.scheduler.grace == 2
+    assert plan.scheduler_plan.info["summary"] == "stops laggards after 2 iterations"
+    assert not plan.scheduler_plan.needs_checkpoints
     assert isinstance(plan.search.search_alg, RandomSearcher)
     assert isinstance(plan.search.param_space["lr"], Domain)  # Tune hands it the space
 

@@ -364,7 +364,7 @@ def build_scheduler(table: Table, strategy: Strategy, seed: int) -> Any:
                                  choices=tuple(p["choices"]) if p.get("choices") else None,
                                  role=p.get("role") or "algorithm")
         space = Space(params=params)
-    ctx = schedulers.ScheduleContext(
+    ctx = schedulers.SchedulerContext(
         space=space, metric=table.metric, mode=table.mode,
         max_t=min(strategy.max_t or table.max_t, table.max_t),
         trials=strategy.trials or len(table.trials), seed=seed, searcher=strategy.searcher,

@@ -1,6 +1,6 @@
 """Schedulers: when to stop, pause or perturb a trial. One module per policy, reached by name.
 
-Each module defines ``build(ctx: ScheduleContext, **options) -> ray.tune.schedulers.TrialScheduler``
+Each module defines ``build(ctx: SchedulerContext, **options) -> ray.tune.schedulers.TrialScheduler``
 and ``describe(ctx, **options) -> dict`` for `hpotk plan` (rungs, brackets, the stopping rule).
 Options are the keys of ``strategy.scheduler`` besides ``name``; unknown ones are refused with
 `hpotk.options.check_options`. Metric and mode reach the scheduler through the TuneConfig (Ray's
@@ -54,7 +54,7 @@ SCHEDULERS = Registry(
 
 
 @dataclass
-class ScheduleContext:
+class SchedulerContext:
     """What a scheduler may know about the experiment.
 
     ``searcher`` is the name of the searcher paired with the scheduler, when known: pbt refuses
@@ -75,7 +75,7 @@ class ScheduleContext:
 
 
 @dataclass
-class SchedulePlan:
+class SchedulerPlan:
     """A built scheduler with what the runner must know about it.
 
     Attributes:
@@ -95,7 +95,12 @@ class SchedulePlan:
         return self.checkpoint_every is not None
 
 
-def make(name: str, ctx: ScheduleContext, options: dict[str, Any] | None = None) -> Any:
+# the names plug-ins written for earlier releases import ("schedule" now means an lr schedule only)
+ScheduleContext = SchedulerContext
+SchedulePlan = SchedulerPlan
+
+
+def make(name: str, ctx: SchedulerContext, options: dict[str, Any] | None = None) -> Any:
     """The Ray scheduler ``name`` built with ``options`` (ConfigError for bad ones)."""
     build = SCHEDULERS.resolve(name, ctx.path)
     if SCHEDULERS.is_plugin(name):
@@ -103,10 +108,10 @@ def make(name: str, ctx: ScheduleContext, options: dict[str, Any] | None = None)
     return build(ctx, **(options or {}))
 
 
-def plan(name: str, ctx: ScheduleContext, options: dict[str, Any] | None = None) -> SchedulePlan:
+def plan(name: str, ctx: SchedulerContext, options: dict[str, Any] | None = None) -> SchedulerPlan:
     """Build and check the scheduler once, with its description and checkpoint needs."""
     scheduler = make(name, ctx, options)
-    return SchedulePlan(name, scheduler, describe(name, ctx, options),
+    return SchedulerPlan(name, scheduler, describe(name, ctx, options),
                         checkpoint_every(name, ctx, options))
 
 
@@ -114,7 +119,7 @@ def _module(name: str, path: str = "") -> ModuleType:
     return SCHEDULERS.module_of(name, path)  # ConfigError listing the choices for a bad name
 
 
-def describe(name: str, ctx: ScheduleContext, options: dict[str, Any] | None = None) -> dict:
+def describe(name: str, ctx: SchedulerContext, options: dict[str, Any] | None = None) -> dict:
     """The scheduler's plan for `hpotk plan`; ``{"scheduler": name}`` if it has none."""
     module = _module(name, ctx.path)
     info: dict[str, Any] = {"scheduler": name}
@@ -123,7 +128,7 @@ def describe(name: str, ctx: ScheduleContext, options: dict[str, Any] | None = N
     return info
 
 
-def checkpoint_every(name: str, ctx: ScheduleContext,
+def checkpoint_every(name: str, ctx: SchedulerContext,
                      options: dict[str, Any] | None = None) -> int | None:
     """How often trials under scheduler ``name`` must checkpoint; None if they need not."""
     module = _module(name, ctx.path)

@@ -11,14 +11,14 @@ import math
 from typing import Any
 
 from hpotk.errors import ConfigError
-from hpotk.schedulers import ScheduleContext
+from hpotk.schedulers import SchedulerContext
 from hpotk.schedulers.asha import OPTIONS as ASHA_OPTIONS
 from hpotk.schedulers.asha import bracket_plan, rung_count, settings
 
 OPTIONS = {**ASHA_OPTIONS, "brackets": int}
 
 
-def _settings(ctx: ScheduleContext, options: dict[str, Any]) -> dict[str, Any]:
+def _settings(ctx: SchedulerContext, options: dict[str, Any]) -> dict[str, Any]:
     s = settings(ctx, options, OPTIONS, defaults={"brackets": 3})
     most = rung_count(s["grace_period"], s["reduction_factor"], s["max_t"])
     if not 1 <= s["brackets"] <= max(most, 1):
@@ -30,7 +30,7 @@ def _settings(ctx: ScheduleContext, options: dict[str, Any]) -> dict[str, Any]:
     return s
 
 
-def build(ctx: ScheduleContext, **options: Any) -> Any:
+def build(ctx: SchedulerContext, **options: Any) -> Any:
     from ray.tune.schedulers import AsyncHyperBandScheduler
 
     s = _settings(ctx, options)
@@ -45,7 +45,7 @@ def bracket_probabilities(grace_period: int, reduction_factor: float, max_t: int
     return [w / sum(weights) for w in weights]
 
 
-def describe(ctx: ScheduleContext, **options: Any) -> dict:
+def describe(ctx: SchedulerContext, **options: Any) -> dict:
     s = _settings(ctx, options)
     g, eta, max_t = s["grace_period"], s["reduction_factor"], s["max_t"]
     probs = bracket_probabilities(g, eta, max_t, s["brackets"])

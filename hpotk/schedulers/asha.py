@@ -13,13 +13,13 @@ from typing import Any
 
 from hpotk.errors import ConfigError
 from hpotk.options import check_options
-from hpotk.schedulers import ScheduleContext
+from hpotk.schedulers import SchedulerContext
 
 OPTIONS = {"grace_period": int, "reduction_factor": (int, float), "max_t": int,
            "stop_last_trials": bool}
 
 
-def settings(ctx: ScheduleContext, options: dict[str, Any], allowed: dict | None = None,
+def settings(ctx: SchedulerContext, options: dict[str, Any], allowed: dict | None = None,
              defaults: dict | None = None) -> dict[str, Any]:
     """Checked settings of an async successive-halving scheduler (asha, ahb)."""
     check_options(options, allowed or OPTIONS, ctx.path)
@@ -37,7 +37,7 @@ def settings(ctx: ScheduleContext, options: dict[str, Any], allowed: dict | None
     return s
 
 
-def build(ctx: ScheduleContext, **options: Any) -> Any:
+def build(ctx: SchedulerContext, **options: Any) -> Any:
     from ray.tune.schedulers import AsyncHyperBandScheduler
 
     s = settings(ctx, options)
@@ -74,7 +74,7 @@ def bracket_plan(trials: float, grace_period: int, reduction_factor: float, max_
             for i, t in enumerate(levels)]
 
 
-def describe(ctx: ScheduleContext, **options: Any) -> dict:
+def describe(ctx: SchedulerContext, **options: Any) -> dict:
     s = settings(ctx, options)
     eta = s["reduction_factor"]
     return {

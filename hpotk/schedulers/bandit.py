@@ -24,7 +24,7 @@ from typing import Any
 
 from hpotk.errors import ConfigError
 from hpotk.options import check_options
-from hpotk.schedulers import ScheduleContext
+from hpotk.schedulers import SchedulerContext
 from hpotk.schedulers.early_termination import (
     INTERVAL_OPTIONS,
     WORST,
@@ -69,7 +69,7 @@ class BanditPolicy(IntervalPolicy):
         return value < limit if self._mode == "max" else value > limit
 
 
-def _settings(ctx: ScheduleContext, options: dict[str, Any]) -> dict[str, Any]:
+def _settings(ctx: SchedulerContext, options: dict[str, Any]) -> dict[str, Any]:
     check_options(options, OPTIONS, ctx.path)
     s: dict[str, Any] = interval_settings(ctx, options)
     factor, amount = options.get("slack_factor"), options.get("slack_amount")
@@ -86,11 +86,11 @@ def _settings(ctx: ScheduleContext, options: dict[str, Any]) -> dict[str, Any]:
     return s
 
 
-def build(ctx: ScheduleContext, **options: Any) -> BanditPolicy:
+def build(ctx: SchedulerContext, **options: Any) -> BanditPolicy:
     return BanditPolicy(time_attr=ctx.time_attr, **_settings(ctx, options))
 
 
-def describe(ctx: ScheduleContext, **options: Any) -> dict:
+def describe(ctx: SchedulerContext, **options: Any) -> dict:
     s = _settings(ctx, options)
     if s["slack_factor"] is not None:
         f = s["slack_factor"]

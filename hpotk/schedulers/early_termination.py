@@ -25,13 +25,13 @@ from ray.tune.result import DEFAULT_METRIC
 from ray.tune.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
 
 from hpotk.errors import ConfigError
-from hpotk.schedulers import ScheduleContext
+from hpotk.schedulers import SchedulerContext
 
 INTERVAL_OPTIONS = {"evaluation_interval": int, "delay_evaluation": int}
 WORST = -math.inf
 
 
-def interval_settings(ctx: ScheduleContext, options: dict[str, Any]) -> dict[str, int]:
+def interval_settings(ctx: SchedulerContext, options: dict[str, Any]) -> dict[str, int]:
     """``evaluation_interval`` (>= 0, 0 means 1) and ``delay_evaluation`` (>= 0), checked."""
     interval = options.get("evaluation_interval")
     delay = options.get("delay_evaluation")

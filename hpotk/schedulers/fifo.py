@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from hpotk.options import check_options
-from hpotk.schedulers import ScheduleContext
+from hpotk.schedulers import SchedulerContext
 
 
-def build(ctx: ScheduleContext, **options: Any) -> Any:
+def build(ctx: SchedulerContext, **options: Any) -> Any:
     from ray.tune.schedulers import FIFOScheduler
 
     check_options(options, {}, ctx.path)
     return FIFOScheduler()
 
 
-def describe(ctx: ScheduleContext, **options: Any) -> dict:
+def describe(ctx: SchedulerContext, **options: Any) -> dict:
     check_options(options, {}, ctx.path)
     return {"rungs": [], "summary": f"every trial runs to max_t={ctx.max_t}"}

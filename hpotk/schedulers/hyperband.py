@@ -14,13 +14,13 @@ from typing import Any
 
 from hpotk.errors import ConfigError
 from hpotk.options import check_options
-from hpotk.schedulers import ScheduleContext
+from hpotk.schedulers import SchedulerContext
 
 POPULATION = True  # every trial exists from the start (hpotk.schedulers.population)
 OPTIONS = {"reduction_factor": (int, float), "max_t": int, "stop_last_trials": bool}
 
 
-def _settings(ctx: ScheduleContext, options: dict[str, Any]) -> dict[str, Any]:
+def _settings(ctx: SchedulerContext, options: dict[str, Any]) -> dict[str, Any]:
     check_options(options, OPTIONS, ctx.path)
     s = {"reduction_factor": 3, "max_t": ctx.max_t, "stop_last_trials": True}
     s.update({k: v for k, v in options.items() if v is not None})
@@ -63,7 +63,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def build(ctx: ScheduleContext, **options: Any) -> Any:
+def build(ctx: SchedulerContext, **options: Any) -> Any:
     """A `HyperBand` (Ray's `HyperBandScheduler`, picklable, its brackets a population)."""
     from hpotk.schedulers.population import wants_population
 
@@ -72,7 +72,7 @@ def build(ctx: ScheduleContext, **options: Any) -> Any:
     return scheduler
 
 
-def checkpoint_every(ctx: ScheduleContext, **options: Any) -> int:
+def checkpoint_every(ctx: SchedulerContext, **options: Any) -> int:
     """Paused trials must resume where they stopped: a checkpoint at each pause (0: no more)."""
     _settings(ctx, options)
     return 0
@@ -109,7 +109,7 @@ def brackets(trials: int, reduction_factor: float, max_t: int) -> list[dict]:
     return plan
 
 
-def describe(ctx: ScheduleContext, **options: Any) -> dict:
+def describe(ctx: SchedulerContext, **options: Any) -> dict:
     s = _settings(ctx, options)
     eta = s["reduction_factor"]
     plan = brackets(ctx.trials, eta, s["max_t"])

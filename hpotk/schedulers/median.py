@@ -17,7 +17,7 @@ import statistics
 from typing import Any
 
 from hpotk.options import check_options
-from hpotk.schedulers import ScheduleContext
+from hpotk.schedulers import SchedulerContext
 from hpotk.schedulers.early_termination import (
     INTERVAL_OPTIONS,
     IntervalPolicy,
@@ -39,16 +39,16 @@ class MedianStoppingPolicy(IntervalPolicy):
         return self.history[trial_id].best_upto(t) < statistics.median(averages)
 
 
-def _settings(ctx: ScheduleContext, options: dict[str, Any]) -> dict[str, int]:
+def _settings(ctx: SchedulerContext, options: dict[str, Any]) -> dict[str, int]:
     check_options(options, OPTIONS, ctx.path)
     return interval_settings(ctx, options)
 
 
-def build(ctx: ScheduleContext, **options: Any) -> MedianStoppingPolicy:
+def build(ctx: SchedulerContext, **options: Any) -> MedianStoppingPolicy:
     return MedianStoppingPolicy(time_attr=ctx.time_attr, **_settings(ctx, options))
 
 
-def describe(ctx: ScheduleContext, **options: Any) -> dict:
+def describe(ctx: SchedulerContext, **options: Any) -> dict:
     s = _settings(ctx, options)
     return {"summary": f"median stopping {when(s)}: stop a trial whose best {ctx.metric} so far is "
                        f"worse than the median of all trials' running averages up to then"}

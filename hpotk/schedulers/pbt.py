@@ -48,7 +48,7 @@ from hpotk import layout
 from hpotk._plain import plain
 from hpotk.errors import ConfigError
 from hpotk.options import check_options
-from hpotk.schedulers import ScheduleContext
+from hpotk.schedulers import SchedulerContext
 from hpotk.schedulers.population import Population, wants_population
 from hpotk.schedulers.population import describe as describe_population
 from hpotk.space.param import Param
@@ -123,7 +123,7 @@ def mutations(params: list[Param]) -> dict[str, Any]:
     return out
 
 
-def _settings(ctx: ScheduleContext, options: dict[str, Any]) -> dict[str, Any]:
+def _settings(ctx: SchedulerContext, options: dict[str, Any]) -> dict[str, Any]:
     check_options(options, OPTIONS, ctx.path)
     s = {"perturbation_interval": max(1, ctx.max_t // 4), "burn_in_period": 0, "quantile": 0.25,
          "resample_probability": 0.25, "perturbation_factors": (1.2, 0.8), "synch": False,
@@ -155,7 +155,7 @@ def _settings(ctx: ScheduleContext, options: dict[str, Any]) -> dict[str, Any]:
     return s
 
 
-def _check_space(ctx: ScheduleContext) -> None:
+def _check_space(ctx: SchedulerContext) -> None:
     model = ctx.space.model_params()
     if model:
         names = ", ".join(repr(p.name) for p in model)
@@ -303,7 +303,7 @@ def _number(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def build(ctx: ScheduleContext, **options: Any) -> PBT:
+def build(ctx: SchedulerContext, **options: Any) -> PBT:
     s = _settings(ctx, options)
     params = ctx.space.algorithm_params()
     scheduler = PBT(
@@ -323,12 +323,12 @@ def build(ctx: ScheduleContext, **options: Any) -> PBT:
     return scheduler
 
 
-def checkpoint_every(ctx: ScheduleContext, **options: Any) -> int:
+def checkpoint_every(ctx: SchedulerContext, **options: Any) -> int:
     """Trials checkpoint once per perturbation interval: exploit loads the donor's latest."""
     return int(_settings(ctx, options)["perturbation_interval"])
 
 
-def describe(ctx: ScheduleContext, **options: Any) -> dict:
+def describe(ctx: SchedulerContext, **options: Any) -> dict:
     s = _settings(ctx, options)
     factors = "/".join(f"x{f:g}" for f in s["perturbation_factors"])
     how = {}

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpotk.schedulers import ScheduleContext
+from hpotk.schedulers import SchedulerContext
 
 
 class Population:
@@ -78,12 +78,12 @@ def _has_trained(trial: Any) -> bool:
     return bool(trial.run_metadata.last_result.get("training_iteration"))
 
 
-def wants_population(ctx: ScheduleContext) -> bool:
+def wants_population(ctx: SchedulerContext) -> bool:
     """Whether the population is larger than the slots (else there is nothing to multiplex)."""
     return bool(ctx.concurrent) and ctx.trials > int(ctx.concurrent or 0)
 
 
-def describe(ctx: ScheduleContext, pause_at: str) -> str:
+def describe(ctx: SchedulerContext, pause_at: str) -> str:
     """`hpotk plan`'s line: how the population shares its slots."""
     if not wants_population(ctx):
         return f"a population of {ctx.trials}, all training at once"

@@ -21,7 +21,7 @@ from typing import Any
 
 from hpotk.errors import ConfigError
 from hpotk.options import check_options
-from hpotk.schedulers import ScheduleContext
+from hpotk.schedulers import SchedulerContext
 from hpotk.schedulers.early_termination import (
     INTERVAL_OPTIONS,
     IntervalPolicy,
@@ -51,7 +51,7 @@ class TruncationSelectionPolicy(IntervalPolicy):
         return no_better <= cut
 
 
-def _settings(ctx: ScheduleContext, options: dict[str, Any]) -> dict[str, Any]:
+def _settings(ctx: SchedulerContext, options: dict[str, Any]) -> dict[str, Any]:
     check_options(options, OPTIONS, ctx.path)
     s: dict[str, Any] = interval_settings(ctx, options)
     pct = options.get("truncation_percentage")
@@ -67,11 +67,11 @@ def _settings(ctx: ScheduleContext, options: dict[str, Any]) -> dict[str, Any]:
     return s
 
 
-def build(ctx: ScheduleContext, **options: Any) -> TruncationSelectionPolicy:
+def build(ctx: SchedulerContext, **options: Any) -> TruncationSelectionPolicy:
     return TruncationSelectionPolicy(time_attr=ctx.time_attr, **_settings(ctx, options))
 
 
-def describe(ctx: ScheduleContext, **options: Any) -> dict:
+def describe(ctx: SchedulerContext, **options: Any) -> dict:
     s = _settings(ctx, options)
     who = "running trials" if s["exclude_finished_jobs"] else "trials (finished ones included)"
     return {"summary": f"truncation selection {when(s)}: stop a trial whose {ctx.metric} there is "

@@ -9,7 +9,7 @@ the trials each strategy finished, time-to-target and the speedup over a baselin
 
 - `spec`: the study file's schema, `load_study` and its key-path errors;
 - `run`: data prepared once, `run_study`, each run's status and time used, ``study.json``,
-  `report` (the outputs of the complete runs);
+  `summarise` (the outputs of the complete runs);
 - `aggregation`: `aggregate`, a pure function of `hpotk.results.Results` objects (so replayed
   runs aggregate as real ones do), and its conventions;
 - `outputs`: curves.csv, summary.csv, summary.md and tts.png (drawn by
@@ -29,8 +29,8 @@ from hpotk.study.outputs import plot, write_outputs
 from hpotk.study.run import (
     StudyOutcome,
     prepare_data,
-    report,
     run_study,
+    summarise,
     used_seconds,
     write_study_json,
 )
@@ -52,5 +52,5 @@ __all__ = [
     "BANDS", "DEFAULT_TRIALS", "FINISHED_STATUSES", "STUDY_FILE", "RunCurve", "StrategyEntry",
     "StrategySummary", "Study", "StudyBudget", "StudyOutcome", "StudyRun", "StudySpec",
     "StudySummary", "aggregate", "is_study_file", "label_dir", "load_study", "plot",
-    "prepare_data", "report", "run_study", "used_seconds", "write_outputs", "write_study_json",
+    "prepare_data", "run_study", "summarise", "used_seconds", "write_outputs", "write_study_json",
 ]

@@ -1,6 +1,6 @@
 """Running a study: its data prepared once, its runs one after another (or one, as a Slurm
 job-array element), each resumed with what is left of its time, then ``study.json`` and the
-outputs of the complete runs (`report`)."""
+outputs of the complete runs (`summarise`)."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def run_study(study: Study, *, address: str | None = None, verbose: int = 1,
         # through the package, the one name a caller (or a test) replaces it by
         from hpotk import study as package
 
-        outcome.summary, outcome.outputs = package.report(study, log=log)
+        outcome.summary, outcome.outputs = package.summarise(study, log=log)
     return outcome
 
 
@@ -170,7 +170,7 @@ def write_study_json(study: Study, outputs: Sequence[Path] = ()) -> Path:
     return layout.write_json(study.results_dir / STUDY_FILE, doc)
 
 
-def report(study: Study, *, log: Any = print) -> tuple[StudySummary, list[Path]]:
+def summarise(study: Study, *, log: Any = print) -> tuple[StudySummary, list[Path]]:
     """Aggregate the study's complete runs (`hpotk study --report-only`) and write the outputs.
 
     Runs not complete yet are left out and listed; the baseline needs at least one.

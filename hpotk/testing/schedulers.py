@@ -30,7 +30,7 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
 from hpotk import schedulers
-from hpotk.schedulers import ScheduleContext
+from hpotk.schedulers import SchedulerContext
 from hpotk.space.param import Param, Space
 from hpotk.testing._schedule_harness import START_LOSS, Harness, SimTrial, decay, metric_of
 
@@ -71,9 +71,9 @@ BAD = 1e-4
 LRS = GOOD + [BAD]
 
 
-def context(mode: str, trials: int = len(LRS)) -> ScheduleContext:
+def context(mode: str, trials: int = len(LRS)) -> SchedulerContext:
     lr = Param("lr", "float", "log", low=1e-5, high=1.0, role="algorithm")
-    return ScheduleContext(space=Space(params={"lr": lr}), metric=metric_of(mode), mode=mode,
+    return SchedulerContext(space=Space(params={"lr": lr}), metric=metric_of(mode), mode=mode,
                            max_t=MAX_T, trials=trials)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from hpotk import layout
 from hpotk.pbt import lineage
-from hpotk.schedulers import ScheduleContext, pbt
+from hpotk.schedulers import SchedulerContext, pbt
 from hpotk.space import build as build_space
 
 try:  # the harness that drives schedulers the way Tune's controller does, without Ray
@@ -90,7 +90,7 @@ SPACE = {"lr": {"type": "continuous", "min_value": 1e-4, "max_value": 1.0, "scal
 
 
 def make_pbt(tmp_path, seed=0, **options):
-    ctx = ScheduleContext(space=build_space(SPACE, trials=4), metric="loss", mode="min", max_t=12,
+    ctx = SchedulerContext(space=build_space(SPACE, trials=4), metric="loss", mode="min", max_t=12,
                           trials=4, seed=seed)
     scheduler = pbt.build(ctx, perturbation_interval=2, quantile=0.5, **options)
     scheduler.lineage_path = str(tmp_path / layout.LINEAGE_LOG)

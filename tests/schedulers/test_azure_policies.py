@@ -18,7 +18,7 @@ from ray.tune.schedulers import TrialScheduler
 
 from hpotk import schedulers
 from hpotk.errors import ConfigError
-from hpotk.schedulers import ScheduleContext
+from hpotk.schedulers import SchedulerContext
 from hpotk.space.param import Space
 
 STOP = TrialScheduler.STOP
@@ -27,7 +27,7 @@ STOP = TrialScheduler.STOP
 def feed(name: str, mode: str, options: dict, events: list, mirror: bool = True) -> set:
     """Run ``events`` — ``(trial, interval, value)`` or ``("end", trial)`` — and return the
     ``(trial, interval)`` pairs answered STOP. With ``mirror`` a min-mode run reports 1 - value."""
-    ctx = ScheduleContext(space=Space(), metric="m", mode=mode, max_t=100)
+    ctx = SchedulerContext(space=Space(), metric="m", mode=mode, max_t=100)
     policy = schedulers.make(name, ctx, options)
     assert policy.set_search_properties("m", mode)
     trials: dict[str, Trial] = {}
@@ -212,7 +212,7 @@ def test_truncation_keeps_ties_and_ranks_nan_lowest(mode):
     ("median", {"grace_period": 3}, "strategy.scheduler.grace_period", "unknown option"),
 ])
 def test_invalid_options(name, options, path, words):
-    ctx = ScheduleContext(space=Space(), metric="m", mode="max", max_t=10)
+    ctx = SchedulerContext(space=Space(), metric="m", mode="max", max_t=10)
     with pytest.raises(ConfigError, match=words) as error:
         schedulers.make(name, ctx, options)
     assert error.value.path == path
@@ -242,7 +242,7 @@ def test_curve_running_values_and_rewrite_after_restore():
 @pytest.mark.parametrize("name, options", [("median", {}), ("bandit", {"slack_amount": 0.1}),
                                            ("truncation", {"truncation_percentage": 10})])
 def test_search_properties_come_once_from_the_tune_config(name, options):
-    ctx = ScheduleContext(space=Space(), metric="m", mode="max", max_t=10)
+    ctx = SchedulerContext(space=Space(), metric="m", mode="max", max_t=10)
     policy = schedulers.make(name, ctx, options)
     assert policy.metric is None  # nothing until Tune passes its TuneConfig's metric and mode
     assert policy.set_search_properties("val_acc", "max")

@@ -6,7 +6,7 @@ import pytest
 
 from hpotk import schedulers
 from hpotk.errors import ConfigError
-from hpotk.schedulers import ScheduleContext
+from hpotk.schedulers import SchedulerContext
 from hpotk.schedulers import pbt as pbt_module
 from hpotk.space.param import Param, Space
 from hpotk.testing.schedulers import Harness
@@ -14,8 +14,8 @@ from hpotk.testing.schedulers import Harness
 LR = Param("lr", "float", "log", low=1e-3, high=1e-1, role="algorithm", path="space.lr")
 
 
-def ctx(max_t: int = 9, trials: int = 10, space: Space | None = None, **kw) -> ScheduleContext:
-    return ScheduleContext(space=space or Space(params={"lr": LR}), metric="loss", mode="min",
+def ctx(max_t: int = 9, trials: int = 10, space: Space | None = None, **kw) -> SchedulerContext:
+    return SchedulerContext(space=space or Space(params={"lr": LR}), metric="loss", mode="min",
                            max_t=max_t, trials=trials, **kw)
 
 
@@ -237,19 +237,19 @@ def test_hyperband_and_pbt_plans_say_how_the_population_shares_its_slots(tmp_pat
     assert "warning" not in plan.text()
     assert ("a population of 9, 2 training at a time; members pause at each rung until their "
             "bracket has arrived") in plan.text()
-    assert plan.search_concurrency == 9 and plan.schedule.scheduler.slots == 2
+    assert plan.search_concurrency == 9 and plan.scheduler_plan.scheduler.slots == 2
     doc["strategy"] = {"scheduler": {"name": "pbt", "perturbation_interval": 2},
                        "searcher": "random"}
     doc["budget"]["trials"] = 8
     plan = runner.make_plan(experiment.validate(doc))
     assert ("a population of 8, 2 training at a time; members pause at perturbation points"
             in plan.text())
-    assert plan.search_concurrency == 8 and plan.schedule.scheduler.slots == 2
+    assert plan.search_concurrency == 8 and plan.scheduler_plan.scheduler.slots == 2
     assert plan.search.search_alg.max_concurrent == 8  # the searcher holds no member back
     doc["budget"]["concurrent"] = 8  # as many slots as members: nothing to multiplex
     plan = runner.make_plan(experiment.validate(doc))
     assert "a population of 8, all training at once" in plan.text()
-    assert plan.schedule.scheduler.slots is None
+    assert plan.scheduler_plan.scheduler.slots is None
     doc["strategy"] = "asha/random"  # other schedulers keep the searcher-side limit
     doc["budget"]["concurrent"] = 2
     assert runner.make_plan(experiment.validate(doc)).search_concurrency == 2

@@ -30,7 +30,7 @@ def recorded(monkeypatch, tmp_path):
         return runner.RunOutcome("complete", exp.results_dir, None, 0)
 
     monkeypatch.setattr(runner, "run", fake_run)
-    monkeypatch.setattr(study, "report", lambda s, log=print: calls.append(("report",)) or (
+    monkeypatch.setattr(study, "summarise", lambda s, log=print: calls.append(("summarise",)) or (
         None, []))
     monkeypatch.chdir(tmp_path)
     return calls
@@ -48,21 +48,21 @@ def cgcnn_study(tmp_path: Path) -> Path:
     return path
 
 
-def test_data_first_then_every_run_in_order_then_the_report(recorded, tmp_path):
+def test_data_first_then_every_run_in_order_then_the_summary(recorded, tmp_path):
     s = study.load_study(cgcnn_study(tmp_path))
     out = study.run_study(s, log=lambda *a: None)
     assert recorded[0] == ("data", "emt-adsorption", {"size": 800, "seed": 0})
     assert recorded[1] == ("ray",)
     assert recorded[2:] == [
         ("run", "fifo-random", "seed0", 50), ("run", "asha-random", "seed0", 50),
-        ("run", "fifo-random", "seed1", 50), ("run", "asha-random", "seed1", 50), ("report",)]
+        ("run", "fifo-random", "seed1", 50), ("run", "asha-random", "seed1", 50), ("summarise",)]
     assert len(out.ran) == 4 and not out.skipped
     doc = json.loads((tmp_path / "results" / "order" / "study.json").read_text())
     assert [r["status"] for r in doc["runs"]] == ["not started"] * 4  # written before the runs
 
     recorded.clear()
     out = study.run_study(s, log=lambda *a: None)  # all complete: no data, no Ray, no run
-    assert recorded == [("report",)]
+    assert recorded == [("summarise",)]
     assert len(out.skipped) == 4
 
 
@@ -88,16 +88,16 @@ def test_an_interrupted_run_resumes_with_the_time_left(recorded, tmp_path):
     study.run_study(s, only=0, log=lambda *a: None)
     assert ("run", "fifo-random", "seed0", 20.0) in recorded  # 50 s less the 30 s it ran
     assert run_state.read_state(first)["budget"]["time_s"] == 50  # the state keeps the budget
-    assert ("report",) not in recorded  # one element of a job array does not aggregate
+    assert ("summarise",) not in recorded  # one element of a job array does not aggregate
 
 
 def test_the_last_job_array_element_to_finish_aggregates(recorded, tmp_path):
     s = study.load_study(cgcnn_study(tmp_path))
     for index in (3, 0, 2):
         study.run_study(s, only=index, log=lambda *a: None)
-    assert ("report",) not in recorded
+    assert ("summarise",) not in recorded
     study.run_study(s, only=1, log=lambda *a: None)
-    assert recorded[-1] == ("report",)
+    assert recorded[-1] == ("summarise",)
 
 
 def test_element_out_of_range_is_refused(recorded, tmp_path):
