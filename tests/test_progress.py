@@ -81,3 +81,25 @@ def test_population_members_that_trained_and_wait_for_a_slot_read_paused(capsys)
     progress.on_step_end(0, [member("RUNNING", 2), member("RUNNING", 2), member("PAUSED", 2),
                              member("PAUSED"), member("PAUSED"), member("TERMINATED", 6)])
     assert "1 done, 2 running, 2 pending, 1 paused of 6" in capsys.readouterr().out
+
+
+def test_outside_slurm_a_trial_start_asks_ray_nothing_about_nodes(tmp_path, monkeypatch):
+    # the Slurm-node lookup (a call to Ray's actor table per trial start) runs only where some
+    # Ray node carries hpotk's hpotk_node: resource, and the cluster is looked at every 30 s
+    import ray
+
+    from hpotk import _tune_callbacks as cb
+
+    looks, lookups = [], []
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray, "cluster_resources",
+                        lambda: looks.append(1) or {"CPU": 2.0, "memory": 1.0})
+    monkeypatch.setattr(cb, "slurm_node_of", lambda trial, cache: lookups.append(1) or "n1")
+    log = cb.HistoryLog(str(tmp_path / "history.jsonl"))
+    for i in range(50):
+        log.on_trial_start(0, [], types.SimpleNamespace(trial_id=f"t{i}", config={}))
+    assert lookups == [] and len(looks) == 1
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0, "hpotk_node:n1": 1.0})
+    log._slurm_seen = (log._slurm_seen[0] - cb.HistoryLog.SLURM_RECHECK_S, False)  # 30 s on
+    log.on_trial_start(0, [], types.SimpleNamespace(trial_id="t50", config={}))
+    assert lookups == [1]

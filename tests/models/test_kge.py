@@ -37,9 +37,12 @@ def test_transe_translation_scores_gamma():
 
 
 def test_distmult_is_symmetric():
+    torch.manual_seed(0)
     model = DistMult(10, 2, num_hidden=6)
     h, t, r = torch.tensor([1, 2]), torch.tensor([3, 4]), torch.tensor([0, 1])
-    assert torch.allclose(model(h, r, t), model(t, r, h))
+    # equal up to float32 rounding: h*r*t and t*r*h multiply in another order (a random init
+    # once gave 1.6502e-03 against 1.6500e-03, beyond allclose's default tolerance)
+    assert torch.allclose(model(h, r, t), model(t, r, h), rtol=1e-4, atol=1e-6)
 
 
 def test_rotate_rotates_by_the_relation_phase():

@@ -29,11 +29,22 @@ class FakeTrial:
 
 
 class FakeController:
+    """Tune's controller as a scheduler sees it: trials are filed under their status after
+    ``on_trial_add``; ``_set_trial_status`` moves a filed trial (and refuses an unfiled one, as
+    Ray's assertion does)."""
+
     def __init__(self) -> None:
         self.trials: list[FakeTrial] = []
+        self.filed: set[str] = set()
+        self.moved: list[tuple[str, str]] = []
 
     def get_trials(self) -> list[FakeTrial]:
         return self.trials
+
+    def _set_trial_status(self, trial: FakeTrial, status: str) -> None:
+        assert trial.trial_id in self.filed, (trial, trial.status)
+        self.moved.append((trial.trial_id, status))
+        trial.status = status
 
 
 class Inner(FIFOScheduler):
@@ -55,8 +66,9 @@ def _population(n: int, slots: int | None) -> tuple[Gated, FakeController]:
     scheduler.slots = slots
     for i in range(n):
         trial = FakeTrial(f"t{i}")
+        controller.trials.append(trial)  # Tune appends it, calls on_trial_add, then files it
         scheduler.on_trial_add(controller, trial)
-        controller.trials.append(trial)
+        controller.filed.add(trial.trial_id)
     return scheduler, controller
 
 
@@ -100,3 +112,14 @@ def test_without_slots_the_scheduler_is_as_it_was(slots):
     assert [t.status for t in controller.trials] == [Trial.PENDING] * 3
     scheduler.choice = controller.trials[0]
     assert scheduler.choose_trial_to_run(controller).trial_id == "t0"
+
+
+def test_a_member_tune_requeues_after_a_failure_is_moved_by_the_controller():
+    # Ray's _requeue_trial files the trial as PENDING, then calls on_trial_add again: setting
+    # the status on the trial alone would leave Tune's sets inconsistent (the driver crashed)
+    scheduler, controller = _population(3, slots=1)
+    assert controller.moved == []  # new members were not filed yet: their own status was set
+    failed = controller.trials[1]
+    failed.status = Trial.PENDING
+    scheduler.on_trial_add(controller, failed)
+    assert controller.moved == [("t1", Trial.PAUSED)] and failed.status == Trial.PAUSED
