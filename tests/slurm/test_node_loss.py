@@ -57,7 +57,9 @@ def raylet_of(job: int, node: str) -> int | None:
 
 def test_a_lost_worker_node_is_survived_by_retries_from_checkpoints(slurm_nodes, job_env,
                                                                      tmp_path):
-    results, name, trials, max_t = tmp_path / "results", "node-loss", 4, 8
+    # max_t 30: a trial on the worker must still be running when its raylet is killed (at 8,
+    # on an idle machine, it had finished by then: no trial to retry)
+    results, name, trials, max_t = tmp_path / "results", "node-loss", 4, 30
     head, worker = sorted(slurm_nodes)[0], sorted(slurm_nodes)[1]
     job = sbatch(str(SUBMIT), str(QUICKSTART),
                  *small(results, name, trials, max_t), "--set=space.batch_size=8",
