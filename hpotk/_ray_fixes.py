@@ -223,3 +223,18 @@ def missing_parts(obj: Any, paths: tuple[str, ...]) -> list[str]:
             if i < len(names) - 1:
                 node = getattr(node, name)
     return missing
+
+
+def reach_controller(key: str, parts: tuple[str, ...], lost: str, where: str) -> Any:
+    """`find_controller`, checked to have ``parts``: its weak reference, or None after warning
+    once (under ``key``) that ``lost`` — the feature that goes without it — see ``where``."""
+    ref = find_controller()
+    controller = ref() if ref is not None else None
+    missing = list(parts) if controller is None else missing_parts(controller, parts)
+    if not missing:
+        return ref
+    found = ("Tune's controller is not on the call stack of Callback.setup" if controller is None
+             else f"Tune's controller has no {', '.join(missing)}")
+    warn_once(key, f"cannot reach Tune's controller ({found}; a Ray other than 2.60?): {lost}. "
+                   f"See {CANARIES} and {where}")
+    return None

@@ -87,22 +87,13 @@ class StallWatch(Callback):
         self._reset()
 
     def setup(self, **info: Any) -> None:
-        from hpotk._ray_fixes import CANARIES, find_controller, missing_parts, warn_once
+        from hpotk._ray_fixes import reach_controller
 
         self._active()
-        self._controller = find_controller()
-        controller = self._controller() if self._controller is not None else None
-        missing = CONTROLLER_PARTS if controller is None else missing_parts(controller,
-                                                                              CONTROLLER_PARTS)
-        if missing:
-            self._controller = None
-            found = ("Tune's controller is not on the call stack of Callback.setup"
-                     if controller is None else f"Tune's controller has no {', '.join(missing)}")
-            warn_once("stall-watch", f"cannot reach Tune's controller ({found}; a Ray other "
-                                     f"than 2.60?): a run that stalls inside Tune's wait for "
-                                     f"a suggestion is not ended by budget.stall_s (only stalls "
-                                     f"Tune keeps stepping through are). See {CANARIES} and "
-                                     f"hpotk/_stall.py")
+        self._controller = reach_controller(
+            "stall-watch", CONTROLLER_PARTS, "a run that stalls inside Tune's wait for a "
+            "suggestion is not ended by budget.stall_s (only stalls Tune keeps stepping through "
+            "are)", "hpotk/_stall.py")
         self._thread = threading.Thread(target=self._watch, name="hpotk-stall-watch",
                                         daemon=True)
         self._thread.start()

@@ -62,21 +62,15 @@ class TrialJournal(Callback):
         self._last_save: float | None = None
 
     def setup(self, **info: Any) -> None:
-        from hpotk._ray_fixes import CANARIES, find_controller, missing_parts, warn_once
+        from hpotk._ray_fixes import reach_controller
 
-        self._controller = find_controller()
-        controller = self._live()
-        missing = CONTROLLER_PARTS if controller is None else missing_parts(controller,
-                                                                              CONTROLLER_PARTS)
-        if missing:
-            self._controller = None
-            found = ("Tune's controller is not on the call stack of Callback.setup"
-                     if controller is None else f"Tune's controller has no {', '.join(missing)}")
-            warn_once("trial-journal", f"cannot journal trials between Tune's state saves "
-                                       f"({found}; a Ray other than 2.60?): a driver killed "
-                                       f"between two saves may run trials that ended since "
-                                       f"again. See {CANARIES} and hpotk/_tune_save.py")
+        self._controller = reach_controller(
+            "trial-journal", CONTROLLER_PARTS, "cannot journal trials between Tune's state "
+            "saves, so a driver killed between two saves may run trials that ended since again",
+            "hpotk/_tune_save.py")
+        if self._controller is None:
             return
+        controller = self._live()
         # restored trials are in the state file this run resumed from
         self._count = len(controller._trials)
         self._last_save = controller._checkpoint_manager._last_save_time
