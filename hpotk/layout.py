@@ -52,6 +52,9 @@ STUDY_SUMMARY_MD = "summary.md"
 STUDY_SUMMARY_CSV = "summary.csv"
 STUDY_CURVES = "curves.csv"
 STUDY_FIGURE = "tts.png"  # time to solution
+REPLAY_JSON = "replay.json"  # a replayed study: the table, the surrogate, each replayed run
+SURROGATE_TEXT = "surrogate.txt"  # a replayed study's surrogate check (hpotk replay check)
+TABLE_PROVENANCE = "provenance.json"  # in a table archive (hpotk replay pack)
 
 # -- Slurm ----------------------------------------------------------------------------------
 # every node of an hpotk Slurm job gives its Ray a resource named so, with its Slurm node name:

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hpotk.replay.search import Strategy, refuse, strategy_of
+from hpotk.replay.search import MODEL_SEARCHERS, Strategy, refuse, strategy_of
 from hpotk.replay.simulation import replay
-from hpotk.replay.table import Table, load_table
+from hpotk.replay.table import Table, load_table, recorded_checkpoint_s
 
 
 @dataclass
@@ -34,21 +34,23 @@ class ReplayCost:
 
 
 def replay_strategies(table: Table, strategies: Mapping[str, Sequence[tuple[Strategy, int]]],
-                      cost: ReplayCost | None = None) -> dict[str, list[Any]]:
+                      cost: ReplayCost | None = None,
+                      surrogate: Any = None) -> dict[str, list[Any]]:
     """Replay every (strategy, seed) pair: label -> one `Results` per seed, in seed order.
 
     All strategies are refused up front (before any replay runs) if one cannot be replayed.
+    ``surrogate``: replay every strategy on it (`hpotk.replay.surrogate`) instead of the table.
     """
     for runs in strategies.values():
         for strategy, _ in runs:
-            refuse(strategy)
+            refuse(strategy, surrogate=surrogate is not None)
     cost = cost if cost is not None else ReplayCost()
     out: dict[str, list[Any]] = {}
     for label, runs in strategies.items():
         out[label] = []
         for strategy, seed in runs:
             began = time.perf_counter()
-            sim = replay(table, strategy, seed)
+            sim = replay(table, strategy, seed, surrogate=surrogate)
             cost.real_s += time.perf_counter() - began
             cost.simulated_s += sim.ended_s
             cost.runs += 1
@@ -65,43 +67,81 @@ class StudyReplay:
     cost: ReplayCost
     note: str
     exhausted: dict[str, int]  # label -> runs in which the table ran out of configs
+    runs: dict[str, list[Any]] | None = None  # label -> the replayed Results, in seed order
+    surrogate: Any = None  # the hpotk.replay.surrogate.Surrogate replayed on, if any
 
 
-def replay_study(study: Any, table_dir: str | Path, *, out_dir: str | Path | None = None,
-                 log: Any = print) -> StudyReplay:
+def uses_surrogate(setting: Any, strategies: Sequence[Strategy]) -> bool:
+    """Whether a study replays on a surrogate: ``True``/``False`` as set; ``"auto"``: when any
+    strategy's searcher proposes configs the table never ran (then every strategy replays on
+    the surrogate, so that all are replayed alike)."""
+    if setting == "auto":
+        return any(s.searcher in MODEL_SEARCHERS for s in strategies)
+    return bool(setting)
+
+
+def replay_study(study: Any, table_dir: str | Path | Table, *, out_dir: str | Path | None = None,
+                 log: Any = print, labels: Sequence[str] | None = None,
+                 what: str | None = None) -> StudyReplay:
     """Replay every (strategy, repeat) of ``study`` (a `hpotk.study.Study`) on the table in
-    ``table_dir``, and write the study's outputs, each labelled "replayed from <dir>".
+    ``table_dir`` (a results directory, a table archive, or a loaded `Table`), and write the
+    study's outputs, each labelled "replayed from <dir>" (or "replayed on a surrogate of <dir>").
 
     Each run is the study's own experiment for that strategy and seed (so its scheduler
     options, budget and seed are the real study's); it is checked against the table first
     (same trainable, data, space and fixed values; max_t within the table's), and every
-    strategy is refused up front if one cannot be replayed. The outputs go to
-    ``<study results>/replay/`` unless ``out_dir`` says otherwise, never over a real study's.
+    strategy is refused up front if one cannot be replayed. The study's ``surrogate``,
+    ``checkpoint_s`` and ``replay_repeats`` apply (see docs/studies.md). ``labels``: replay
+    only these strategies. The outputs go to ``<study results>/replay/`` unless ``out_dir``
+    says otherwise, never over a real study's.
     """
-    import json
 
+    from hpotk import layout
     from hpotk.study import aggregate, write_outputs
 
-    table = load_table(table_dir)
+    table = table_dir if isinstance(table_dir, Table) else load_table(table_dir)
+    spec = study.spec
+    n_seeds = spec.replay_repeats or spec.repeats
+    first_seed = study.runs[0].seed
     strategies: dict[str, list[tuple[Strategy, int]]] = {}
     for run in study.runs:
+        if run.label in strategies or (labels is not None and run.label not in labels):
+            continue
         strategy = strategy_of(run.experiment, label=run.label, table=table)
-        strategies.setdefault(run.label, []).append((strategy, run.seed))
+        strategies[run.label] = [(strategy, first_seed + r) for r in range(n_seeds)]
+    all_strategies = [s for runs in strategies.values() for s, _ in runs]
+    surrogate = None
+    if uses_surrogate(spec.surrogate, all_strategies):
+        from hpotk.replay.surrogate import fit_surrogate
+
+        began = time.perf_counter()
+        surrogate = fit_surrogate(table, [study.report_metric])
+        log(f"[hpotk] study {study.name}: surrogate of {table.path} ready in "
+            f"{time.perf_counter() - began:.1f} s")
+    checkpoint_s = spec.checkpoint_s
+    if checkpoint_s is None:
+        checkpoint_s = recorded_checkpoint_s(table) or 0.0
     for runs in strategies.values():
         for strategy, _ in runs:
-            refuse(strategy)
+            strategy.checkpoint_s = float(checkpoint_s)
+            refuse(strategy, surrogate=surrogate is not None)
     cost = ReplayCost()
-    runs = replay_strategies(table, strategies, cost)
+    runs = replay_strategies(table, strategies, cost, surrogate=surrogate)
     exhausted = {label: sum(1 for r in results if r.meta["replay"]["exhausted_s"] is not None
                             and r.meta["replay"]["exhausted_s"] < r.meta["finished"])
                  for label, results in runs.items()}
-    summary = aggregate(runs, report_metric=study.report_metric, top_k=study.spec.top_k,
-                        baseline=study.baseline, target=study.spec.target,
-                        band=study.spec.band, grid_points=study.spec.grid_points)
+    baseline = study.baseline if study.baseline in runs else next(iter(runs))
+    summary = aggregate(runs, report_metric=study.report_metric, top_k=spec.top_k,
+                        baseline=baseline, target=spec.target,
+                        band=spec.band, grid_points=spec.grid_points)
     summary.name = f"{study.name} (replay)"
-    note = (f"replayed from {table.path}, in simulated time ({cost.per_simulated_hour:.1f} s "
-            f"per simulated hour)")
-    used_up = {k: v for k, v in exhausted.items() if v}
+    _power(summary, runs, baseline)
+    how = f"on a surrogate of {table.path}" if surrogate is not None else f"from {table.path}"
+    note = (what or "replayed") + f" {how}, in simulated time ({n_seeds} seeds per strategy, " \
+        f"{cost.per_simulated_hour:.1f} s per simulated hour)"
+    if checkpoint_s:
+        note += f"; {checkpoint_s:.2g} s per checkpoint"
+    used_up = {k: v for k, v in exhausted.items() if v and surrogate is None}
     if used_up:  # fewer trials than a real run would have had: say so on every output
         note += "; table used up: " + ", ".join(f"{v}/{len(runs[k])} {k}"
                                                 for k, v in used_up.items())
@@ -109,17 +149,48 @@ def replay_study(study: Any, table_dir: str | Path, *, out_dir: str | Path | Non
     outputs = write_outputs(summary, out, note=note)
     record = {
         "study": study.name, "table": str(table.path), "recorded_trials": len(table.trials),
-        "note": note, "cost": {"real_s": cost.real_s, "simulated_s": cost.simulated_s,
-                               "runs": cost.runs,
-                               "real_s_per_simulated_hour": cost.per_simulated_hour},
+        "note": note, "surrogate": None, "checkpoint_s": checkpoint_s,
+        "cost": {"real_s": cost.real_s, "simulated_s": cost.simulated_s,
+                 "runs": cost.runs, "real_s_per_simulated_hour": cost.per_simulated_hour},
         "exhausted": exhausted,
         "runs": [{"label": label, "seed": r.meta["seed"], **r.meta["replay"],
                   "trials": len(r.trials)} for label, results in runs.items() for r in results],
     }
-    (out / "replay.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
-    outputs.append(out / "replay.json")
+    if surrogate is not None:
+        check = surrogate.check()
+        record["surrogate"] = {"text": check.text(), "spearman": check.spearman,
+                               "metric_error": check.metric_error,
+                               "time_error": check.time_error,
+                               "models": {k: c.chosen for k, c in check.choices.items()}}
+        layout.atomic_write(out / layout.SURROGATE_TEXT, check.text() + "\n")
+        outputs.append(out / layout.SURROGATE_TEXT)
+        log(check.text())
+    layout.write_json(out / layout.REPLAY_JSON, record)
+    outputs.append(out / layout.REPLAY_JSON)
     log(summary.text())
     log(f"[hpotk] study {study.name}: {note}")
     log(f"[hpotk] study {study.name}: {cost.describe()}")
     log(f"[hpotk] study {study.name}: " + ", ".join(str(p) for p in outputs))
-    return StudyReplay(summary, outputs, cost, note, exhausted)
+    return StudyReplay(summary, outputs, cost, note, exhausted, runs, surrogate)
+
+
+def _power(summary: Any, runs: Mapping[str, Sequence[Any]], baseline: str) -> None:
+    """How many real repeats would detect each replayed difference from the baseline (final
+    top-k values of the replayed seeds), where the study package offers the estimate."""
+    import math
+
+    try:
+        from hpotk.study.power import repeats_needed
+    except ImportError:  # pragma: no cover - the estimate comes with hpotk.study.power
+        return
+    import numpy as np
+
+    finals = {label: [c.final for c in summary.runs if c.label == label
+                      and not math.isnan(c.final)] for label in runs}
+    for label, s in summary.strategies.items():
+        if label == baseline or len(finals[label]) < 3 or len(finals[baseline]) < 3:
+            continue
+        needed = repeats_needed(finals[baseline], finals[label],
+                                rng=np.random.default_rng(0))
+        if hasattr(s, "repeats_needed"):
+            s.repeats_needed = needed

@@ -1,17 +1,21 @@
-"""What a strategy may replay, and the searcher that draws the table's configs.
+"""What a strategy may replay, and the searchers that give the simulator its trials.
 
-**Searchers** draw from the table's configs: ``random`` without replacement (a fresh order per
-seed), ``grid`` every grid point in the grid's order (each must be in the table). Searchers that
-propose new configs from a model or a sequence (tpe, bo, anneal, sobol) are refused: a
-nearest-neighbour stand-in would feed the model results of configs it did not propose, and with
-a few dozen recorded configs in several dimensions the neighbour is far, so the replayed searcher
-would not be the real one; the comparison of schedulers it answers is asked with random search.
-**PBT** is refused: after an exploit a trial trains on from another trial's weights with new
-hyperparameters, a learning curve no table holds.
+**On the table** (the default for random and grid): ``random`` draws the table's configs
+without replacement (a fresh order per seed), ``grid`` every grid point in the grid's order
+(each must be in the table). Searchers that propose new configs from a model or a sequence
+(tpe, bo, anneal, sobol) cannot replay on the table alone: a nearest-neighbour stand-in would
+feed the model results of configs it did not propose.
+**On a surrogate** (`hpotk.replay.surrogate`): every searcher replays. The strategy's own
+searcher, built as `hpotk run` builds it, proposes; the surrogate answers with the config's
+learning curve and seconds, with the seed's noise; the searcher hears every result and every
+trial's end where Ray's controller would tell it. Random search draws from the space.
+**PBT** is refused either way: after an exploit a trial trains on from another trial's weights
+with new hyperparameters, a learning curve neither a table nor its surrogate holds.
 
 `strategy_of` turns an experiment into a `Strategy` and checks it against the table (same
 trainable, data, space and fixed values; max_t within the table's); `refuse` names what replay
-cannot run and why; `TableSearch` draws the recorded configs.
+cannot run and why; `TableSearch` draws the recorded configs, `SurrogateSearch` asks the
+searcher and the surrogate.
 """
 
 from __future__ import annotations
@@ -47,8 +51,11 @@ class Strategy:
         time_s: the time budget (None: until the table is used up).
         max_t: iterations a trial may run (at most the table's).
         trials: most trials to start (None: as many as the table has).
-        space: the strategy's `hpotk.space.param.Space` (needed by grid, and by schedulers that
-            know the space).
+        space: the strategy's `hpotk.space.param.Space` (needed by grid, by the searchers a
+            surrogate replays, and by schedulers that know the space).
+        checkpoint_every: iterations between checkpoints (``checkpoint.every``; 0: never).
+        checkpoint_s: seconds a checkpoint costs in replay (charged after each checkpointed
+            iteration, and when a paused trial is restored).
     """
 
     label: str
@@ -61,6 +68,8 @@ class Strategy:
     max_t: int | None = None
     trials: int | None = None
     space: Any = None
+    checkpoint_every: int = 0
+    checkpoint_s: float = 0.0
 
 
 def strategy_of(exp: Any, *, label: str | None = None, time_s: float | None = None,
@@ -80,6 +89,7 @@ def strategy_of(exp: Any, *, label: str | None = None, time_s: float | None = No
         concurrent=int(concurrent or exp.budget.concurrent),
         time_s=time_s if time_s is not None else exp.budget.time_s,
         max_t=exp.budget.max_t, trials=exp.budget.trials, space=space,
+        checkpoint_every=int(exp.checkpoint.every),
     )
     if table is not None:
         check_against(table, exp, space, strategy.label)
@@ -122,17 +132,24 @@ def check_against(table: Table, exp: Any, space: Any, label: str) -> None:
                          f"curves ({table.path} ran every trial to max_t={table.max_t})")
 
 
-def refuse(strategy: Strategy) -> None:
-    """HpotkError for a scheduler or searcher replay cannot run, with the reason."""
+def refuse(strategy: Strategy, *, surrogate: bool = False) -> None:
+    """HpotkError for a scheduler or searcher replay cannot run, with the reason (``surrogate``:
+    the replay has a surrogate, on which every searcher replays)."""
     if strategy.scheduler in REFUSED_SCHEDULERS:
         raise HpotkError(f"strategy {strategy.label!r}: {REFUSED_SCHEDULERS[strategy.scheduler]}")
+    if surrogate:
+        if strategy.space is None:
+            raise HpotkError(f"strategy {strategy.label!r}: a surrogate replay needs the space "
+                             f"its searcher proposes from")
+        return
     if strategy.searcher in MODEL_SEARCHERS:
         raise HpotkError(
             f"strategy {strategy.label!r}: searcher {strategy.searcher!r} cannot be replayed: it "
             f"proposes new configs from a model or sequence, and the table has curves only for "
             f"the configs it recorded (a nearest recorded config would feed the model results of "
             f"configs it did not propose, so it would not be {strategy.searcher} any more). "
-            f"Replay the scheduler with random search, or run {strategy.label} for real")
+            f"Replay it on a surrogate of the table (a study's `surrogate: true`), replay the "
+            f"scheduler with random search, or run {strategy.label} for real")
     if strategy.searcher not in TABLE_SEARCHERS:
         raise HpotkError(f"strategy {strategy.label!r}: searcher {strategy.searcher!r} cannot be "
                          f"replayed (replay draws configs with {' or '.join(TABLE_SEARCHERS)})")
@@ -179,7 +196,7 @@ class TableSearch:
         return [table.lookup(dict(zip(names, combo, strict=True)))
                 for combo in itertools.product(*(values[n] for n in names))]
 
-    def next(self) -> Recorded | None:
+    def next(self, trial_id: str = "") -> Recorded | None:
         if self.position >= len(self.queue):
             return None
         self.position += 1
@@ -188,6 +205,99 @@ class TableSearch:
     @property
     def exhausted(self) -> bool:
         return self.position >= len(self.queue)
+
+
+class SurrogateSearch:
+    """The strategy's own searcher proposes, the surrogate answers (see the module docstring).
+
+    Random search draws from the space (in batches, so the surrogate answers many configs at
+    once); every other searcher is built by `hpotk.searchers.make` as `hpotk run` builds it, and
+    hears ``on_trial_result`` / ``on_trial_complete`` from the simulator. ``queue`` is the
+    trials made so far; the search is exhausted after ``strategy.trials`` of them, or when the
+    searcher says it is finished.
+    """
+
+    _BATCH = 64
+
+    def __init__(self, surrogate: Any, strategy: Strategy, seed: int):
+        from hpotk.searchers import SearchContext
+
+        if strategy.space is None:
+            raise HpotkError(f"strategy {strategy.label!r}: a surrogate replay needs the space")
+        self.surrogate, self.strategy, self.seed = surrogate, strategy, seed
+        self.queue: list[Recorded] = []
+        self.limit = strategy.trials
+        self.finished = False
+        self._drawn: list[Recorded] = []
+        self.fixed = dict(strategy.space.fixed_values())
+        self.searcher = None
+        if strategy.searcher != "random":
+            from hpotk import searchers
+
+            ctx = SearchContext(space=strategy.space, metric=surrogate.metric,
+                                mode=surrogate.mode, seed=seed,
+                                trials=strategy.trials or 1000, concurrent=strategy.concurrent)
+            plan = searchers.make(strategy.searcher, ctx, dict(strategy.searcher_options))
+            from ray.tune.search import Searcher
+
+            if not isinstance(plan.search_alg, Searcher):
+                raise HpotkError(f"strategy {strategy.label!r}: searcher {strategy.searcher!r} "
+                                 f"is not a Ray Searcher; a surrogate replay asks a Searcher")
+            self.searcher = plan.search_alg
+            self.searcher.set_search_properties(surrogate.metric, surrogate.mode, {})
+        else:
+            from hpotk.options import check_options
+
+            check_options(strategy.searcher_options, {}, "strategy.searcher")
+
+    def next(self, trial_id: str = "") -> Recorded | None:
+        """The next trial, or None: none now (the searcher waits) or none left (`exhausted`)."""
+        if self.exhausted:
+            return None
+        if self.searcher is None:
+            if not self._drawn:
+                self._drawn = self._draw(self._BATCH)
+            recorded = self._drawn.pop(0)
+        else:
+            from ray.tune.search import Searcher
+
+            config = self.searcher.suggest(trial_id)
+            if config is None:
+                return None
+            if config == Searcher.FINISHED:
+                self.finished = True
+                return None
+            recorded = self.surrogate.curve({**self.fixed, **config}, self.seed)
+        self.queue.append(recorded)
+        return recorded
+
+    def _draw(self, n: int) -> list[Recorded]:
+        import numpy as np
+
+        from hpotk.space.sampling import draw
+
+        rng = np.random.default_rng([self.seed, len(self.queue)])
+        columns = {}
+        for name, p in self.strategy.space.params.items():
+            if p.choices is not None:
+                columns[name] = [p.choices[i] for i in rng.integers(0, len(p.choices), n)]
+            else:
+                columns[name] = [p.cast(v) for v in draw(p, rng, n)]
+        configs = [{**self.fixed, **{name: values[i] for name, values in columns.items()}}
+                   for i in range(n)]
+        return self.surrogate.curves(configs, self.seed)
+
+    def on_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        if self.searcher is not None:
+            self.searcher.on_trial_result(trial_id, result)
+
+    def on_complete(self, trial_id: str, result: dict[str, Any] | None) -> None:
+        if self.searcher is not None:
+            self.searcher.on_trial_complete(trial_id, result)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.finished or (self.limit is not None and len(self.queue) >= self.limit)
 
 
 def _describe_old(p: Mapping[str, Any]) -> str:

@@ -25,6 +25,16 @@ trial, the trial's results after the pause are dropped; when it resumes, it cont
 iteration it was paused at (hpotk checkpoints at every pause), pays its setup again, and the
 resume records the time offset: the recorded seconds of the iterations it does not redo.
 
+**Searchers.** On the table, the searcher is `TableSearch` (the recorded configs). On a
+surrogate (`hpotk.replay.surrogate`) it is `SurrogateSearch`: the strategy's own searcher,
+asked for a trial whenever Ray's controller would ask it (while fewer than the search's
+concurrency limit are live), told every result (``on_trial_result``) and every trial's end
+(``on_trial_complete``, with its last result), as Ray's ``SearchGenerator`` tells it; a searcher
+that answers None (it waits for results) is asked again after the next event.
+
+**Checkpoints** cost ``strategy.checkpoint_s`` each: after every ``checkpoint_every``-th
+iteration of a trial that goes on, and when a paused trial is restored.
+
 `replay` runs one strategy with one seed; `Simulation.to_results` makes the run an in-memory
 `hpotk.results.Results` (``freshness.source == "replay"``).
 """
@@ -75,15 +85,19 @@ class Simulation:
     ``choose_trial_to_run``'s pick.
     """
 
-    def __init__(self, table: Table, scheduler: Any, search: TableSearch, *, concurrent: int,
+    def __init__(self, table: Table, scheduler: Any, search: Any, *, concurrent: int,
                  max_t: int, time_s: float | None = None, seed: int = 0,
-                 live_limit: int | None = None):
+                 live_limit: int | None = None, checkpoint_every: int = 0,
+                 checkpoint_s: float = 0.0):
         from ray.tune.experiment import Trial
 
         self._Trial = Trial
         self.table, self.scheduler, self.search = table, scheduler, search
         self.concurrent, self.max_t, self.seed = concurrent, min(max_t, table.max_t), seed
         self.live_limit = live_limit or concurrent
+        self.checkpoint_every, self.checkpoint_s = int(checkpoint_every), float(checkpoint_s)
+        self.checkpoints = 0
+        self._hears = hasattr(search, "on_result")  # a searcher that learns (SurrogateSearch)
         self.metric, self.mode = table.metric, table.mode
         self.deadline = None if time_s is None else table.launch_s + float(time_s)
         self.now = table.launch_s
@@ -133,6 +147,9 @@ class Simulation:
         else:
             self.scheduler.on_trial_complete(self, trial, _flat(trial.last_result))
             self._drop(run)
+        if self._hears:
+            self.search.on_complete(trial.trial_id, _flat(trial.last_result)
+                                    if trial.last_result else None)
         self._set_status(trial, Trial.TERMINATED)
         run.ended_s = self.now
 
@@ -189,7 +206,10 @@ class Simulation:
     def _fill(self) -> None:
         while True:
             while self._live() < self.live_limit and not self.search.exhausted:
-                self._add(self.search.next())
+                recorded = self.search.next(f"r{len(self.trials):05d}")
+                if recorded is None:  # the searcher waits for results (or has none left)
+                    break
+                self._add(recorded)
             if self.search.exhausted and self.exhausted_s is None:
                 self.exhausted_s = self.now
             if self._running() >= min(self.concurrent, self._ready_n):
@@ -216,13 +236,15 @@ class Simulation:
         if trial.status not in (self._Trial.PENDING, self._Trial.PAUSED):
             raise HpotkError(f"the scheduler chose trial {trial.trial_id} to run, but it is "
                              f"{trial.status}")
+        restore = 0.0
         if trial.status == self._Trial.PAUSED and run.started_s is not None:
             offset = sum(run.recorded.iter_s[:run.done])
             run.resumes.append({"time_s": self.now, "iteration": run.done, "offset_s": offset})
+            restore = self.checkpoint_s if run.done else 0.0
         elif run.started_s is None:
             run.started_s = self.now
         self._set_status(trial, self._Trial.RUNNING)
-        self._schedule(run, self.now + run.recorded.setup_s)
+        self._schedule(run, self.now + run.recorded.setup_s + restore)
 
     def _schedule(self, run: _Run, base: float) -> None:
         iteration = run.done + 1
@@ -264,6 +286,8 @@ class Simulation:
         else:
             decision = self.scheduler.on_trial_result(self, trial, _flat(result))
         run.decisions.append((iteration, decision))
+        if self._hears:
+            self.search.on_result(trial.trial_id, _flat(result))
         # what Trial.update_last_result keeps that schedulers read (trial.last_result); Ray's
         # per-metric analysis (min/max/avg of every metric) costs half the replay and no hpotk
         # scheduler reads it
@@ -276,7 +300,11 @@ class Simulation:
             self._pause(run)
         elif decision == TrialScheduler.CONTINUE:
             if trial.status == self._Trial.RUNNING:
-                self._schedule(run, self.now)
+                cost = 0.0
+                if self.checkpoint_every and iteration % self.checkpoint_every == 0:
+                    cost = self.checkpoint_s
+                    self.checkpoints += 1
+                self._schedule(run, self.now + cost)
         else:
             raise HpotkError(f"the scheduler answered {decision!r} for trial {trial.trial_id}; "
                              f"replay simulates continue, pause and stop")
@@ -331,6 +359,8 @@ class Simulation:
             "replay": {"table": str(self.table.path), "simulated_s": self.ended_s,
                        "exhausted_s": self.exhausted_s,
                        "dropped_results": sum(r.dropped for r in self.runs.values()),
+                       "surrogate": bool(self._hears), "checkpoints": self.checkpoints,
+                       "checkpoint_s": self.checkpoint_s,
                        "pauses": sum(len(r.pauses) for r in self.runs.values()),
                        "resumes": [dict(r, trial_id=run.trial.trial_id)
                                    for run in self.runs.values() for r in run.resumes]},
@@ -373,25 +403,38 @@ def build_scheduler(table: Table, strategy: Strategy, seed: int) -> Any:
 
 
 def replay(table: Table, strategy: Strategy, seed: int = 0,
-           order: Sequence[str] | None = None) -> Simulation:
+           order: Sequence[str] | None = None, surrogate: Any = None) -> Simulation:
     """Replay ``strategy`` on ``table`` once, with ``seed`` (Ray's schedulers draw from Python's
     and NumPy's global generators, seeded here as the harness of Ray's tests does).
 
     ``order``: recorded trial ids to try, in this order, instead of the searcher's draw.
+    ``surrogate``: a `hpotk.replay.surrogate.Surrogate` of the table: the strategy's searcher
+    proposes and the surrogate answers (`SurrogateSearch`) instead of drawing recorded configs.
     """
     import numpy as np
 
-    refuse(strategy)
+    from hpotk.replay.search import SurrogateSearch
+
+    refuse(strategy, surrogate=surrogate is not None)
     random.seed(seed)
     np.random.seed(seed)
     from hpotk import schedulers
 
     scheduler = build_scheduler(table, strategy, seed)
-    search = TableSearch(table, strategy, seed, order=order)
+    if surrogate is not None:
+        if order is not None:
+            raise HpotkError("order names recorded trials; a surrogate replay proposes its own")
+        search: Any = SurrogateSearch(surrogate, strategy, seed)
+        planned = strategy.trials or 1000
+    else:
+        search = TableSearch(table, strategy, seed, order=order)
+        planned = strategy.trials or len(table.trials)
     population = schedulers.holds_population(strategy.scheduler)  # as hpotk.plan decides
     sim = Simulation(table, scheduler, search, concurrent=strategy.concurrent,
                      max_t=strategy.max_t or table.max_t, time_s=strategy.time_s, seed=seed,
-                     live_limit=(strategy.trials or len(table.trials)) if population else None)
+                     live_limit=planned if population else None,
+                     checkpoint_every=strategy.checkpoint_every,
+                     checkpoint_s=strategy.checkpoint_s)
     return sim.run()
 
 

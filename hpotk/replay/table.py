@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpotk import layout
 from hpotk._plain import plain
 from hpotk.errors import HpotkError
 
@@ -133,16 +134,55 @@ class Table:
         return sum(seconds) / max(len(seconds), 1)
 
 
-def load_table(source: str | Path | Any) -> Table:
+def recorded_checkpoint_s(table: Table) -> float | None:
+    """What a checkpoint cost in the recording, if it checkpointed (``checkpoint.every`` E):
+    the mean over trials of the seconds of each E-th iteration beyond the median of the
+    trial's other iterations; None if the recording never checkpointed."""
+    import statistics
+
+    every = int(((table.meta.get("experiment") or {}).get("checkpoint") or {}).get("every") or 0)
+    if every < 1 or every > table.max_t:
+        return None
+    excess = []
+    for t in table.trials:
+        marked = [s for i, s in enumerate(t.iter_s, start=1) if i % every == 0]
+        others = [s for i, s in enumerate(t.iter_s, start=1) if i % every and i > 1]
+        if marked and others:
+            excess.append(max(0.0, statistics.fmean(marked) - statistics.median(others)))
+    return statistics.fmean(excess) if excess else None
+
+
+def pool_tables(tables: list[Table], path: Path) -> Table:
+    """One table of several recordings of the same experiment (a study's real baseline
+    repeats): every trial of each, ids prefixed by the recording's position, clock and
+    metadata of the first."""
+    import dataclasses
+
+    if not tables:
+        raise HpotkError("no recorded runs to pool into a table")
+    first = tables[0]
+    trials = [dataclasses.replace(t, trial_id=f"{k}:{t.trial_id}")
+              for k, table in enumerate(tables) for t in table.trials]
+    return dataclasses.replace(first, path=Path(path), trials=trials)
+
+
+def load_table(source: str | Path | Any, *, complete_only: bool = False) -> Table:
     """The replay table of a results directory (or an already loaded `Results`).
 
+    ``source`` may be a table archive (`pack`, ``.tar.gz``), unpacked once into the data cache.
+    ``complete_only``: leave out the trials that did not run to ``max_t`` instead of refusing.
     Refuses (HpotkError) an experiment that is still running, and one whose trials did not all
     run to ``max_t``, naming the incomplete ones: a scheduler in replay may let any trial run to
     the end, so every curve must be whole.
     """
     from hpotk import results as results_module
 
+    archive = None
+    if not isinstance(source, results_module.Results) and is_archive(source):
+        archive, source = Path(source), unpack(source)
     res = source if isinstance(source, results_module.Results) else results_module.load(source)
+    if archive is not None:
+        res.path = archive  # messages and outputs name the archive the user gave
     where = res.path
     if res.status == "running":
         raise HpotkError(f"{where}: the experiment is still running; replay needs a finished one "
@@ -154,7 +194,7 @@ def load_table(source: str | Path | Any) -> Table:
     trials = res.trials
     if trials is None or len(trials) == 0:
         raise HpotkError(f"{where} holds no trials to replay")
-    curves = _whole_curves(res, max_t)
+    curves = _whole_curves(res, max_t, complete_only=complete_only)
     params = res.param_names
     rows = trials.to_dict("records")
     starts = {str(r["trial_id"]): as_number(r.get("start_s")) for r in rows}
@@ -184,9 +224,10 @@ def load_table(source: str | Path | Any) -> Table:
                  float(launch), ready)
 
 
-def _whole_curves(res: Any, max_t: int) -> dict[str, _Curve]:
+def _whole_curves(res: Any, max_t: int, *, complete_only: bool = False) -> dict[str, _Curve]:
     """Every trial's `_curve`, by trial id; HpotkError naming the trials that did not run to
-    ``max_t`` (or left an iteration or the metric out)."""
+    ``max_t`` (or left an iteration or the metric out). ``complete_only``: leave those out
+    instead (a time-budgeted fifo run, whose last trials the budget cut), unless none is left."""
     where, metric, trials = res.path, res.metric, res.trials
     history = res.history
     by_trial = {tid: frame for tid, frame in history.groupby("trial_id", sort=False)} \
@@ -203,6 +244,8 @@ def _whole_curves(res: Any, max_t: int) -> dict[str, _Curve]:
             incomplete.append(f"{tid} ({status}, {n}/{max_t} iterations)")
             continue
         curves[tid] = got
+    if incomplete and complete_only and curves:
+        return curves
     if incomplete:
         shown = ", ".join(incomplete[:8]) + (f" and {len(incomplete) - 8} more"
                                               if len(incomplete) > 8 else "")
@@ -225,15 +268,19 @@ def _curve(frame: Any, metric: str, max_t: int) -> _Curve | None:
         last[int(row["iteration"])] = position
     if any(i not in last for i in range(1, max_t + 1)):
         return None
+    # a metric the trial reported keeps its NaN where it diverged (the schedulers saw NaN); a
+    # column the trial never reported (another trial's metric) is left out
+    reported = {k for row in rows for k, v in row.items() if not is_missing(v)}
+    if metric not in reported:
+        return None
     results, seconds = [], []
     for i in range(1, max_t + 1):
         row = rows[last[i]]
-        value = row.get(metric)
-        if is_missing(value):
+        if metric not in row:
             return None
         results.append({k: plain(v) for k, v in row.items()
-                        if k not in _BOOKKEEPING and not k.startswith("config/")
-                        and not is_missing(v) and not isinstance(v, str)})
+                        if k in reported and k not in _BOOKKEEPING and not k.startswith("config/")
+                        and v is not None and not isinstance(v, str)})
         own = as_number(row.get("time_this_iter_s"))
         gap = None
         if i > 1 and last[i - 1] < last[i]:
@@ -284,3 +331,98 @@ def normal_value(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+#: what a table archive holds of a results directory (the summary files and the provenance)
+ARCHIVED = (layout.STATE, layout.EXPERIMENT, layout.TRIALS_CSV, layout.HISTORY_CSV,
+            layout.PLAN_TEXT, layout.TABLE_PROVENANCE)
+
+
+def is_archive(source: str | Path) -> bool:
+    """Whether ``source`` names a table archive (a ``.tar.gz`` file)."""
+    return str(source).endswith(".tar.gz")
+
+
+def unpack(archive: str | Path) -> Path:
+    """The directory a table archive unpacks to, under the data cache (`hpotk.data.cache`),
+    keyed by the archive's content: unpacked once, read many times."""
+    import hashlib
+    import tarfile
+
+    from hpotk.data.cache import data_dir
+
+    archive = Path(archive)
+    if not archive.is_file():
+        raise HpotkError(f"no table archive {archive} (no such file)")
+    digest = hashlib.sha1(archive.read_bytes()).hexdigest()[:16]
+    target = data_dir() / "tables" / digest
+    if (target / layout.STATE).is_file():
+        return target
+    partial = target.with_name(f"{digest}.partial")
+    import shutil
+
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = [m for m in tar.getmembers() if m.isfile() and Path(m.name).name in ARCHIVED]
+            for m in members:
+                m.name = Path(m.name).name
+            tar.extractall(partial, members=members, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise HpotkError(f"{archive} is not a readable table archive ({exc}); make one with "
+                         f"`hpotk replay pack RESULTS_DIR {archive}`") from None
+    if not (partial / layout.STATE).is_file():
+        shutil.rmtree(partial, ignore_errors=True)
+        raise HpotkError(f"{archive} holds no {layout.STATE}: not a table archive; make one with "
+                         f"`hpotk replay pack RESULTS_DIR {archive}`")
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target
+
+
+def pack(results_dir: str | Path, archive: str | Path, *, note: str = "") -> Path:
+    """Write a table archive of a complete fifo run: its summary files (`ARCHIVED`) and a
+    ``provenance.json`` (hpotk version, data spec, trainable, machine, when, ``note``). Checks
+    first that the run replays (`load_table`)."""
+    import io
+    import json
+    import platform
+    import tarfile
+    import time as time_module
+
+    from hpotk import __version__
+
+    table = load_table(results_dir)
+    directory = Path(results_dir)
+    experiment = table.meta.get("experiment") or {}
+    seconds = [s for t in table.trials for s in t.iter_s]
+    provenance = {
+        "hpotk": __version__, "made": time_module.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "source": str(directory.resolve()), "trainable": experiment.get("trainable"),
+        "data": experiment.get("data"), "space": table.meta.get("params"),
+        "metric": table.metric, "mode": table.mode, "max_t": table.max_t,
+        "trials": len(table.trials), "concurrent": (table.meta.get("budget") or {}).get(
+            "concurrent"),
+        "recorded_s": (table.meta.get("finished") or 0) - (table.meta.get("started") or 0),
+        "iteration_s": {"mean": sum(seconds) / max(len(seconds), 1), "min": min(seconds),
+                        "max": max(seconds)},
+        "machine": {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
+                    "cores": __import__("os").cpu_count(), "python": platform.python_version(),
+                    "system": platform.platform()},
+        "note": note,
+    }
+    archive = Path(archive)
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    partial = archive.with_name(archive.name + ".partial")
+    with tarfile.open(partial, "w:gz", compresslevel=9) as tar:
+        for name in ARCHIVED[:-1]:
+            if (directory / name).is_file():
+                tar.add(directory / name, arcname=name)
+        data = (json.dumps(provenance, indent=2, default=str) + "\n").encode()
+        info = tarfile.TarInfo(layout.TABLE_PROVENANCE)
+        info.size, info.mtime = len(data), int(time_module.time())
+        tar.addfile(info, io.BytesIO(data))
+    partial.replace(archive)
+    return archive
