@@ -11,7 +11,10 @@ the trials each strategy finished, time-to-target and the speedup over a baselin
 - `run`: data prepared once, `run_study`, each run's status and time used, ``study.json``,
   `summarise` (the outputs of the complete runs);
 - `aggregation`: `aggregate`, a pure function of `hpotk.results.Results` objects (so replayed
-  runs aggregate as real ones do), and its conventions;
+  runs aggregate as real ones do), and its conventions; `summaries`: what it returns;
+- `bands`: the band across repeats (Student t, bootstrap, IQR; ``auto`` picks by repeats);
+- `speedups`: speedups over the baseline and their bootstrap intervals, censoring included;
+- `power`: what the repeats can tell: the smallest detectable speedup, `repeats_needed`;
 - `outputs`: curves.csv, summary.csv, summary.md and tts.png (drawn by
   `hpotk.reporting.time_to_solution`).
 """
@@ -26,6 +29,7 @@ from hpotk.study.aggregation import (
     aggregate,
 )
 from hpotk.study.outputs import plot, write_outputs
+from hpotk.study.power import repeats_needed
 from hpotk.study.run import (
     StudyOutcome,
     prepare_data,
@@ -52,5 +56,6 @@ __all__ = [
     "BANDS", "DEFAULT_TRIALS", "FINISHED_STATUSES", "STUDY_FILE", "RunCurve", "StrategyEntry",
     "StrategySummary", "Study", "StudyBudget", "StudyOutcome", "StudyRun", "StudySpec",
     "StudySummary", "aggregate", "is_study_file", "label_dir", "load_study", "plot",
-    "prepare_data", "run_study", "summarise", "used_seconds", "write_outputs", "write_study_json",
+    "prepare_data", "repeats_needed", "run_study", "summarise", "used_seconds", "write_outputs",
+    "write_study_json",
 ]

@@ -35,3 +35,12 @@ def duration_text(seconds: float) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def ratio_text(value: float | None, bound: str = "=", missing: str = "—") -> str:
+    """A speedup: "4×", "≥ 5.2×" (a lower bound), "≤ 0.2×" (an upper bound), ``missing``
+    when unknown."""
+    if value is None or math.isnan(value):
+        return missing
+    sign = {"=": "", ">=": "≥ ", "<=": "≤ ", "": ""}[bound]
+    return f"{sign}{value:.2g}×" if value < 10 else f"{sign}{value:.0f}×"

@@ -1,6 +1,8 @@
 """Aggregating a study: per run, the top-k curve against wall time; per strategy, its band
-across repeats, the trials it finished, time-to-target, the speedup over the baseline and a
-Mann–Whitney p-value of its final values.
+across repeats (`hpotk.study.bands`), the trials it finished, time-to-target, the speedup over
+the baseline with its bootstrap interval (`hpotk.study.speedups`), a Mann–Whitney p-value of
+its final values and the smallest speedup its repeats could have detected
+(`hpotk.study.power`).
 
 `aggregate` is a pure function of `hpotk.results.Results` objects and uses only their public
 fields (``trials``, ``history``, ``meta``), so a simulator can feed it runs made in memory
@@ -18,6 +20,9 @@ Conventions:
 - Time-to-target: the first time the curve reaches the target (``<=`` for a "min" objective,
   ``>=`` for "max"). A curve that never does is *censored* at the end of its run: its time is
   only known to be longer, so a speedup against it is a bound, written ``≥ 5.2×``.
+- The smallest detectable speedup takes the spread of per-run log time-to-target from the
+  baseline's runs that reached the target (pooled over every strategy's when fewer than 2
+  did), and says too when the repeat counts leave Mann–Whitney no p-value below α at all.
 """
 
 from __future__ import annotations
@@ -25,134 +30,23 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from hpotk.errors import HpotkError
-from hpotk.study._format import count_text, number_text, rounded, sd_text
-from hpotk.study.spec import BANDS
+from hpotk.study import bands, power, speedups
+from hpotk.study._format import ratio_text
+from hpotk.study.bands import BANDS
+from hpotk.study.summaries import RunCurve, StrategySummary, StudySummary
+
+__all__ = ["FINISHED_STATUSES", "RunCurve", "StrategySummary", "StudySummary", "aggregate"]
 
 #: a trial that ended by itself or by the scheduler (not one cut off by the end of the run)
 FINISHED_STATUSES = frozenset({"COMPLETED", "STOPPED", "EARLY_STOPPED", "TIMEOUT"})
 
 
-@dataclass
-class RunCurve:
-    """One run's curve on the common grid and its time-to-target.
-
-    Attributes:
-        values: y(t) on the grid (NaN before ``top_k`` trials reported).
-        finished: trials finished by each grid time.
-        final: the last value of y (NaN if never defined).
-        tts: time-to-target in seconds, or None (censored: not reached by ``horizon``).
-        horizon: how long the run ran (its time budget, or its last result).
-    """
-
-    label: str
-    repeat: int
-    seed: Any
-    path: str
-    values: Any
-    finished: Any
-    final: float
-    trials_finished: int
-    tts: float | None
-    horizon: float
-
-
-@dataclass
-class StrategySummary:
-    """One strategy across its repeats (see `StudySummary.table` for the columns)."""
-
-    label: str
-    runs: int
-    center: Any  # mean (ci) or median (iqr) curve on the grid
-    low: Any
-    high: Any
-    finished_mean: Any
-    trials_finished_mean: float
-    trials_finished_sd: float
-    final_mean: float
-    final_sd: float
-    tts: float | None
-    horizon: float
-    speedup: float | None = None
-    speedup_bound: str = ""  # "=" exact, ">=" lower bound, "<=" upper bound, "" undefined
-    p_value: float | None = None
-
-    @property
-    def speedup_text(self) -> str:
-        if self.speedup is None:
-            return "—"
-        sign = {"=": "", ">=": "≥ ", "<=": "≤ "}[self.speedup_bound]
-        return f"{sign}{self.speedup:.2g}×" if self.speedup < 10 else f"{sign}{self.speedup:.0f}×"
-
-    @property
-    def tts_text(self) -> str:
-        return f"{self.tts:.0f} s" if self.tts is not None else f"> {self.horizon:.0f} s"
-
-    @property
-    def trials_finished_text(self) -> str:
-        return count_text(self.trials_finished_mean)
-
-
-@dataclass
-class StudySummary:
-    """The aggregated study: every run's curve and every strategy's summary on one time grid."""
-
-    report_metric: str
-    objective: str
-    mode: str
-    top_k: int
-    baseline: str
-    target: float | None
-    target_given: bool
-    band: str
-    grid: Any
-    runs: list[RunCurve]
-    strategies: dict[str, StrategySummary]
-    name: str = "study"
-
-    def table(self) -> list[dict[str, Any]]:
-        """summary.csv's rows, one per strategy."""
-        rows = []
-        for s in self.strategies.values():
-            rows.append({
-                "strategy": s.label, "runs": s.runs,
-                "trials_finished_mean": rounded(s.trials_finished_mean),
-                "trials_finished_sd": rounded(s.trials_finished_sd),
-                f"final_{self.report_metric}_mean": rounded(s.final_mean, 6),
-                f"final_{self.report_metric}_sd": rounded(s.final_sd, 6),
-                "time_to_target_s": rounded(s.tts, 1),
-                "time_to_target_censored": s.tts is None,
-                "speedup": rounded(s.speedup, 3), "speedup_bound": s.speedup_bound,
-                "speedup_text": s.speedup_text,
-                "mannwhitney_p": rounded(s.p_value, 4),
-            })
-        return rows
-
-    def text(self) -> str:
-        """A few lines for the terminal."""
-        target = "none" if self.target is None else f"{self.target:.4g}"
-        lines = [f"[hpotk] study {self.name}: mean {self.report_metric} of the top {self.top_k} "
-                 f"trials, target {target}" + ("" if self.target_given else
-                                                f" ({self.baseline}'s final value)")]
-        for s in self.strategies.values():
-            p = "" if s.p_value is None else f", p={s.p_value:.2g}"
-            lines.append(f"    {s.label:<16} final {number_text(s.final_mean)} ± "
-                         f"{sd_text(s.final_sd)}, {s.trials_finished_text} trials finished, "
-                         f"time-to-target {s.tts_text}, speedup {s.speedup_text}{p}")
-        short = [f"{c.label} seed {c.seed}" for c in self.runs if math.isnan(c.final)]
-        if short:
-            lines.append(f"[hpotk] note: fewer than top_k={self.top_k} trials reported in "
-                         f"{', '.join(short)}, so no curve there; give the runs more time or "
-                         f"lower top_k")
-        return "\n".join(lines)
-
-
 def aggregate(runs: Mapping[str, Sequence[Any]], *, report_metric: str, top_k: int,
-              baseline: str, target: float | None = None, band: str = "ci",
-              grid_points: int = 200) -> StudySummary:
+              baseline: str, target: float | None = None, band: str = "auto",
+              grid_points: int = 200, seed: int = 0) -> StudySummary:
     """Aggregate a study's runs into curves, time-to-target and speedups.
 
     Args:
@@ -163,8 +57,12 @@ def aggregate(runs: Mapping[str, Sequence[Any]], *, report_metric: str, top_k: i
         top_k: how many of the best trials y(t) averages.
         baseline: the label speedups and p-values are relative to.
         target: the value to reach; None: the baseline's final aggregate value.
-        band: "ci" (mean ± 95% Student-t confidence interval) or "iqr" (median, quartiles).
+        band: "auto" (Student t below `hpotk.study.bands.BOOTSTRAP_FROM` repeats, bootstrap
+            from there), "t" or "ci" (mean ± 95% Student-t interval), "bootstrap" (mean, 95%
+            BCa bootstrap interval) or "iqr" (median, quartiles); see `hpotk.study.bands`.
         grid_points: points of the common time grid, from 0 to the longest run.
+        seed: the seed of the bootstrap's resamples (bands and speedup intervals), so that the
+            same runs give the same outputs.
 
     Returns:
         A `StudySummary`. Raises `HpotkError` for an empty or inconsistent input.
@@ -178,8 +76,10 @@ def aggregate(runs: Mapping[str, Sequence[Any]], *, report_metric: str, top_k: i
     grid = np.linspace(0.0, horizon, grid_points)
     better = np.less_equal if mode == "min" else np.greater_equal
     curves = _run_curves(runs, events, grid)
+    rng = np.random.default_rng(seed)
+    kind = bands.resolve(band, min(len(cs) for cs in curves.values()))
 
-    summaries = {label: _summarise(label, cs, grid, band) for label, cs in curves.items()}
+    summaries = {label: _summarise(label, cs, grid, kind, rng) for label, cs in curves.items()}
     given = target is not None
     if target is None:
         center = summaries[baseline].center
@@ -192,13 +92,68 @@ def aggregate(runs: Mapping[str, Sequence[Any]], *, report_metric: str, top_k: i
         s.tts = _first_reach(grid, s.center, target, better)
     base = summaries[baseline]
     base_finals = [c.final for c in curves[baseline] if not math.isnan(c.final)]
+    base_stack = np.vstack([c.values for c in curves[baseline]])
+    log_sd, spread_text = _spread(curves, baseline)
     for label, s in summaries.items():
-        s.speedup, s.speedup_bound = _speedup(base, s)
-        if label != baseline:
-            finals = [c.final for c in curves[label] if not math.isnan(c.final)]
-            s.p_value = _mannwhitney(finals, base_finals)
-    return StudySummary(report_metric, objective, mode, top_k, baseline, target, given, band,
-                        grid, [c for cs in curves.values() for c in cs], summaries)
+        s.speedup, s.speedup_bound = speedups.speedup(base.tts, base.horizon, s.tts, s.horizon)
+        if label == baseline:
+            continue
+        finals = [c.final for c in curves[label] if not math.isnan(c.final)]
+        s.p_value = _mannwhitney(finals, base_finals)
+        ends = speedups.interval(base_stack, np.vstack([c.values for c in curves[label]]), grid,
+                                 target, better, base_horizon=base.horizon, horizon=s.horizon,
+                                 center="median" if kind == "iqr" else "mean", rng=rng)
+        if ends is not None:
+            s.speedup_low, s.speedup_low_bound = ends.low, ends.low_bound
+            s.speedup_high, s.speedup_high_bound = ends.high, ends.high_bound
+        s.mannwhitney_min_p = power.mannwhitney_min_p(base.runs, s.runs)
+        s.detectable_speedup = (None if log_sd is None
+                                else power.detectable_ratio(log_sd, base.runs, s.runs))
+        s.detectable_text = _detectable_text(base.runs, s.runs, s.mannwhitney_min_p,
+                                             s.detectable_speedup)
+    return StudySummary(report_metric, objective, mode, top_k, baseline, target, given, kind,
+                        grid, [c for cs in curves.values() for c in cs], summaries,
+                        band_requested=band, spread_text=spread_text)
+
+
+def _spread(curves: dict[str, list[RunCurve]], baseline: str) -> tuple[float | None, str]:
+    """The standard deviation of log time-to-target behind the detectable speedups, and where
+    it came from: the baseline's runs that reached the target, or (fewer than 2 did) the
+    within-strategy spread pooled over every strategy's runs that did."""
+    import numpy as np
+
+    logs = {label: [math.log(c.tts) for c in cs if c.tts is not None and c.tts > 0]
+            for label, cs in curves.items()}
+    censored = sum(1 for cs in curves.values() for c in cs if c.tts is None)
+    caveat = ("; runs that never reached it are left out, which understates the spread when "
+              "they are the slow ones" if censored else "")
+    base = logs[baseline]
+    if len(base) >= 2:
+        sd = float(np.std(base, ddof=1))
+        return sd, (f"sd of log time-to-target {sd:.2g}, from the {len(base)} of "
+                    f"{len(curves[baseline])} {baseline} runs that reached the target" + caveat)
+    groups = [v for v in logs.values() if len(v) >= 2]
+    if not groups:
+        return None, ("spread of time-to-target unknown: in no strategy did 2 runs reach the "
+                      "target")
+    dof = sum(len(v) - 1 for v in groups)
+    sd = math.sqrt(sum((len(v) - 1) * float(np.var(v, ddof=1)) for v in groups) / dof)
+    return sd, (f"sd of log time-to-target {sd:.2g}, pooled within {len(groups)} strategies "
+                f"over their {sum(len(v) for v in groups)} runs that reached the target "
+                f"(fewer than 2 {baseline} runs did)" + caveat)
+
+
+def _detectable_text(n_base: int, n: int, min_p: float, ratio: float | None) -> str:
+    """The smallest detectable speedup in words, naming the test."""
+    if min_p > power.ALPHA:
+        by_t = ("spread unknown" if ratio is None else
+                f"would need {ratio_text(ratio)} either way (power {power.POWER:g})")
+        return (f"none by Mann–Whitney at α = {power.ALPHA:g} ({n_base} vs {n} repeats: no "
+                f"two-sided p below {min_p:.2g}); a t test on log time-to-target {by_t}")
+    if ratio is None:
+        return "unknown (t test on log time-to-target: no spread of time-to-target)"
+    return (f"{ratio_text(ratio)} either way (t test on log time-to-target, power "
+            f"{power.POWER:g})")
 
 
 def _objective(runs: Mapping[str, Sequence[Any]], *, baseline: str, band: str,
@@ -206,7 +161,7 @@ def _objective(runs: Mapping[str, Sequence[Any]], *, baseline: str, band: str,
     """The objective and mode every run shares (the baseline's); HpotkError for a bad band,
     top_k or baseline, or a run that optimises something else."""
     if band not in BANDS:
-        raise HpotkError(f"band: expected one of {sorted(BANDS)}, got {band!r}")
+        raise HpotkError(f"band: expected one of {list(BANDS)}, got {band!r}")
     if top_k < 1:
         raise HpotkError(f"top_k: expected >= 1, got {top_k!r}")
     if baseline not in runs or not runs[baseline]:
@@ -335,7 +290,8 @@ def _first_reach(times: Any, values: Any, target: float | None, better: Any) -> 
     return float(times[np.argmax(hit)]) if hit.any() else None
 
 
-def _summarise(label: str, curves: list[RunCurve], grid: Any, band: str) -> StrategySummary:
+def _summarise(label: str, curves: list[RunCurve], grid: Any, kind: str,
+               rng: Any) -> StrategySummary:
     import numpy as np
 
     stack = np.vstack([c.values for c in curves])
@@ -344,18 +300,8 @@ def _summarise(label: str, curves: list[RunCurve], grid: Any, band: str) -> Stra
     low = np.full(len(grid), math.nan)
     high = np.full(len(grid), math.nan)
     if complete.any():
-        data = stack[:, complete]
-        if band == "ci":
-            center[complete] = data.mean(axis=0)
-            if len(curves) > 1:
-                from scipy import stats
-
-                half = stats.t.ppf(0.975, len(curves) - 1) * data.std(axis=0, ddof=1) / math.sqrt(
-                    len(curves))
-                low[complete], high[complete] = center[complete] - half, center[complete] + half
-        else:
-            center[complete] = np.median(data, axis=0)
-            low[complete], high[complete] = np.percentile(data, [25, 75], axis=0)
+        center[complete], low[complete], high[complete] = bands.band(stack[:, complete], kind,
+                                                                     rng)
     finals = np.array([c.final for c in curves], dtype=float)
     counts = np.array([c.trials_finished for c in curves], dtype=float)
     finite = finals[~np.isnan(finals)]
@@ -366,19 +312,6 @@ def _summarise(label: str, curves: list[RunCurve], grid: Any, band: str) -> Stra
         float(finite.mean()) if len(finite) else math.nan,
         float(finite.std(ddof=1)) if len(finite) > 1 else math.nan,
         None, max(c.horizon for c in curves))
-
-
-def _speedup(base: StrategySummary, s: StrategySummary) -> tuple[float | None, str]:
-    """T_baseline / T_strategy; a censored time makes it a bound (or undefined if both are)."""
-    if base.tts is not None and s.tts is not None:
-        if s.tts <= 0:
-            return (None, "") if base.tts > 0 else (1.0, "=")
-        return base.tts / s.tts, "="
-    if base.tts is None and s.tts is not None:  # the baseline took longer than it ran
-        return (base.horizon / s.tts, ">=") if s.tts > 0 else (None, "")
-    if base.tts is not None and s.tts is None:  # this strategy took longer than it ran
-        return (base.tts / s.horizon, "<=") if s.horizon > 0 else (None, "")
-    return None, ""
 
 
 def _mannwhitney(values: list[float], baseline: list[float]) -> float | None:

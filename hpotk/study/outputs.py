@@ -11,7 +11,8 @@ from typing import Any
 from hpotk import layout
 from hpotk.study._format import number_text, rounded, sd_text
 from hpotk.study.aggregation import StudySummary
-from hpotk.study.spec import BANDS
+from hpotk.study.bands import BOOTSTRAP_FROM, RESAMPLES
+from hpotk.study.power import ALPHA, POWER
 
 
 def write_outputs(summary: StudySummary, out_dir: Path, *, note: str = "") -> list[Path]:
@@ -63,23 +64,44 @@ def _markdown(summary: StudySummary, note: str) -> str:
     s0 = summary
     target = "—" if s0.target is None else f"{s0.target:.4g}"
     how = "given in the study file" if s0.target_given else f"{s0.baseline}'s final value"
+    fewest = min((s.runs for s in s0.strategies.values()), default=0)
     lines = [f"# Time-to-solution study: {s0.name}", ""]
     if note:
         lines += [f"> {note}", ""]
     lines += [
         f"Curve: mean `{s0.report_metric}` of the top {s0.top_k} trials by `{s0.objective}` "
-        f"({s0.mode}), {BANDS[s0.band]} across repeats. Target: {target} ({how}). Speedup: "
-        f"time-to-target of {s0.baseline} / that of the strategy; `≥` where {s0.baseline} never "
-        f"reached the target in its time (censored), `≤` where the strategy never did.", "",
-        f"| strategy | runs | trials finished | final {s0.report_metric} | time-to-target | "
-        f"speedup vs {s0.baseline} | Mann–Whitney p |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        f"({s0.mode}). Band across repeats: {s0.band_text}. Target: {target} ({how}).", "",
+        f"Speedup: time-to-target of {s0.baseline} / that of the strategy; `≥` where "
+        f"{s0.baseline} never reached the target in its time (censored), `≤` where the strategy "
+        f"never did. Its 95% interval resamples each strategy's repeats ({RESAMPLES} "
+        f"bootstraps); an end written `≥`/`≤` is a bound, where censored resamples leave it "
+        f"open." + (f" With fewer than {BOOTSTRAP_FROM} repeats the bootstrap knows only the "
+                    f"runs it was given and its interval is too narrow: read it with the "
+                    f"smallest detectable speedup." if fewest < BOOTSTRAP_FROM else ""), "",
+        f"Smallest detectable speedup: the factor of time-to-target (either way) that these "
+        f"repeat counts would detect at α = {ALPHA:g} with power {POWER:g}, by a two-sided "
+        f"t test on log time-to-target ({s0.spread_text or 'no spread known'}); where the "
+        f"counts leave the Mann–Whitney test no p-value below α at all (2 and 2 repeats: "
+        f"1/3; 3 and 3: 0.1), no effect is detectable by it, which holds for the p-value "
+        f"column too.", "",
     ]
+    needed = s0.any_repeats_needed
+    head = (f"| strategy | runs | trials finished | final {s0.report_metric} | time-to-target | "
+            f"speedup vs {s0.baseline} | 95% interval | Mann–Whitney p | smallest detectable "
+            f"speedup |" + (" repeats needed |" if needed else ""))
+    lines += [head, "|---|---:|---:|---:|---:|---:|---:|---:|---|" + ("---:|" if needed else "")]
     for s in s0.strategies.values():
         p = "—" if s.p_value is None else f"{s.p_value:.3g}"
-        lines.append(f"| {s.label} | {s.runs} | {s.trials_finished_mean:.1f} ± "
-                     f"{sd_text(s.trials_finished_sd)} | {number_text(s.final_mean)} ± "
-                     f"{sd_text(s.final_sd)} | {s.tts_text} | {s.speedup_text} | {p} |")
+        row = (f"| {s.label} | {s.runs} | {s.trials_finished_mean:.1f} ± "
+               f"{sd_text(s.trials_finished_sd)} | {number_text(s.final_mean)} ± "
+               f"{sd_text(s.final_sd)} | {s.tts_text} | {s.speedup_text} | "
+               f"{s.speedup_interval_text} | {p} | {s.detectable_text} |")
+        lines.append(row + (f" {s.repeats_needed_text} |" if needed else ""))
+    if needed:
+        lines += [""] + [f"Repeats needed for {s.label} (per strategy, for a two-sided "
+                         f"Mann–Whitney test to tell it from {s0.baseline}): "
+                         f"{s.repeats_needed_text}, from {s.repeats_needed_from}."
+                         for s in s0.strategies.values() if s.repeats_needed_from]
     lines += ["", "Per run:", "",
               f"| strategy | seed | trials finished | final {s0.report_metric} | "
               f"time-to-target | results |", "|---|---:|---:|---:|---:|---|"]

@@ -20,11 +20,11 @@ from hpotk import layout
 from hpotk._config import Strict, config_error
 from hpotk.errors import ConfigError
 from hpotk.study._format import duration_text
+from hpotk.study.bands import BANDS as BANDS  # hpotk.study.spec.BANDS, as before
 
 STUDY_FILE = layout.STUDY_JSON
 #: budget.trials of every run when the study does not give it: enough that the time budget binds
 DEFAULT_TRIALS = 1000
-BANDS = {"ci": "mean ± 95% CI", "iqr": "median, interquartile range"}
 
 
 _Strict = Strict  # the strict base model all file kinds share (hpotk._config)
@@ -61,7 +61,7 @@ class StudySpec(_Strict):
     report_metric: str | None = None
     baseline: str | None = None
     target: float | None = None
-    band: Literal["ci", "iqr"] = "ci"
+    band: Literal["auto", "t", "ci", "bootstrap", "iqr"] = "auto"  # hpotk.study.bands
     grid_points: int = Field(200, ge=2, le=100_000)
     set: dict[str, Any] = Field(default_factory=dict)
     results: str | None = None

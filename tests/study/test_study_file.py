@@ -92,7 +92,8 @@ def test_per_strategy_set_overrides_any_key(tmp_path):
      "strategies.a.sett", "unknown key"),
     ("strategies:\n  a: {strategy: asha/random, set: {checkpoint.evry: 1}}\n"
      "budget: {time_s: 10}\n", "strategies.a: checkpoint.evry", "unknown key"),
-    ("strategies: [fifo/random]\nbudget: {time_s: 10}\nband: sd\n", "band", "'ci' or 'iqr'"),
+    ("strategies: [fifo/random]\nbudget: {time_s: 10}\nband: sd\n", "band",
+     "'auto', 't', 'ci', 'bootstrap' or 'iqr'"),
     ("strategies: [fifo/random]\nbudget: {time_s: 10}\ntop_k: 0\n", "top_k", "greater than"),
 ])
 def test_malformed_study_files_name_the_key(tmp_path, body, key, message):
