@@ -42,6 +42,7 @@ SCHEDULERS = Registry(
     {
         "fifo": "hpotk.schedulers.fifo:build",
         "asha": "hpotk.schedulers.asha:build",
+        "asha_promotion": "hpotk.schedulers.promotion:build",
         "ahb": "hpotk.schedulers.ahb:build",
         "hyperband": "hpotk.schedulers.hyperband:build",
         "pbt": "hpotk.schedulers.pbt:build",
@@ -139,7 +140,7 @@ def checkpoint_every(name: str, ctx: SchedulerContext,
 
 def holds_population(name: str, path: str = "") -> bool:
     """Whether scheduler ``name`` needs its whole population alive at once (pbt, synchronous
-    hyperband): the searcher then creates every trial up front and the scheduler itself keeps
+    hyperband, asha_promotion, whose paused trials stay alive): the searcher then creates every trial up front and the scheduler itself keeps
     ``budget.concurrent`` of them training (`hpotk.schedulers.population`)."""
     return bool(getattr(_module(name, path), "POPULATION", False))
 

@@ -4,6 +4,11 @@ A trial reaching rung k (``grace_period * reduction_factor**k`` iterations) cont
 result is in the top ``1/reduction_factor`` of the results recorded at that rung so far; every
 trial stops at ``max_t``. Ray's `AsyncHyperBandScheduler` with ``brackets=1``; `hpotk.schedulers.ahb`
 is the same with several brackets.
+
+This is the *stopping* type (``type: stopping``, the default). The *promotion* type, which pauses
+trials at rungs and promotes them later, is its own scheduler, ``asha_promotion``
+(`hpotk.schedulers.promotion`): it also changes how many trials the searcher may create at once,
+which hpotk decides from the scheduler's name.
 """
 
 from __future__ import annotations
@@ -22,8 +27,11 @@ OPTIONS = {"grace_period": int, "reduction_factor": (int, float), "max_t": int,
 def settings(ctx: SchedulerContext, options: dict[str, Any], allowed: dict | None = None,
              defaults: dict | None = None) -> dict[str, Any]:
     """Checked settings of an async successive-halving scheduler (asha, ahb)."""
-    check_options(options, allowed or OPTIONS, ctx.path)
-    s = {"grace_period": 1, "reduction_factor": 3, "max_t": ctx.max_t, "stop_last_trials": True}
+    allowed = allowed or OPTIONS
+    check_options(options, allowed, ctx.path)
+    s = {"grace_period": 1, "reduction_factor": 3, "max_t": ctx.max_t}
+    if "stop_last_trials" in allowed:
+        s["stop_last_trials"] = True
     s.update(defaults or {})
     s.update({k: v for k, v in options.items() if v is not None})
     if s["grace_period"] < 1:
@@ -37,10 +45,26 @@ def settings(ctx: SchedulerContext, options: dict[str, Any], allowed: dict | Non
     return s
 
 
+def _stopping_type(ctx: SchedulerContext, options: dict[str, Any]) -> dict[str, Any]:
+    """The options without ``type``, which may only say ``stopping`` (this scheduler)."""
+    options = dict(options)
+    kind = options.pop("type", None)
+    if kind in (None, "stopping"):
+        return options
+    if kind == "promotion":
+        raise ConfigError(
+            f"{ctx.path}.type",
+            "promotion-type ASHA is the scheduler asha_promotion: write `scheduler: {name: "
+            "asha_promotion}` (or strategy: asha_promotion/random) with the same grace_period, "
+            "reduction_factor and max_t")
+    raise ConfigError(f"{ctx.path}.type", f"must be 'stopping' (this scheduler) or 'promotion' "
+                                          f"(the scheduler asha_promotion), got {kind!r}")
+
+
 def build(ctx: SchedulerContext, **options: Any) -> Any:
     from ray.tune.schedulers import AsyncHyperBandScheduler
 
-    s = settings(ctx, options)
+    s = settings(ctx, _stopping_type(ctx, options))
     return AsyncHyperBandScheduler(time_attr=ctx.time_attr, brackets=1, **s)
 
 
@@ -75,7 +99,7 @@ def bracket_plan(trials: float, grace_period: int, reduction_factor: float, max_
 
 
 def describe(ctx: SchedulerContext, **options: Any) -> dict:
-    s = settings(ctx, options)
+    s = settings(ctx, _stopping_type(ctx, options))
     eta = s["reduction_factor"]
     return {
         "rungs": bracket_plan(ctx.trials, s["grace_period"], eta, s["max_t"]),

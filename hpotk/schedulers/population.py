@@ -1,7 +1,9 @@
 """A population that exists from the start and trains on a fixed number of slots.
 
 PBT and synchronous HyperBand need all their trials alive at once: PBT exploits across the whole
-population, a HyperBand bracket waits at each rung until every member has arrived. The NERSC Ray
+population, a HyperBand bracket waits at each rung until every member has arrived. Promotion-type
+ASHA (`hpotk.schedulers.promotion`) leaves trials paused at rungs, possibly to the end, and still
+needs new ones to start. The NERSC Ray
 Tune guide relies on Ray's answer: "workers can also be time-multiplexed if the number of workers
 exceeds the resource size": members pause (at a perturbation point, at a rung) and others train
 on the freed resources.
@@ -50,15 +52,24 @@ class Population:
         from ray.tune.experiment import Trial
 
         trials = tune_controller.get_trials()
-        training = sum(1 for t in trials if t.status in (Trial.RUNNING, Trial.PENDING))
-        if training >= self.slots:
+        if not self.slot_free(trials):
             return None
         if inner is not None and inner.status == Trial.PAUSED:
             return inner
         for trial in trials:  # members that never ran (HyperBand resumes only promoted ones)
-            if trial.status == Trial.PAUSED and not _has_trained(trial):
+            if trial.status == Trial.PAUSED and not has_trained(trial):
                 return trial
         return None
+
+    def slot_free(self, trials: list[Any]) -> bool:
+        """Whether fewer than ``slots`` of ``trials`` train (RUNNING, or PENDING: being
+        started); always, without slots."""
+        if not self.slots:
+            return True
+        from ray.tune.experiment import Trial
+
+        training = sum(1 for t in trials if t.status in (Trial.RUNNING, Trial.PENDING))
+        return training < self.slots
 
 
 def _pause(tune_controller: Any, trial: Any) -> None:
@@ -73,7 +84,8 @@ def _pause(tune_controller: Any, trial: Any) -> None:
         trial.set_status(Trial.PAUSED)
 
 
-def _has_trained(trial: Any) -> bool:
+def has_trained(trial: Any) -> bool:
+    """Whether the trial reported a result already (a paused one then waits to be resumed)."""
     # run_metadata.last_result, not Trial.last_result (which fills in defaults for a new trial)
     return bool(trial.run_metadata.last_result.get("training_iteration"))
 

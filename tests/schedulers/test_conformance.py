@@ -13,6 +13,8 @@ from hpotk.testing.schedulers import SchedulerCase
 CASES = {
     "fifo": SchedulerCase("fifo", stops_bad_trial=False, needs_metric=False),
     "asha": SchedulerCase("asha", {"grace_period": 1, "reduction_factor": 3}, restorable=True),
+    "asha_promotion": SchedulerCase("asha_promotion", {"grace_period": 1, "reduction_factor": 3},
+                                    restorable=True),
     "ahb": SchedulerCase("ahb", {"brackets": 2}, restorable=True),
     "hyperband": SchedulerCase("hyperband", {"reduction_factor": 3}),
     "pbt": SchedulerCase("pbt", {"perturbation_interval": 2, "quantile": 0.25},
@@ -35,4 +37,4 @@ def test_every_registered_scheduler_is_in_the_suite():
 
 def test_requires_checkpointing():
     assert {n for n in SCHEDULERS.names() if schedulers.requires_checkpointing(n)} == {
-        "pbt", "hyperband"}
+        "pbt", "hyperband", "asha_promotion"}
