@@ -105,10 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a key of the study file, e.g. --set repeats=1 (repeatable)")
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: aggregate the runs that are complete")
-    p.add_argument("--replay", metavar="RESULTS_DIR",
+    p.add_argument("--replay", metavar="TABLE",
                    help="run nothing for real: replay every strategy in simulated time on the "
-                        "learning curves of RESULTS_DIR, a run whose trials all reached max_t "
-                        "(the study file's `replay:`); outputs in results/<study>/replay/")
+                        "learning curves of TABLE, a run whose trials all reached max_t or a "
+                        "table archive (the study file's `replay:`); outputs in "
+                        "results/<study>/replay/")
     p.add_argument("--element", type=int, metavar="I",
                    help="run only run I (0-based, as `hpotk plan` lists them; a job-array "
                         "element of `hpotk submit STUDY`)")
@@ -129,6 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=3, help="seeds per --check variant [3]")
     p.add_argument("--address", help="Ray cluster for --check (default: $RAY_ADDRESS, else an "
                                      "embedded local Ray)")
+
+    p = sub.add_parser("replay", help="replay tables: check a table's surrogate, pack a table")
+    replay_sub = p.add_subparsers(dest="replay_command", metavar="{check,pack}")
+    q = replay_sub.add_parser("check", help="fit the surrogate of a table and print its "
+                                            "held-out errors")
+    q.add_argument("table", help="a results directory whose trials all reached max_t, or a "
+                                 "table archive (.tar.gz)")
+    q.add_argument("--metric", action="append", default=[], metavar="NAME",
+                   help="also model this metric (e.g. test_mae; repeatable)")
+    q = replay_sub.add_parser("pack", help="write a table archive (.tar.gz) of a complete run, "
+                                           "with its provenance")
+    q.add_argument("results_dir")
+    q.add_argument("archive", help="the .tar.gz to write")
+    q.add_argument("--note", default="", help="a line of provenance (e.g. the machine's GPUs)")
 
     p = sub.add_parser("data", help="build a dataset ahead of time and print what it cost")
     p.add_argument("name", help="dataset name, e.g. emt-adsorption")
@@ -157,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     from hpotk.errors import HpotkError
 
     handlers = {"run": cmd_run, "plan": cmd_plan, "resume": cmd_resume, "best": cmd_best,
-                "data": cmd_data, "submit": cmd_submit, "study": cmd_study,
+                "data": cmd_data, "submit": cmd_submit, "study": cmd_study, "replay": cmd_replay,
                 "report": cmd_report}
     handlers["schedule"] = cmd_schedule
     try:
@@ -415,8 +430,8 @@ def cmd_study(args: argparse.Namespace) -> int:
     from hpotk.study import load_study, run_study, summarise
 
     study = load_study(args.study, args.overrides)
-    table = args.replay or study.spec.replay
-    if table:
+    table = args.replay or study.table_source
+    if table and table != "auto":
         from hpotk.errors import HpotkError
         from hpotk.replay import replay_study
 
@@ -426,12 +441,21 @@ def cmd_study(args: argparse.Namespace) -> int:
         replay_study(study, table)
         return 0
     if args.report_only:
-        summarise(study)
+        if study.hybrid:
+            from hpotk.replay import summarise_hybrid
+
+            summarise_hybrid(study)
+        else:
+            summarise(study)
         return 0
     for run in study.runs:  # every run is valid before the first one starts
         planning.make_plan(run.experiment)
     verbose = 0 if args.quiet else 1 + args.verbose
     outcome = run_study(study, address=args.address, verbose=verbose, only=args.element)
+    if outcome.hybrid_ready:
+        from hpotk.replay import summarise_hybrid
+
+        summarise_hybrid(study)
     if outcome.interrupted:
         print(f"[hpotk] study {study.name}: interrupted in run {outcome.interrupted}; the state "
               f"is saved. Run the same command again to resume.")
@@ -440,6 +464,24 @@ def cmd_study(args: argparse.Namespace) -> int:
         print(f"[hpotk] study {study.name}: run {args.element} done; when all are, aggregate "
               f"with: hpotk study {args.study} --report-only")
     return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from hpotk.replay.table import load_table, pack
+
+    if args.replay_command == "check":
+        from hpotk.replay.surrogate import fit_surrogate
+
+        surrogate = fit_surrogate(load_table(args.table), args.metric)
+        print(surrogate.check().text())
+        return 0
+    if args.replay_command == "pack":
+        path = pack(args.results_dir, args.archive, note=args.note)
+        print(f"[hpotk] table archive {path} ({path.stat().st_size / 1e6:.2f} MB)")
+        return 0
+    print("usage: hpotk replay {check,pack} ...  (hpotk replay check TABLE: the surrogate's "
+          "held-out errors; hpotk replay pack RESULTS_DIR OUT.tar.gz)")
+    return EXIT_USAGE
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:

@@ -13,7 +13,11 @@ alike.
 - `search`: what a strategy may replay (`strategy_of`, `check_against`, `refuse`) and the
   searcher that draws the table's configs (`TableSearch`);
 - `simulation`: the clock, its events and the scheduler calls (`Simulation`, `replay`);
+- `surrogate`: a learned model of a table, on which every searcher replays (`Surrogate`,
+  `fit_surrogate`; `hpotk replay check`);
 - `drive`: many strategies and seeds, and a whole study (`replay_strategies`, `replay_study`);
+- `hybrid`: a study whose baseline runs for real and whose other strategies replay on the
+  table pooled from it (`summarise_hybrid`, a study file's ``replay: auto``);
 - `comparison`: replay against real runs (`agreement`, `time_ratio`, `aligned`); its figure is
   `hpotk.reporting.agreement`.
 """
@@ -21,6 +25,7 @@ alike.
 from hpotk.errors import HpotkError as HpotkError  # hpotk.replay.HpotkError, as before
 from hpotk.replay.comparison import Agreement, agreement, aligned, plot_agreement, time_ratio
 from hpotk.replay.drive import ReplayCost, StudyReplay, replay_strategies, replay_study
+from hpotk.replay.hybrid import summarise_hybrid
 from hpotk.replay.search import (
     MODEL_SEARCHERS,
     REFUSED_SCHEDULERS,
@@ -38,4 +43,4 @@ __all__ = ["MODEL_SEARCHERS", "REFUSED_SCHEDULERS", "TABLE_SEARCHERS", "Agreemen
            "ReplayCost", "Simulation", "Strategy", "StudyReplay", "Table", "TableSearch",
            "agreement", "aligned", "build_scheduler", "check_against", "load_table",
            "plot_agreement", "refuse", "replay", "replay_strategies", "replay_study",
-           "strategy_of", "time_ratio"]
+           "strategy_of", "summarise_hybrid", "time_ratio"]

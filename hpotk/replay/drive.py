@@ -34,28 +34,63 @@ class ReplayCost:
 
 
 def replay_strategies(table: Table, strategies: Mapping[str, Sequence[tuple[Strategy, int]]],
-                      cost: ReplayCost | None = None,
-                      surrogate: Any = None) -> dict[str, list[Any]]:
+                      cost: ReplayCost | None = None, surrogate: Any = None,
+                      workers: int | None = None) -> dict[str, list[Any]]:
     """Replay every (strategy, seed) pair: label -> one `Results` per seed, in seed order.
 
     All strategies are refused up front (before any replay runs) if one cannot be replayed.
     ``surrogate``: replay every strategy on it (`hpotk.replay.surrogate`) instead of the table.
+    ``workers``: processes to replay in (default: one per core from `PARALLEL_FROM` replays on,
+    where starting them, a few seconds, pays; 1: in this process). Each replay seeds its own
+    generators, so the outcome does not depend on it.
     """
+    import os
+
     for runs in strategies.values():
         for strategy, _ in runs:
             refuse(strategy, surrogate=surrogate is not None)
     cost = cost if cost is not None else ReplayCost()
-    out: dict[str, list[Any]] = {}
-    for label, runs in strategies.items():
-        out[label] = []
-        for strategy, seed in runs:
-            began = time.perf_counter()
-            sim = replay(table, strategy, seed, surrogate=surrogate)
-            cost.real_s += time.perf_counter() - began
-            cost.simulated_s += sim.ended_s
-            cost.runs += 1
-            out[label].append(sim.to_results(label=label, strategy=strategy, seed=seed))
+    jobs = [(label, strategy, seed) for label, runs in strategies.items()
+            for strategy, seed in runs]
+    if workers is None:
+        workers = (os.cpu_count() or 1) if len(jobs) >= PARALLEL_FROM else 1
+    workers = max(1, min(workers, len(jobs)))
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        # spawn: a forked child would inherit the OpenMP and Ray threads of this process
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
+                                 initializer=_worker_init, initargs=(table, surrogate)) as pool:
+            done = list(pool.map(_replay_job, jobs, chunksize=1))
+    else:
+        _worker_init(table, surrogate)
+        done = [_replay_job(job) for job in jobs]
+    out: dict[str, list[Any]] = {label: [] for label in strategies}
+    for (label, _, _), (results, real_s, simulated_s) in zip(jobs, done, strict=True):
+        cost.real_s += real_s
+        cost.simulated_s += simulated_s
+        cost.runs += 1
+        out[label].append(results)
     return out
+
+
+#: replays from which `replay_strategies` uses a process per core by default
+PARALLEL_FROM = 40
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(table: Table, surrogate: Any) -> None:
+    _WORKER.update(table=table, surrogate=surrogate)
+
+
+def _replay_job(job: tuple[str, Strategy, int]) -> tuple[Any, float, float]:
+    """One replay in a worker: its `Results`, the real seconds it took, the simulated ones."""
+    label, strategy, seed = job
+    began = time.perf_counter()
+    sim = replay(_WORKER["table"], strategy, seed, surrogate=_WORKER["surrogate"])
+    results = sim.to_results(label=label, strategy=strategy, seed=seed)
+    return results, time.perf_counter() - began, sim.ended_s
 
 
 @dataclass
@@ -121,9 +156,11 @@ def replay_study(study: Any, table_dir: str | Path | Table, *, out_dir: str | Pa
     checkpoint_s = spec.checkpoint_s
     if checkpoint_s is None:
         checkpoint_s = recorded_checkpoint_s(table) or 0.0
-    for runs in strategies.values():
+    entries = getattr(study, "entries", {}) or {}
+    for label, runs in strategies.items():
+        own = getattr(entries.get(label), "checkpoint_s", None)
         for strategy, _ in runs:
-            strategy.checkpoint_s = float(checkpoint_s)
+            strategy.checkpoint_s = float(own if own is not None else checkpoint_s)
             refuse(strategy, surrogate=surrogate is not None)
     cost = ReplayCost()
     runs = replay_strategies(table, strategies, cost, surrogate=surrogate)
@@ -194,3 +231,6 @@ def _power(summary: Any, runs: Mapping[str, Sequence[Any]], baseline: str) -> No
                                 rng=np.random.default_rng(0))
         if hasattr(s, "repeats_needed"):
             s.repeats_needed = needed
+            s.repeats_needed_from = (f"final {summary.report_metric} of {len(finals[label])} "
+                                     f"replayed seeds against {len(finals[baseline])} of "
+                                     f"{baseline} (Mann–Whitney, α = 0.05, power 0.8)")

@@ -7,8 +7,8 @@ surrogates, YAHPO Gym, HPOBench): learn a model of the table, then ask it. Here:
 - **What is modelled.** Each chosen metric (the objective and the study's ``report_metric``)
   as a function of the config and the iteration, one model per metric over every (trial,
   iteration) row, on a log scale when the metric is positive (an MAE spans orders of magnitude
-  between a good and a diverged config); an iteration that diverged (NaN) counts as the worst
-  value the table recorded of that metric. A trial's mean seconds per iteration and its set-up
+  between a good and a diverged config); an iteration that diverged (NaN, inf, or beyond
+  Tukey's far-out fence of the table's values) counts as that fence (`_diverged_at_fence`). A trial's mean seconds per iteration and its set-up
   seconds as functions of the config (log scale).
 - **Which model.** For each target, scikit-learn's random forest, histogram gradient boosting
   and k-nearest neighbours (and, for the per-trial time targets, a Gaussian process with a
@@ -165,10 +165,8 @@ class Surrogate:
 
         HpotkError if the table is too small (fewer than 10 trials) or a metric is missing.
         """
-        import numpy as np
-
         wanted = [table.metric] + [m for m in metrics if m and m != table.metric]
-        n, T = len(table.trials), table.max_t
+        n = len(table.trials)
         if n < 10:
             raise HpotkError(f"{table.path}: a surrogate needs at least 10 recorded trials to "
                              f"learn from, the table has {n}; record more (budget.trials)")
@@ -179,6 +177,16 @@ class Surrogate:
                 raise HpotkError(f"{table.path}: metric {metric!r} is missing from "
                                  f"{len(missing)} recorded trials (e.g. {missing[0]}); the "
                                  f"surrogate models the metrics every trial reported")
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # OpenMP threads cost 15x on small fits, more under load
+            return cls._fit(table, wanted, seed)
+
+    @classmethod
+    def _fit(cls, table: Table, wanted: list[str], seed: int) -> Surrogate:
+        import numpy as np
+
+        n, T = len(table.trials), table.max_t
         encoder = _Encoder.of(table)
         X = np.array([encoder.encode(t.config) for t in table.trials])
         groups = np.repeat(np.arange(n), T)
@@ -191,10 +199,8 @@ class Surrogate:
             finite = Y[np.isfinite(Y)]
             if not len(finite):
                 raise HpotkError(f"{table.path}: metric {metric!r} is never finite in the table")
-            # a diverged iteration (NaN, inf) counts as the worst value the table recorded
-            Y = np.where(np.isfinite(Y), Y, finite.max() if table.mode == "min" else finite.min())
-            log = bool(np.all(Y > 0))
-            Z = _transform(Y, log)
+            log = bool(np.all(finite > 0))
+            Z = _diverged_at_fence(_transform(Y, log), table.mode)
             z, keep = Z.ravel(), np.isfinite(Z.ravel())
             choice, model, oof = _choose(metric, log, rows[keep], z[keep], groups[keep], folds,
                                          seed, per_trial=False)
@@ -228,10 +234,16 @@ class Surrogate:
     def curves(self, configs: Sequence[Mapping[str, Any]], seed: int) -> list[Recorded]:
         """The learning curves and seconds of ``configs`` with ``seed``'s noise, as recorded
         trials (``trial_id`` ``surrogate-<hash>``, the config with the table's fixed values)."""
-        import numpy as np
+        from threadpoolctl import threadpool_limits
 
         if not configs:
             return []
+        with threadpool_limits(1):
+            return self._curves(configs, seed)
+
+    def _curves(self, configs: Sequence[Mapping[str, Any]], seed: int) -> list[Recorded]:
+        import numpy as np
+
         T = self.max_t
         X = np.array([self.encoder.encode(c) for c in configs])
         draws = np.array([self._neighbour(x, c, seed) for x, c in zip(X, configs, strict=True)])
@@ -284,8 +296,9 @@ class Surrogate:
         for metric in self.metrics:
             real = np.array([t.results[-1][metric] for t in table.trials], dtype=float)
             fake = np.array([r.results[-1][metric] for r in replayed], dtype=float)
-            real_z, fake_z = _transform(real, self.logs[metric]), _transform(fake,
-                                                                             self.logs[metric])
+            both = _diverged_at_fence(_transform(np.concatenate([real, fake]),
+                                                 self.logs[metric]), self.mode)
+            real_z, fake_z = both[:len(real)], both[len(real):]
             ok = np.isfinite(real_z) & np.isfinite(fake_z)
             sd = float(np.std(real_z[ok], ddof=1)) if ok.sum() > 1 else math.nan
             out[metric] = float(np.std(fake_z[ok], ddof=1)) / sd if sd and sd > 0 else math.nan
@@ -367,6 +380,22 @@ def _position(p: Mapping[str, Any], value: Any) -> float:
     if p.get("scale") == "log" and low > 0 and x > 0:
         return (math.log(x) - math.log(low)) / (math.log(high) - math.log(low))
     return (x - low) / (high - low)
+
+
+def _diverged_at_fence(Z: Any, mode: str) -> Any:
+    """Values (fitted scale) with the diverged ones set to Tukey's far-out fence of the table's
+    values: NaN and inf, and anything beyond ``Q3 + 3 IQR`` (``Q1 - 3 IQR`` for a "max"
+    objective). A diverged CGCNN reports NaN or millions of eV; what a scheduler needs of it is
+    that it is the worst, and a fit on the raw values would spend itself on their size."""
+    import numpy as np
+
+    finite = Z[np.isfinite(Z)]
+    q1, q3 = np.percentile(finite, [25, 75])
+    if mode == "min":
+        fence = q3 + 3 * (q3 - q1)
+        return np.where(np.isfinite(Z), np.minimum(Z, fence), fence)
+    fence = q1 - 3 * (q3 - q1)
+    return np.where(np.isfinite(Z), np.maximum(Z, fence), fence)
 
 
 def _with_iteration(X: Any, T: int) -> Any:

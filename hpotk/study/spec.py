@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +35,7 @@ class StrategyEntry(_Strict):
 
     strategy: str | dict[str, Any] | None = None
     set: dict[str, Any] = Field(default_factory=dict)
+    checkpoint_s: float | None = Field(None, ge=0)  # replay: this strategy's checkpoint cost
 
 
 class StudyBudget(_Strict):
@@ -65,7 +66,14 @@ class StudySpec(_Strict):
     grid_points: int = Field(200, ge=2, le=100_000)
     set: dict[str, Any] = Field(default_factory=dict)
     results: str | None = None
-    replay: str | None = None  # a complete fifo run to replay every strategy on (hpotk.replay)
+    # replay (hpotk.replay): a complete fifo run or table archive to replay every strategy on,
+    # or "auto": run the baseline for real, pool its repeats into the table, replay the others
+    replay: str | None = None
+    surrogate: bool | Literal["auto"] = "auto"  # replay on a learned surrogate of the table
+    checkpoint_s: float | None = Field(None, ge=0)  # replay: seconds a checkpoint costs
+    # also run K real repeats of each replayed strategy (the file's key is `validate`)
+    validate_repeats: int = Field(0, ge=0, alias="validate")
+    replay_repeats: int | None = Field(None, ge=1)  # seeds per replayed strategy (else repeats)
 
     @field_validator("name")
     @classmethod
@@ -114,6 +122,7 @@ class Study:
     labels: list[str]
     runs: list[StudyRun]
     results_dir: Path
+    entries: dict[str, StrategyEntry] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -126,6 +135,31 @@ class Study:
     @property
     def report_metric(self) -> str:
         return self.spec.report_metric or self.base.metric.name
+
+    @property
+    def hybrid(self) -> bool:
+        """``replay: auto``: the baseline runs for real and the other strategies are replayed
+        on a table pooled from its repeats (and ``validate`` real repeats of each)."""
+        return self.spec.replay == "auto"
+
+    @property
+    def real_runs(self) -> list[StudyRun]:
+        """The runs that run for real: all of them, or in a hybrid study the baseline's and the
+        first ``validate`` repeats of every other strategy."""
+        if not self.hybrid:
+            return list(self.runs)
+        return [r for r in self.runs
+                if r.label == self.baseline or r.repeat < self.spec.validate_repeats]
+
+    @property
+    def table_source(self) -> str | None:
+        """The study's ``replay``: "auto", or the table's path (relative paths are relative to
+        the study file when the file is there, else to the current directory)."""
+        value = self.spec.replay
+        if value is None or value == "auto" or Path(value).is_absolute():
+            return value
+        beside = Path(self.source).resolve().parent / value
+        return str(beside) if beside.exists() else value
 
     @property
     def time_s(self) -> float:
@@ -146,12 +180,20 @@ class Study:
                else "the baseline's final value"),
             "runs (one after another):",
         ]
+        real = self.real_runs
+        if self.spec.replay is not None:
+            seeds = self.spec.replay_repeats or self.spec.repeats
+            where = (f"on a table pooled from {self.baseline}'s real runs" if self.hybrid
+                     else f"on {self.table_source}")
+            lines.insert(-1, f"replayed: every strategy, {seeds} seeds each, in simulated time "
+                             f"{where}" + (" (real runs below: the table and validate)"
+                                           if self.hybrid else "; nothing runs for real"))
         width = max(len(r.label) for r in self.runs)
-        for run in self.runs:
+        for run in real:
             lines.append(f"  {run.index:3d}  {run.label:<{width}}  seed {run.seed:<4d} "
                          f"{run.experiment.strategy.label:<16} {run.path}")
-        total = sum(r.experiment.budget.time_s for r in self.runs)
-        lines.append(f"total: {duration_text(total)} of running ({len(self.runs)} x "
+        total = sum(r.experiment.budget.time_s for r in real)
+        lines.append(f"total: {duration_text(total)} of running ({len(real)} x "
                      f"{self.time_s:g} s), plus start-up and data preparation before the first "
                      f"run")
         names = (layout.STUDY_CURVES, layout.STUDY_SUMMARY_CSV, layout.STUDY_SUMMARY_MD,
@@ -214,10 +256,21 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> Study:
                                        results_dir / dirs[label])
             exp = _load_experiment(base_path, overrides, f"strategies.{label}", source)
             runs.append(StudyRun(len(runs), label, repeat, seed, exp))
+    if spec.replay == "auto":
+        base_run = next(r for r in runs if r.label == (spec.baseline or list(entries)[0]))
+        if base_run.experiment.strategy.scheduler.name != "fifo":
+            raise ConfigError("replay", f"replay: auto records the table from the baseline's "
+                                        f"runs, so every trial must run to max_t: the baseline "
+                                        f"{base_run.label!r} uses scheduler "
+                                        f"{base_run.experiment.strategy.scheduler.name!r}; make "
+                                        f"the baseline fifo/random", source)
+    if spec.validate_repeats and spec.replay is None:
+        raise ConfigError("validate", "validate: K runs K real repeats of each replayed "
+                                      "strategy; it needs replay: auto (or a table)", source)
     if runs[0].experiment.budget.time_s is None:
         raise ConfigError("budget.time_s", "a study compares strategies at equal time: give "
                                            "budget.time_s (seconds per run)", source)
-    return Study(spec, source, base, list(entries), runs, results_dir)
+    return Study(spec, source, base, list(entries), runs, results_dir, entries)
 
 
 def label_dir(label: str) -> str:
