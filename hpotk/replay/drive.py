@@ -59,8 +59,11 @@ def replay_strategies(table: Table, strategies: Mapping[str, Sequence[tuple[Stra
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
 
-        # spawn: a forked child would inherit the OpenMP and Ray threads of this process
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
+        # fork, not spawn: a spawned child re-imports the caller's __main__, which hangs (or
+        # replays again) in a script without `if __name__ == "__main__"`. Forking is safe here:
+        # no Ray is started, and the surrogate's scikit-learn runs single-threaded
+        # (threadpool_limits), so the child inherits no OpenMP pool
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork"),
                                  initializer=_worker_init, initargs=(table, surrogate)) as pool:
             done = list(pool.map(_replay_job, jobs, chunksize=1))
     else:

@@ -217,7 +217,7 @@ class SurrogateSearch:
     searcher says it is finished.
     """
 
-    _BATCH = 64
+    _BATCH = 256
 
     def __init__(self, surrogate: Any, strategy: Strategy, seed: int):
         from hpotk.searchers import SearchContext

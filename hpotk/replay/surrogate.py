@@ -21,8 +21,10 @@ surrogates, YAHPO Gym, HPOBench): learn a model of the table, then ask it. Here:
   time and set-up). A replayed config draws one of its ``neighbours`` nearest recorded trials
   with the replay seed's generator, and takes that trial's residuals whole: the noise has the
   table's spread, its shape along the curve (a residual curve, not independent noise per
-  iteration) and its dependence on where in the space the config is. The same config in the
-  same seed gets the same curve; another seed, another draw.
+  iteration) and its dependence on where in the space the config is. A held-out residual also
+  holds the model's own error for that config, so it is scaled (`Surrogate._calibrate`, at most
+  1) until the replayed finals of the recorded configs spread as the recorded ones do. The
+  same config in the same seed gets the same curve; another seed, another draw.
 
 `Surrogate.fit` fits (`fit_surrogate` caches the fit on disk); `Surrogate.curves` answers
 configs as `hpotk.replay.table.Recorded` trials, which the simulator replays like recorded
@@ -44,7 +46,7 @@ from hpotk.errors import HpotkError
 from hpotk.replay.table import Recorded, Table, as_number, normal_value
 
 #: bump when what a fit stores changes (old cached fits are then refitted)
-VERSION = 1
+VERSION = 2
 #: recorded trials whose residuals a replayed config may draw (its nearest)
 NEIGHBOURS = 5
 _FOLDS = 5
@@ -108,9 +110,10 @@ class SurrogateCheck:
             objective (does the surrogate rank configs as the table does?), and its p-value.
         time_error: median absolute relative error of the held-out seconds per iteration, and
             of the set-up seconds.
-        noise_ratio: metric -> the spread (sd) across trials of replayed final values of the
-            recorded configs with drawn noise, divided by that of the recorded finals: near 1
-            when the noise has the table's spread.
+        noise_ratio: metric -> the spread (interquartile range, fitted scale) of the recorded
+            configs' held-out predicted finals with drawn noise, divided by that of the
+            recorded finals: near 1 when the noise has the table's spread.
+        noise_scale: metric -> the factor on its drawn residuals (`Surrogate._calibrate`).
     """
 
     table: str
@@ -121,6 +124,7 @@ class SurrogateCheck:
     spearman: tuple[float, float]
     time_error: tuple[float, float]
     noise_ratio: dict[str, float] = field(default_factory=dict)
+    noise_scale: dict[str, float] = field(default_factory=dict)
 
     def text(self) -> str:
         lines = [f"surrogate of {self.table}: {self.trials} recorded trials to max_t "
@@ -136,8 +140,9 @@ class SurrogateCheck:
         lines.append(f"  seconds per iteration: median relative error {self.time_error[0]:.1%}; "
                      f"set-up seconds: {self.time_error[1]:.1%}")
         if self.noise_ratio:
-            lines.append("  noise: spread of replayed / recorded final values: " + ", ".join(
-                f"{k} {v:.2f}" for k, v in self.noise_ratio.items()))
+            lines.append("  noise: spread (IQR) of held-out predicted finals + drawn noise / recorded finals: " + ", ".join(
+                f"{k} {v:.2f}" for k, v in self.noise_ratio.items()) + " (residuals drawn x "
+                + ", ".join(f"{v:.2f}" for v in self.noise_scale.values()) + ")")
         return "\n".join(lines)
 
 
@@ -156,6 +161,7 @@ class Surrogate:
         self.metrics, self.encoder, self.models, self.logs = metrics, encoder, models, logs
         self.residuals, self.profiles, self.positions = residuals, profiles, positions
         self.report, self.fixed = check, fixed
+        self.noise_scale: dict[str, float] = {}  # metric -> factor on its residuals (_calibrate)
 
     # --- fitting ----------------------------------------------------------------------------
 
@@ -193,7 +199,7 @@ class Surrogate:
         rows = _with_iteration(X, T)
         folds = _folds(n, seed)
         models, logs, residuals, choices = {}, {}, {}, {}
-        held_out = {}
+        held_out, finals = {}, {}
         for metric in wanted:
             Y = np.array([[float(r[metric]) for r in t.results] for t in table.trials])
             finite = Y[np.isfinite(Y)]
@@ -210,6 +216,7 @@ class Surrogate:
             residuals[metric] = np.where(np.isfinite(R), R, 0.0)
             models[metric], logs[metric], choices[metric] = model, log, choice
             held_out[metric] = (Y, _untransform(full.reshape(n, T), log))
+            finals[metric] = (Z[:, -1], full.reshape(n, T)[:, -1])
         seconds = np.array([t.iter_s for t in table.trials], dtype=float)
         mean_s = np.maximum(seconds.mean(axis=1), 1e-6)
         profiles = seconds / mean_s[:, None]
@@ -226,7 +233,8 @@ class Surrogate:
         fixed = {k: v for k, v in table.trials[0].config.items() if k not in table.params}
         surrogate = cls(table, wanted, encoder, models, logs, residuals, profiles, X, check,
                         fixed)
-        check.noise_ratio = surrogate._noise_ratio(table, seed)
+        surrogate._calibrate(table, finals, seed)
+        check.noise_scale = dict(surrogate.noise_scale)
         return surrogate
 
     # --- asking -------------------------------------------------------------------------------
@@ -251,7 +259,7 @@ class Surrogate:
         predicted = {}
         for metric in self.metrics:
             Z = self.models[metric].predict(rows).reshape(len(X), T)
-            Z = Z + self.residuals[metric][draws]
+            Z = Z + self.noise_scale.get(metric, 1.0) * self.residuals[metric][draws]
             predicted[metric] = _untransform(Z, self.logs[metric])
         mean_s = np.exp(self.models["iter_s"].predict(X) + self.residuals["iter_s"][draws])
         setup = np.exp(self.models["setup_s"].predict(X) + self.residuals["setup_s"][draws])
@@ -287,22 +295,35 @@ class Surrogate:
                                      zlib.crc32(repr(self._key(config)).encode())])
         return int(nearest[rng.integers(k)])
 
-    def _noise_ratio(self, table: Table, seed: int) -> dict[str, float]:
-        """Spread of the replayed finals of the recorded configs / that of the recorded ones."""
+    def _calibrate(self, table: Table, finals: dict[str, tuple[Any, Any]], seed: int) -> None:
+        """Scale each metric's residual draws so that replayed finals spread as recorded ones
+        do (`_spread`, on the fitted scale), and note the spread ratio reached.
+
+        A held-out residual holds the model's error for that config as well as the trial's own
+        noise, so drawn whole it may overstate how much repeats differ: many replayed trials
+        then reach a top-k of lucky draws below anything recorded. The factor (at most 1) is
+        the one, of 1.0, 0.95, ..., 0.2, at which the held-out predicted finals of the recorded
+        configs (what a config the model did not see gets) plus drawn noise spread nearest to
+        the recorded finals, over 5 seeds of draws. ``finals``: metric -> (recorded finals,
+        held-out predicted finals), fitted scale."""
         import numpy as np
 
-        replayed = self.curves([t.config for t in table.trials], seed + 7919)
-        out = {}
-        for metric in self.metrics:
-            real = np.array([t.results[-1][metric] for t in table.trials], dtype=float)
-            fake = np.array([r.results[-1][metric] for r in replayed], dtype=float)
-            both = _diverged_at_fence(_transform(np.concatenate([real, fake]),
-                                                 self.logs[metric]), self.mode)
-            real_z, fake_z = both[:len(real)], both[len(real):]
-            ok = np.isfinite(real_z) & np.isfinite(fake_z)
-            sd = float(np.std(real_z[ok], ddof=1)) if ok.sum() > 1 else math.nan
-            out[metric] = float(np.std(fake_z[ok], ddof=1)) / sd if sd and sd > 0 else math.nan
-        return out
+        X = np.array([self.encoder.encode(t.config) for t in table.trials])
+        draws = [np.array([self._neighbour(x, t.config, seed + 7919 * (k + 1))
+                           for x, t in zip(X, table.trials, strict=True)]) for k in range(5)]
+        for metric, (real, oof) in finals.items():
+            sd = _spread(real)
+            ok = np.isfinite(oof)
+            if not sd > 0 or ok.sum() < 4:
+                self.noise_scale[metric], self.report.noise_ratio[metric] = 1.0, math.nan
+                continue
+
+            noise = [self.residuals[metric][d, -1] for d in draws]
+            ratios = {round(float(c), 2): float(np.mean([_spread((oof + c * n)[ok]) / sd
+                                                        for n in noise]))
+                      for c in np.arange(1.0, 0.19, -0.05)}
+            best = min(ratios, key=lambda c: (abs(ratios[c] - 1.0), -c))
+            self.noise_scale[metric], self.report.noise_ratio[metric] = best, ratios[best]
 
 
 def fit_surrogate(table: Table, metrics: Sequence[str] = (), *, seed: int = 0,
@@ -380,6 +401,15 @@ def _position(p: Mapping[str, Any], value: Any) -> float:
     if p.get("scale") == "log" and low > 0 and x > 0:
         return (math.log(x) - math.log(low)) / (math.log(high) - math.log(low))
     return (x - low) / (high - low)
+
+
+def _spread(values: Any) -> float:
+    """The interquartile range: the spread of the bulk of the configs, which a few diverged
+    ones (at the fence) would dominate in a standard deviation."""
+    import numpy as np
+
+    q1, q3 = np.percentile(np.asarray(values, dtype=float), [25, 75])
+    return float(q3 - q1)
 
 
 def _diverged_at_fence(Z: Any, mode: str) -> Any:

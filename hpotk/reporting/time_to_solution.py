@@ -165,12 +165,20 @@ def _value_range(summary: Any, runs: list[list[Any]]) -> tuple[tuple[float, floa
 def png(summary: Any, d: TimeToSolutionData | None = None, *, note: str = "") -> Any:
     """The figure (matplotlib): curves and bands above, trials finished below; ``note`` (e.g.
     "replayed from results/x") in the bottom corner."""
+    import textwrap
+
     import matplotlib
     import numpy as np
     from matplotlib.figure import Figure
 
     d = d or data(summary)
-    fig = Figure(figsize=(9, 7.2), layout="constrained")  # room for the legend above
+    entries = len(d.strategies) + (d.target is not None)
+    longest = max([len(s.legend) for s in d.strategies] + [0])
+    # two columns only when both fit the figure's width (about 55 characters each at 8.5 pt)
+    ncols = 1 if entries <= 3 or longest > 55 else 2
+    rows = math.ceil(entries / ncols)
+    note_lines = textwrap.wrap(note, 150) if note else []
+    fig = Figure(figsize=(9, 6.6 + 0.2 * rows + 0.15 * len(note_lines)), layout="constrained")
     ax, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     t = d.t
@@ -212,8 +220,7 @@ def png(summary: Any, d: TimeToSolutionData | None = None, *, note: str = "") ->
         ax.set_ylim(*d.ylim)
     ax.set_ylabel(d.ylabel)
     ax.set_title(d.subtitle, fontsize=8.5, color="0.3")
-    entries = len(d.strategies) + (d.target is not None)
-    fig.legend(loc="outside upper center", ncols=1 if entries <= 3 else 2, fontsize=8.5,
+    fig.legend(loc="outside upper center", ncols=ncols, fontsize=8.5,
                frameon=False, title=d.title, title_fontsize=11)  # the title above its legend
     ax.grid(alpha=0.3, which="both" if d.log_y else "major")
     bottom.set_ylabel("trials\nfinished")
@@ -221,8 +228,8 @@ def png(summary: Any, d: TimeToSolutionData | None = None, *, note: str = "") ->
     bottom.grid(alpha=0.3)
     bottom.set_xlim(0, t[-1])
     bottom.set_ylim(bottom=0)
-    if note:
-        fig.supxlabel(note, x=0.01, ha="left", fontsize=8, color="0.35")
+    if note_lines:
+        fig.supxlabel("\n".join(note_lines), x=0.01, ha="left", fontsize=8, color="0.35")
     return fig
 
 

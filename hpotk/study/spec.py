@@ -9,6 +9,7 @@ directory and seed that the study owns.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,7 +160,7 @@ class Study:
         if value is None or value == "auto" or Path(value).is_absolute():
             return value
         beside = Path(self.source).resolve().parent / value
-        return str(beside) if beside.exists() else value
+        return os.path.normpath(beside) if beside.exists() else value
 
     @property
     def time_s(self) -> float:
