@@ -6,8 +6,9 @@ surrogates, YAHPO Gym, HPOBench): learn a model of the table, then ask it. Here:
 
 - **What is modelled.** Each chosen metric (the objective and the study's ``report_metric``)
   as a function of the config and the iteration, one model per metric over every (trial,
-  iteration) row, on a log scale when the metric is positive (an MAE spans orders of magnitude
-  between a good and a diverged config); an iteration that diverged (NaN, inf, or beyond
+  iteration) row, on a logit scale when it stays within [0, 1] (an accuracy: predictions and
+  noise stay there too), else on a log scale when the metric is positive (an MAE spans orders
+  of magnitude between a good and a diverged config); an iteration that diverged (NaN, inf, or beyond
   Tukey's far-out fence of the table's values) counts as that fence (`_diverged_at_fence`). A trial's mean seconds per iteration and its set-up
   seconds as functions of the config (log scale).
 - **Which model.** For each target, scikit-learn's random forest, histogram gradient boosting
@@ -22,8 +23,8 @@ surrogates, YAHPO Gym, HPOBench): learn a model of the table, then ask it. Here:
   with the replay seed's generator, and takes that trial's residuals whole: the noise has the
   table's spread, its shape along the curve (a residual curve, not independent noise per
   iteration) and its dependence on where in the space the config is. A held-out residual also
-  holds the model's own error for that config, so it is scaled (`Surrogate._calibrate`, at most
-  1) until the replayed finals of the recorded configs spread as the recorded ones do. The
+  holds the model's own error for that config, so it is scaled (`Surrogate._calibrate`, by 0.5
+  to 1) until the replayed finals of the recorded configs spread as the recorded ones do. The
   same config in the same seed gets the same curve; another seed, another draw.
 
 `Surrogate.fit` fits (`fit_surrogate` caches the fit on disk); `Surrogate.curves` answers
@@ -46,7 +47,7 @@ from hpotk.errors import HpotkError
 from hpotk.replay.table import Recorded, Table, as_number, normal_value
 
 #: bump when what a fit stores changes (old cached fits are then refitted)
-VERSION = 2
+VERSION = 3
 #: recorded trials whose residuals a replayed config may draw (its nearest)
 NEIGHBOURS = 5
 _FOLDS = 5
@@ -86,12 +87,12 @@ class ModelChoice:
     """
 
     target: str
-    log: bool
+    log: bool | str  # False: as is; True: log; "logit"
     chosen: str
     rmse: dict[str, float]
 
     def text(self) -> str:
-        scale = "log " if self.log else ""
+        scale = "logit " if self.log == "logit" else "log " if self.log else ""
         others = ", ".join(f"{k} {v:.3g}" for k, v in sorted(self.rmse.items(),
                                                                key=lambda kv: kv[1]))
         return f"{self.target}: {self.chosen} (held-out RMSE of {scale}{self.target}: {others})"
@@ -205,7 +206,10 @@ class Surrogate:
             finite = Y[np.isfinite(Y)]
             if not len(finite):
                 raise HpotkError(f"{table.path}: metric {metric!r} is never finite in the table")
-            log = bool(np.all(finite > 0))
+            # a metric within [0, 1] (an accuracy) on a logit scale, a positive one (an MAE) on
+            # a log scale, others as they are
+            log: bool | str = ("logit" if np.all((finite >= 0) & (finite <= 1))
+                               else bool(np.all(finite > 0)))
             Z = _diverged_at_fence(_transform(Y, log), table.mode)
             z, keep = Z.ravel(), np.isfinite(Z.ravel())
             choice, model, oof = _choose(metric, log, rows[keep], z[keep], groups[keep], folds,
@@ -301,10 +305,11 @@ class Surrogate:
 
         A held-out residual holds the model's error for that config as well as the trial's own
         noise, so drawn whole it may overstate how much repeats differ: many replayed trials
-        then reach a top-k of lucky draws below anything recorded. The factor (at most 1) is
-        the one, of 1.0, 0.95, ..., 0.2, at which the held-out predicted finals of the recorded
+        then reach a top-k of lucky draws below anything recorded. The factor is the one, of
+        1.0, 0.95, ..., 0.5, at which the held-out predicted finals of the recorded
         configs (what a config the model did not see gets) plus drawn noise spread nearest to
-        the recorded finals, over 5 seeds of draws. ``finals``: metric -> (recorded finals,
+        the recorded finals, over 5 seeds of draws; never below a half, which would leave
+        repeats of one config nearly alike where the configs' spread is mostly signal. ``finals``: metric -> (recorded finals,
         held-out predicted finals), fitted scale."""
         import numpy as np
 
@@ -321,7 +326,7 @@ class Surrogate:
             noise = [self.residuals[metric][d, -1] for d in draws]
             ratios = {round(float(c), 2): float(np.mean([_spread((oof + c * n)[ok]) / sd
                                                         for n in noise]))
-                      for c in np.arange(1.0, 0.19, -0.05)}
+                      for c in np.arange(1.0, 0.49, -0.05)}
             best = min(ratios, key=lambda c: (abs(ratios[c] - 1.0), -c))
             self.noise_scale[metric], self.report.noise_ratio[metric] = best, ratios[best]
 
@@ -436,19 +441,30 @@ def _with_iteration(X: Any, T: int) -> Any:
     return np.hstack([np.repeat(X, T, axis=0), np.tile(its, len(X))[:, None]])
 
 
-def _transform(Y: Any, log: bool) -> Any:
+#: how far inside [0, 1] a logit-scale metric is clipped (an accuracy of exactly 1.0)
+_LOGIT_EDGE = 1e-4
+
+
+def _transform(Y: Any, log: bool | str) -> Any:
+    """To the fitted scale: identity (``False``), log (``True``) or logit (``"logit"``, for a
+    metric that stays in [0, 1], e.g. an accuracy: the model and the noise then stay there)."""
     import numpy as np
 
     Y = np.asarray(Y, dtype=float)
     if not log:
         return np.where(np.isfinite(Y), Y, np.nan)
+    if log == "logit":
+        p = np.clip(np.where(np.isfinite(Y), Y, np.nan), _LOGIT_EDGE, 1 - _LOGIT_EDGE)
+        return np.log(p / (1 - p))
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(np.isfinite(Y) & (Y > 0), np.log(np.where(Y > 0, Y, 1.0)), np.nan)
 
 
-def _untransform(Z: Any, log: bool) -> Any:
+def _untransform(Z: Any, log: bool | str) -> Any:
     import numpy as np
 
+    if log == "logit":
+        return 1.0 / (1.0 + np.exp(-Z))
     return np.exp(Z) if log else Z
 
 
