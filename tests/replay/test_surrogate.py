@@ -192,3 +192,13 @@ def test_the_recorded_checkpoint_cost_is_read_from_the_checkpointed_iterations()
     assert recorded_checkpoint_s(replay.load_table(res)) == pytest.approx(0.4)
     res.meta["experiment"]["checkpoint"] = {"every": 0}
     assert recorded_checkpoint_s(replay.load_table(res)) is None
+
+
+def test_a_metric_within_0_and_1_stays_there(surrogate):
+    """score (like an accuracy) is modelled on a logit scale: no replayed value, noise
+    included, leaves [0, 1], where log-scale noise once gave accuracies above 1."""
+    assert surrogate.check().choices["score"].log == "logit"
+    configs = [{"lr": 10 ** -2.5, "width": w} for w in (8, 16, 32)]
+    values = [r["score"] for seed in range(30) for rec in surrogate.curves(configs, seed)
+              for r in rec.results]
+    assert 0.0 <= min(values) and max(values) <= 1.0
