@@ -73,9 +73,13 @@ def png(a: Any, d: AgreementData | None = None, *, note: str = "") -> Any:
     bottom.grid(alpha=0.3)
     bottom.legend(loc="upper left", fontsize=8)
     bottom.set_xlim(0, t[-1])
-    if note:
-        fig.text(0.01, 0.005, note, fontsize=8, color="0.35", ha="left", va="bottom")
-    fig.tight_layout(rect=(0, 0.03 if note else 0, 1, 1))
+    import textwrap
+
+    lines = textwrap.wrap(note, 140) if note else []  # a long note wraps, never runs off
+    if lines:
+        fig.text(0.01, 0.005, "\n".join(lines), fontsize=8, color="0.35", ha="left",
+                 va="bottom")
+    fig.tight_layout(rect=(0, 0.03 * len(lines), 1, 1))
     return fig
 
 
