@@ -44,6 +44,7 @@ SEARCHER_SNAPSHOT = "searcher-snapshot.pkl"  # in TUNE_STATE_BACKUP (hpotk._tune
 TUNE_RESULT = "result.json"
 TUNE_PROGRESS = "progress.csv"
 TUNE_ERROR = "error.txt"
+TUNE_SEARCH_STATE = "basic-variant-state-*.json"  # Ray's random/grid searcher's saved state
 
 # -- a study directory ----------------------------------------------------------------------
 STUDY_JSON = "study.json"  # the study, its runs and outputs

@@ -355,3 +355,37 @@ def failures(trial_dir: Path) -> list[str]:
         causes = [m.group(1).strip() for line in lines if (m := _EXCEPTION_LINE.match(line))]
         out.append((causes[-1] if causes else lines[0].strip() if lines else "unknown")[:300])
     return out
+
+
+def repoint_search_state(results_dir: Path) -> int:
+    """Point the trials Ray's random/grid searcher has yet to create at this results directory.
+
+    Ray saves ``BasicVariantGenerator``'s trial iterators with the experiment's storage context
+    in their spec, and a restore does not update it: in a results directory that moved (another
+    machine, another path), trials created after the resume would checkpoint to the old path
+    and fail ("Unable to set up cluster storage"). Rewrites each saved state's storage to
+    ``results_dir``; returns how many iterators it re-pointed.
+    """
+    import ray.cloudpickle as cloudpickle
+
+    results_dir = Path(results_dir).resolve()
+    moved = 0
+    for path in sorted(results_dir.glob(layout.TUNE_SEARCH_STATE)):
+        try:
+            state = cloudpickle.loads(path.read_bytes())
+        except Exception:  # noqa: BLE001 - not ours to judge: Ray reports what it cannot read
+            continue
+        changed = False
+        for iterator in (state or {}).get("_iterators", []) if isinstance(state, dict) else []:
+            storage = (getattr(iterator, "unresolved_spec", None) or {}).get("storage")
+            if storage is None or not hasattr(storage, "storage_fs_path"):
+                continue
+            if (storage.storage_fs_path, storage.experiment_dir_name) != (
+                    str(results_dir.parent), results_dir.name):
+                storage.storage_fs_path = str(results_dir.parent)
+                storage.experiment_dir_name = results_dir.name
+                changed = True
+                moved += 1
+        if changed:
+            layout.atomic_write(path, cloudpickle.dumps(state))
+    return moved

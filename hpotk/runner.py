@@ -229,6 +229,9 @@ def build_tuner(exp: Experiment, plan: Plan, *, resume: bool = False, verbose: i
     if kept:
         print(f"[hpotk] {len(kept)} trial(s) finished after Tune last saved its state; kept as "
               f"finished, not run again: {', '.join(kept)}", flush=True)
+    from hpotk.recovery import repoint_search_state
+
+    repoint_search_state(results_dir)  # a moved directory: trials still to come go here
     tuner = tune.Tuner.restore(str(results_dir), trainable=trainable, resume_unfinished=True,
                                resume_errored=False, restart_errored=False)
     if kept:
