@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
+                      model_validator)
 
 from hpotk._config import Strict, config_error
 from hpotk.errors import ConfigError
@@ -28,6 +29,41 @@ _Strict = Strict  # the strict base model all file kinds share (hpotk._config)
 class Metric(_Strict):
     name: str
     mode: Literal["min", "max"] = "min"
+
+
+class Constraint(_Strict):
+    """A bound on a reported metric: a trial beyond it is infeasible (`hpotk.objectives`)."""
+
+    name: str
+    max: float | None = None
+    min: float | None = None
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> Constraint:
+        if self.max is None and self.min is None:
+            raise ValueError(f"constraint on {self.name!r} has no bound: give max: or min:")
+        if self.max is not None and self.min is not None and self.min > self.max:
+            raise ValueError(f"constraint on {self.name!r}: min {self.min} > max {self.max}")
+        return self
+
+    def text(self) -> str:
+        parts = ([f"{self.name} >= {self.min:g}"] if self.min is not None else []) + (
+            [f"{self.name} <= {self.max:g}"] if self.max is not None else [])
+        return " and ".join(parts)
+
+
+class WarmStart(_Strict):
+    """Start from earlier experiments (`hpotk.warm_start`)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, populate_by_name=True)
+    from_: list[str] = Field(alias="from", min_length=1)
+    mode: Literal["configs", "history", "bounds"] = "configs"
+    top: int = Field(10, ge=1)
+
+    @field_validator("from_", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
 
 class Component(BaseModel):
@@ -94,7 +130,12 @@ class Experiment(_Strict):
     trainable: str | dict[str, Any]
     data: dict[str, Any] = Field(default_factory=dict)
     space: str | dict[str, Any]
-    metric: Metric
+    # one objective, or several (a list: the first is the primary one, which Ray's checkpoint
+    # scoring and single-number summaries use); `objectives` is always the list
+    metric: Metric | list[Metric]
+    constraints: list[Constraint] = Field(default_factory=list)
+    warm_start: WarmStart | None = None
+    _objectives: list[Metric] = PrivateAttr(default_factory=list)
     strategy: Strategy = Strategy()
     budget: Budget = Budget()
     resources: Resources = Resources()
@@ -122,6 +163,34 @@ class Experiment(_Strict):
             )
         return value
 
+    @field_validator("metric")
+    @classmethod
+    def _distinct_objectives(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("an empty list: give one {name, mode} or several")
+            names = [m.name for m in value]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"{twice[0]!r} is listed twice: list each objective once")
+        return value
+
+    @model_validator(mode="after")
+    def _objectives_list(self) -> Experiment:
+        metrics = self.metric if isinstance(self.metric, list) else [self.metric]
+        self._objectives = list(metrics)
+        self.metric = metrics[0]
+        return self
+
+    @property
+    def objectives(self) -> list[Metric]:
+        """Every objective (one, or several when ``metric`` is a list); the first is primary."""
+        return list(getattr(self, "_objectives", None) or [self.metric])
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
     @property
     def base_dir(self) -> Path:
         return Path(self.source).resolve().parent if self.source else Path.cwd()
@@ -131,7 +200,9 @@ class Experiment(_Strict):
         return (Path(self.results).expanduser().resolve() / self.name)
 
     def to_dict(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json", exclude={"source"})
+        data = self.model_dump(mode="json", exclude={"source"}, by_alias=True)
+        if self.multi_objective:
+            data["metric"] = [m.model_dump(mode="json") for m in self.objectives]
         data["strategy"] = {
             "scheduler": {"name": self.strategy.scheduler.name, **self.strategy.scheduler.options},
             "searcher": {"name": self.strategy.searcher.name, **self.strategy.searcher.options},

@@ -39,6 +39,8 @@ class Plan:
             "name": exp.name,
             "trainable": exp.trainable if isinstance(exp.trainable, str) else "command",
             "metric": exp.metric.model_dump(),
+            "objectives": [m.model_dump() for m in exp.objectives],
+            "constraints": [c.model_dump(exclude_none=True) for c in exp.constraints],
             "strategy": exp.strategy.label,
             "tuned": info["tuned"],
             "fixed": info["fixed"],
@@ -156,6 +158,7 @@ def _make_plan(exp: Experiment) -> Plan:
         space=space, metric=exp.metric.name, mode=exp.metric.mode, seed=exp.seed,
         trials=exp.budget.trials,
         concurrent=exp.budget.trials if population else exp.budget.concurrent,
+        objectives=[(m.name, m.mode) for m in exp.objectives], constraints=list(exp.constraints),
     )
     search = searchers.make(exp.strategy.searcher.name, search_ctx, exp.strategy.searcher.options)
     scheduler_plan = schedulers.plan(exp.strategy.scheduler.name,
@@ -184,6 +187,7 @@ def _scheduler_context(exp: Experiment, space: Any) -> Any:
         space=space, metric=exp.metric.name, mode=exp.metric.mode, max_t=exp.budget.max_t,
         trials=exp.budget.trials, seed=exp.seed, searcher=exp.strategy.searcher.name,
         concurrent=exp.budget.concurrent,
+        objectives=[(m.name, m.mode) for m in exp.objectives], constraints=list(exp.constraints),
     )
 
 

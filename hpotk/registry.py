@@ -275,3 +275,18 @@ def _described(obj: Any) -> str:
     if isinstance(obj, type):
         return f"the class {obj.__name__}"
     return f"of type {type(obj).__name__}"
+
+
+def refuse_multi_objective(registry: Registry, name: str, path: str, kind: str) -> None:
+    """ConfigError unless registered ``name``'s module says ``MULTI_OBJECTIVE = True``: one line
+    naming the ones that do. A plug-in is let through (it gets every objective in its context)."""
+    if registry.is_plugin(name):
+        return
+    module = registry.module_of(name, path)
+    if getattr(module, "MULTI_OBJECTIVE", False):
+        return
+    able = [n for n in registry.names()
+            if getattr(registry.module_of(n, path), "MULTI_OBJECTIVE", False)]
+    why = getattr(module, "SINGLE_OBJECTIVE_REASON", f"{kind} {name!r} optimises one metric")
+    raise ConfigError(path, f"{why}, and metric lists several objectives; use a multi-objective "
+                            f"{kind} ({', '.join(able) or 'none registered'}) or one metric")

@@ -309,8 +309,12 @@ def _new_tuner(exp: Experiment, plan: Plan, trainable: Any, verbose: int, stoppe
         checkpoint_every = plan.scheduler_plan.checkpoint_every
     if trainables.checkpoints_itself(exp.trainable):
         checkpoint_every = 0  # it checkpoints itself, through ray.tune.report(checkpoint=...)
+    # several objectives: Tune's single metric stays unset; the searcher and the scheduler were
+    # given every objective when they were built (plan), and Tune would overwrite that
+    single = not exp.multi_objective
     tune_config = tune.TuneConfig(
-        metric=exp.metric.name, mode=exp.metric.mode, search_alg=search_alg,
+        metric=exp.metric.name if single else None, mode=exp.metric.mode if single else None,
+        search_alg=search_alg,
         scheduler=plan.scheduler_plan.scheduler, num_samples=plan.search.num_samples,
         time_budget_s=exp.budget.time_s,
         reuse_actors=trainables.reuses_actors(exp.trainable, exp.reuse_actors),

@@ -19,11 +19,11 @@ the scheduler, and the runner turns checkpoints on (or refuses a trainable that 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from hpotk.registry import Registry, build_plugin, check_plugin
+from hpotk.registry import Registry, build_plugin, check_plugin, refuse_multi_objective
 from hpotk.space.param import Space
 
 
@@ -73,6 +73,13 @@ class SchedulerContext:
     path: str = "strategy.scheduler"  # key path for error messages
     searcher: str | None = None
     concurrent: int | None = None  # budget.concurrent, when known
+    # every objective as (name, mode), the first being metric/mode; empty: just metric/mode
+    objectives: list[tuple[str, str]] = field(default_factory=list)
+    constraints: list[Any] = field(default_factory=list)  # hpotk.experiment.Constraint
+
+    @property
+    def all_objectives(self) -> list[tuple[str, str]]:
+        return list(self.objectives) or [(self.metric, self.mode)]
 
 
 @dataclass
@@ -104,6 +111,8 @@ SchedulePlan = SchedulerPlan
 def make(name: str, ctx: SchedulerContext, options: dict[str, Any] | None = None) -> Any:
     """The Ray scheduler ``name`` built with ``options`` (ConfigError for bad ones)."""
     build = SCHEDULERS.resolve(name, ctx.path)
+    if len(ctx.all_objectives) > 1:
+        refuse_multi_objective(SCHEDULERS, name, ctx.path, "scheduler")
     if SCHEDULERS.is_plugin(name):
         return build_plugin(build, _bases(), ctx, dict(options or {}), ctx.path)
     return build(ctx, **(options or {}))

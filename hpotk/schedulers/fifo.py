@@ -7,6 +7,9 @@ from typing import Any
 from hpotk.options import check_options
 from hpotk.schedulers import SchedulerContext
 
+#: stops nothing early: any number of objectives
+MULTI_OBJECTIVE = True
+
 
 def build(ctx: SchedulerContext, **options: Any) -> Any:
     from ray.tune.schedulers import FIFOScheduler

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpotk.registry import Registry, build_plugin, check_plugin
+from hpotk.registry import Registry, build_plugin, check_plugin, refuse_multi_objective
 from hpotk.space.param import Space
 
 
@@ -57,6 +57,13 @@ class SearchContext:
     trials: int = 10
     concurrent: int = 1
     path: str = "strategy.searcher"  # key path for error messages
+    # every objective as (name, mode), the first being metric/mode; empty: just metric/mode
+    objectives: list[tuple[str, str]] = field(default_factory=list)
+    constraints: list[Any] = field(default_factory=list)  # hpotk.experiment.Constraint
+
+    @property
+    def all_objectives(self) -> list[tuple[str, str]]:
+        return list(self.objectives) or [(self.metric, self.mode)]
 
 
 @dataclass
@@ -77,6 +84,8 @@ class SearchPlan:
 def make(name: str, ctx: SearchContext, options: dict[str, Any] | None = None) -> SearchPlan:
     """The search plan of searcher ``name`` built with ``options`` (ConfigError for bad ones)."""
     build = SEARCHERS.resolve(name, ctx.path)
+    if len(ctx.all_objectives) > 1:
+        refuse_multi_objective(SEARCHERS, name, ctx.path, "searcher")
     if not SEARCHERS.is_plugin(name):
         return build(ctx, **(options or {}))
     built = build_plugin(build, _bases(), ctx, dict(options or {}), ctx.path, accept=(SearchPlan,))

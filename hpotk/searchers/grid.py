@@ -9,6 +9,9 @@ from hpotk.errors import ConfigError
 from hpotk.options import check_options
 from hpotk.searchers import SearchContext, SearchPlan
 
+#: draws configs without looking at results: any number of objectives
+MULTI_OBJECTIVE = True
+
 
 def grid_points(ctx: SearchContext) -> dict[str, list]:
     """Each tuned param's grid values; ConfigError for a continuous param."""

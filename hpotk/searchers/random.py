@@ -7,6 +7,9 @@ from typing import Any
 from hpotk.options import check_options
 from hpotk.searchers import SearchContext, SearchPlan
 
+#: draws configs without looking at results: any number of objectives
+MULTI_OBJECTIVE = True
+
 
 def build(ctx: SearchContext, **options: Any) -> SearchPlan:
     """No options: refuses any."""

@@ -19,6 +19,9 @@ from hpotk.searchers.base import SpaceSearcher
 from hpotk.searchers.unit import from_unit
 from hpotk.space.param import Space
 
+#: draws configs without looking at results: any number of objectives
+MULTI_OBJECTIVE = True
+
 
 class SobolSearcher(SpaceSearcher):
     """Suggests the points of a scrambled Sobol sequence, in order.
