@@ -214,11 +214,13 @@ def _meta(directory: Path, state: dict[str, Any], experiment: dict[str, Any]) ->
     scheduler = strategy.get("scheduler") or {}
     searcher = strategy.get("searcher") or {}
     metric = experiment.get("metric") or {}
+    first = (metric[0] if isinstance(metric, list) and metric else metric)
+    first = first if isinstance(first, dict) else {}
     plan = directory / PLAN_TEXT
     meta = {
         "name": state.get("name") or experiment.get("name") or directory.name,
-        "metric": state.get("metric") or metric.get("name"),
-        "mode": state.get("mode") or metric.get("mode", "min"),
+        "metric": state.get("metric") or first.get("name"),
+        "mode": state.get("mode") or first.get("mode", "min"),
         "strategy": state.get("strategy") or (
             f"{scheduler.get('name', 'fifo')}/{searcher.get('name', 'random')}"),
         "scheduler": scheduler, "searcher": searcher,
@@ -236,6 +238,12 @@ def _meta(directory: Path, state: dict[str, Any], experiment: dict[str, Any]) ->
     }
     if not meta["metric"]:
         raise HpotkError(f"{directory}: {STATE_FILE} and experiment.json name no metric")
+    # every objective as (name, mode), the first the primary one; and the constraints
+    listed = metric if isinstance(metric, list) else []
+    meta["objectives"] = [(str(m["name"]), str(m.get("mode", "min"))) for m in listed
+                          if isinstance(m, dict) and "name" in m] or [(meta["metric"],
+                                                                      meta["mode"])]
+    meta["constraints"] = list(experiment.get("constraints") or [])
     return meta
 
 

@@ -60,6 +60,9 @@ class SearchContext:
     # every objective as (name, mode), the first being metric/mode; empty: just metric/mode
     objectives: list[tuple[str, str]] = field(default_factory=list)
     constraints: list[Any] = field(default_factory=list)  # hpotk.experiment.Constraint
+    # warm_start mode history (hpotk.warm_start): earlier (config, metrics) pairs that a
+    # searcher which learns from results takes as already evaluated before its first suggestion
+    history: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
 
     @property
     def all_objectives(self) -> list[tuple[str, str]]:
