@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("best", help="print the best trial of a results directory")
     p.add_argument("results_dir")
     p.add_argument("--json", action="store_true", help="print best.json as it is")
+    p.add_argument("--pick", metavar="OBJ=W,...",
+                   help="several objectives: choose the Pareto-front trial with the largest "
+                        "weighted sum of objectives scaled to [0, 1] over the front (e.g. "
+                        "val_mae=1,epoch_s=0.3) and rewrite retrain.yaml for it")
+    p.add_argument("--trial", metavar="ID", help="choose this trial for retrain.yaml")
 
     p = sub.add_parser("report", help="figures (PNG) and an offline HTML page of a results "
                                       "or study directory, finished or still running")
@@ -299,12 +304,38 @@ def _print_plan_short(plan: Any) -> None:
 
 
 def _print_best(best: dict[str, Any]) -> None:
-    print(f"[hpotk] best trial {best['trial_id']}: {best['metric']} = {best['value']:.6g} "
-          f"({best['mode']}) after {best['iterations']} iterations")
+    if best.get("front") is not None:  # several objectives: the front, then the chosen one
+        _print_front(best)
+    elif best.get("value") is not None:
+        print(f"[hpotk] best trial {best['trial_id']}: {best['metric']} = {best['value']:.6g} "
+              f"({best['mode']}) after {best['iterations']} iterations")
+    if best.get("constraints"):
+        print(f"[hpotk] constraints: {'; '.join(best['constraints'])} "
+              f"({best.get('infeasible_trials', 0)} trial(s) infeasible)")
     width = max((len(k) for k in best["config"]), default=0)
     for key, value in best["config"].items():
         print(f"    {key:<{width}} = {value!r}")
     print(f"[hpotk] retrain it: {best['retrain']}")
+
+
+def _print_front(best: dict[str, Any]) -> None:
+    names = [o["name"] for o in best["objectives"]]
+    modes = {o["name"]: o["mode"] for o in best["objectives"]}
+    print(f"[hpotk] Pareto front: {len(best['front'])} trial(s) of {best.get('n_trials')}, "
+          f"objectives " + ", ".join(f"{n} ({modes[n]})" for n in names))
+    width = max([len("trial")] + [len(str(f["trial_id"])) for f in best["front"]])
+    print("    " + f"{'trial':<{width}}  " + "  ".join(f"{n:>12}" for n in names))
+    for member in best["front"]:
+        mark = "*" if member["trial_id"] == best["trial_id"] else " "
+        cells = "  ".join(f"{_fmt(member['values'].get(n)):>12}" for n in names)
+        print(f"  {mark} {str(member['trial_id']):<{width}}  {cells}")
+    chosen = best.get("chosen") or {}
+    print(f"[hpotk] chosen (*) for retrain.yaml: {best['trial_id']} ({chosen.get('how', '')}); "
+          f"another: hpotk best DIR --pick {names[0]}=1,{names[-1]}=0.5 or --trial ID")
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:.6g}"
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -329,6 +360,19 @@ def cmd_best(args: argparse.Namespace) -> int:
         path = path.parent
     res = results.load(path)
     best_file = path / layout.BEST_JSON
+    if args.pick is not None or args.trial is not None:
+        if res.status == "running":
+            print(f"[hpotk] {res.name} is still running: choose a trial when it has ended",
+                  file=sys.stderr)
+            return 2
+        from hpotk.summary import repick
+
+        best = repick(path, pick=args.pick, trial=args.trial)
+        if args.json:
+            print(json.dumps(best, indent=2, default=str))
+        else:
+            _print_best(best)
+        return 0
     if res.status != "running" and best_file.exists():
         best = layout.read_json_object(best_file)
     else:  # a running experiment: the best trial so far, from the live logs

@@ -13,8 +13,15 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hpotk._config import Strict, config_error
 from hpotk.errors import ConfigError
@@ -47,9 +54,9 @@ class Constraint(_Strict):
         return self
 
     def text(self) -> str:
-        parts = ([f"{self.name} >= {self.min:g}"] if self.min is not None else []) + (
-            [f"{self.name} <= {self.max:g}"] if self.max is not None else [])
-        return " and ".join(parts)
+        from hpotk.objectives import constraint_text
+
+        return constraint_text(self)
 
 
 class WarmStart(_Strict):

@@ -144,19 +144,38 @@ def hypervolume_contributions(values: Any, modes: Sequence[str],
 def violations(row: Mapping[str, Any], constraints: Sequence[Any]) -> list[str]:
     """The constraints ``row`` (a trial's metrics) breaks, as text ("peak_mem_mb <= 14000");
     a constrained metric the row lacks or that is NaN breaks nothing (unknown is not
-    infeasible; `hpotk.summary` marks an out-of-memory error separately)."""
+    infeasible; `hpotk.results.mark_objectives` marks an out-of-memory error separately).
+    A constraint is an `hpotk.experiment.Constraint` or its mapping (name, max and/or min)."""
     broken = []
     for c in constraints:
-        value = row.get(c.name)
+        name, low, high = bounds_of(c)
+        value = row.get(name)
         try:
             value = float(value)
         except (TypeError, ValueError):
             continue
         if math.isnan(value):
             continue
-        if (c.max is not None and value > c.max) or (c.min is not None and value < c.min):
-            broken.append(c.text())
+        if (high is not None and value > high) or (low is not None and value < low):
+            broken.append(constraint_text(c))
     return broken
+
+
+def bounds_of(constraint: Any) -> tuple[str, float | None, float | None]:
+    """(name, min, max) of a constraint object or mapping."""
+    get = constraint.get if isinstance(constraint, Mapping) else (
+        lambda key, default=None: getattr(constraint, key, default))
+    low, high = get("min", None), get("max", None)
+    return (str(get("name")), None if low is None else float(low),
+            None if high is None else float(high))
+
+
+def constraint_text(constraint: Any) -> str:
+    """``"peak_mem_mb <= 14000"`` (and ``>=`` for a min bound)."""
+    name, low, high = bounds_of(constraint)
+    parts = ([f"{name} >= {low:g}"] if low is not None else []) + (
+        [f"{name} <= {high:g}"] if high is not None else [])
+    return " and ".join(parts)
 
 
 def is_feasible(row: Mapping[str, Any], constraints: Sequence[Any]) -> bool:

@@ -133,21 +133,41 @@ class Results:
         return [c[len("config/"):] for c in self.trials.columns if c.startswith("config/")
                 and self.trials[c].nunique(dropna=True) > 1]
 
+    @property
+    def objectives(self) -> list[tuple[str, str]]:
+        """Every objective as (name, mode); the first is `metric`."""
+        return list(self.meta.get("objectives") or [(self.metric, self.mode)])
+
+    def feasible(self) -> Any:
+        """The trials that break no constraint (all of them without constraints)."""
+        if "feasible" not in self.trials:
+            return self.trials
+        return self.trials[self.trials["feasible"].astype(bool)]
+
+    def front(self) -> Any:
+        """The Pareto-optimal trials (several objectives; `mark_objectives`), a DataFrame."""
+        if "pareto" not in self.trials:
+            return self.trials.head(0)
+        return self.trials[self.trials["pareto"].astype(bool)]
+
     def best(self) -> dict[str, Any] | None:
-        """The best trial by its best objective value: a row of `trials` as a dict, or None."""
+        """The best feasible trial by its best objective value (the primary objective's): a
+        row of `trials` as a dict, or None."""
         key = f"best_{self.metric}"
-        if key not in self.trials or self.trials[key].notna().sum() == 0:
+        trials = self.feasible()
+        if key not in trials or trials[key].notna().sum() == 0:
             return None
-        scored = self.trials[self.trials[key].notna()]
+        scored = trials[trials[key].notna()]
         index = scored[key].idxmin() if self.mode == "min" else scored[key].idxmax()
         return {k: _plain(v) for k, v in scored.loc[index].items()}
 
     def top(self, k: int = 10) -> Any:
         """The ``k`` best trials by their best objective value (a DataFrame)."""
         key = f"best_{self.metric}"
-        if key not in self.trials:
-            return self.trials.head(0)
-        return self.trials[self.trials[key].notna()].sort_values(
+        trials = self.feasible()
+        if key not in trials:
+            return trials.head(0)
+        return trials[trials[key].notna()].sort_values(
             key, ascending=self.mode == "min").head(k)
 
     def trial_history(self, trial_id: str) -> Any:
@@ -200,6 +220,7 @@ def load(path: str | Path) -> Results:
             trials = _prefer_summary(pd.read_csv(directory / TRIALS_CSV), trials)
         freshness = Freshness("ray", _max_time(history, started) if len(history) else None, now)
     trials = _with_spans(trials, history, events, started)
+    trials = mark_objectives(trials, meta["objectives"], meta["constraints"])
     meta["nodes"] = sorted({str(n) for n in trials.get("node", pd.Series(dtype=str)).dropna()
                             if str(n)}) or meta.get("nodes", [])
     return Results(directory, meta, trials, history, freshness, events)
@@ -245,6 +266,64 @@ def _meta(directory: Path, state: dict[str, Any], experiment: dict[str, Any]) ->
                                                                       meta["mode"])]
     meta["constraints"] = list(experiment.get("constraints") or [])
     return meta
+
+
+def mark_objectives(trials: Any, objectives: list[tuple[str, str]],
+                    constraints: list[Any]) -> Any:
+    """``trials`` (one row per trial, each metric's last reported value in its column) with:
+
+    - ``violates`` and ``feasible`` when there are constraints: the constraints the trial's
+      last result breaks (`hpotk.objectives.violations`), "; "-joined. A trial that died of
+      running out of memory (its error or note says so, `out_of_memory`) breaks every
+      constraint on a metric whose name holds "mem", whatever it reported before;
+    - ``pareto`` with several objectives: whether the trial is on the Pareto front of the
+      feasible trials by their last values (NaN or missing objectives: never).
+    """
+    from hpotk.objectives import constraint_text, pareto_mask, violations
+
+    trials = trials.copy()
+    if constraints and len(trials):
+        rows = trials.to_dict("records")
+        broken = []
+        for row in rows:
+            found = violations(row, constraints)
+            if out_of_memory(row):
+                found += [f"{constraint_text(c)} (ran out of memory)" for c in constraints
+                          if "mem" in str(c.get("name") if isinstance(c, dict) else c.name)]
+            broken.append("; ".join(dict.fromkeys(found)))
+        trials["violates"] = broken
+        trials["feasible"] = [not b for b in broken]
+    elif constraints:
+        trials["violates"], trials["feasible"] = [], []
+    if len(objectives) > 1:
+        import numpy as np
+
+        names = [n for n, _ in objectives]
+        values = np.full((len(trials), len(names)), np.nan)
+        for j, name in enumerate(names):
+            if name in trials:
+                values[:, j] = pd_numeric(trials[name])
+        if "feasible" in trials:
+            values[~trials["feasible"].astype(bool).to_numpy()] = np.nan
+        trials["pareto"] = pareto_mask(values, [m for _, m in objectives]) if len(trials) else []
+    return trials
+
+
+#: what an out-of-memory death leaves in a trial's error (torch on a GPU, Ray's OOM killer)
+OOM_MARKERS = ("OutOfMemoryError", "CUDA out of memory", "out of memory",
+               "killed by Ray's OOM killer")
+
+
+def out_of_memory(row: dict[str, Any]) -> bool:
+    """Whether a trial's row says it died of running out of memory."""
+    text = " ".join(str(row.get(k) or "") for k in ("error", "note", "retried_because"))
+    return any(marker in text for marker in OOM_MARKERS)
+
+
+def pd_numeric(column: Any) -> Any:
+    import pandas as pd
+
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
 
 
 def effective_status(state: dict[str, Any], directory: Path | None = None) -> str:

@@ -212,17 +212,29 @@ def write_summary(exp: Experiment, rows: list[dict[str, Any]],
     content (None when no trial reported the objective)."""
     import pandas as pd
 
-    frame = pd.DataFrame(rows)
+    from hpotk.results import mark_objectives
+
+    objectives = [(m.name, m.mode) for m in exp.objectives]
+    constraints = [c.model_dump(exclude_none=True) for c in exp.constraints]
+    frame = mark_objectives(pd.DataFrame(rows), objectives, constraints)
     layout.write_csv(results_dir / layout.TRIALS_CSV, frame)  # whole or not at all: a kill
     # during the write leaves the previous summary
     write_history(results_dir)
+    rows = frame.to_dict("records")
     metric, mode = exp.metric.name, exp.metric.mode
-    scored = [r for r in rows if r.get(f"best_{metric}") is not None]
-    if not scored:
-        return None
     key = f"best_{metric}"
-    best_row = min(scored, key=lambda r: r[key]) if mode == "min" else max(scored,
-                                                                             key=lambda r: r[key])
+    if exp.multi_objective:
+        front = [r for r in rows if r.get("pareto")]
+        if not front:
+            return None
+        best_row = choose(front, objectives)
+    else:  # an infeasible trial is never the best
+        scored = [r for r in rows if _number(r.get(key)) is not None
+                  and r.get("feasible", True) is not False]
+        if not scored:
+            return None
+        best_row = (min(scored, key=lambda r: r[key]) if mode == "min"
+                    else max(scored, key=lambda r: r[key]))
     config = {k[len("config/"):]: v for k, v in best_row.items() if k.startswith("config/")}
     config = {k: plain(v) for k, v in config.items()}
     retrain = results_dir / layout.RETRAIN_YAML
@@ -244,8 +256,99 @@ def write_summary(exp: Experiment, rows: list[dict[str, Any]],
         "retrain": f"hpotk run {retrain}",
         "n_trials": len(rows),
     }
+    if exp.constraints:
+        best["constraints"] = [c.text() for c in exp.constraints]
+        best["infeasible_trials"] = sum(1 for r in rows if r.get("feasible") is False)
+    if exp.multi_objective:
+        best.update(front_fields(rows, objectives, best_row, "the front's best " + metric))
+        best["value"] = _number(best_row.get(metric))
     layout.write_json(results_dir / layout.BEST_JSON, best)
     return best
+
+
+def front_fields(rows: list[dict[str, Any]], objectives: list[tuple[str, str]],
+                 chosen: dict[str, Any], how: str) -> dict[str, Any]:
+    """best.json's keys for several objectives: the objectives, the Pareto front (each
+    trial's objective values, config, iterations, checkpoint) and which member was chosen for
+    retrain.yaml and how."""
+    front = [r for r in rows if r.get("pareto")]
+    return {
+        "objectives": [{"name": n, "mode": m} for n, m in objectives],
+        "front": [{"trial_id": r["trial_id"],
+                   "values": {n: _number(r.get(n)) for n, _ in objectives},
+                   "config": {k[len("config/"):]: plain(v) for k, v in r.items()
+                              if k.startswith("config/")},
+                   "iterations": r.get("iterations"),
+                   "checkpoint": r.get("checkpoint") or None}
+                  for r in sorted(front, key=lambda r: str(r["trial_id"]))],
+        "chosen": {"trial_id": chosen["trial_id"], "how": how},
+    }
+
+
+def parse_pick(text: str, objectives: list[tuple[str, str]]) -> dict[str, float]:
+    """``"val_mae=1,epoch_s=0.2"`` -> weights; HpotkError naming a bad part."""
+    from hpotk.errors import HpotkError
+
+    names = [n for n, _ in objectives]
+    weights: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        name, sep, raw = part.partition("=")
+        name = name.strip()
+        if not sep or name not in names:
+            raise HpotkError(f"--pick {part!r}: expected OBJECTIVE=WEIGHT with an objective of "
+                             f"this run ({', '.join(names)}), e.g. {names[0]}=1,{names[-1]}=0.5")
+        try:
+            weight = float(raw)
+        except ValueError:
+            raise HpotkError(f"--pick {part!r}: the weight {raw!r} is not a number") from None
+        if not weight >= 0 or math.isinf(weight):
+            raise HpotkError(f"--pick {part!r}: a weight must be a finite number >= 0")
+        weights[name] = weight
+    if not weights or not any(weights.values()):
+        raise HpotkError(f"--pick {text!r}: give at least one positive weight, e.g. "
+                         f"{names[0]}=1")
+    return weights
+
+
+def choose(front: list[dict[str, Any]], objectives: list[tuple[str, str]],
+           weights: dict[str, float] | None = None) -> dict[str, Any]:
+    """One trial of a Pareto front: with ``weights`` (objective -> weight >= 0) the largest
+    weighted sum of each objective's goodness scaled to [0, 1] over the front (1 the front's
+    best), so units do not matter; without, the best on the primary (first) objective. Ties go
+    to the better primary value, then the smaller trial id."""
+    weights = weights or {objectives[0][0]: 1.0}
+
+    def value(row: dict[str, Any], name: str) -> float:
+        number = _number(row.get(name))
+        return math.nan if number is None else number
+
+    goodness: dict[str, dict[str, float]] = {}
+    for name, mode in objectives:
+        column = [value(r, name) for r in front]
+        finite = [v for v in column if math.isfinite(v)]
+        low, high = (min(finite), max(finite)) if finite else (0.0, 0.0)
+        span = high - low
+        scaled = {}
+        for row, v in zip(front, column, strict=True):
+            g = 0.0 if not math.isfinite(v) else (1.0 if span == 0 else (v - low) / span)
+            scaled[str(row["trial_id"])] = g if mode == "max" else (1.0 - g if span else g)
+        goodness[name] = scaled
+    primary = objectives[0][0]
+
+    def score(row: dict[str, Any]) -> tuple:
+        tid = str(row["trial_id"])
+        total = sum(w * goodness[n][tid] for n, w in weights.items())
+        return (-total, -goodness[primary][tid], tid)
+
+    return min(front, key=score)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
 
 
 def write_history(results_dir: Path) -> Path | None:
@@ -289,3 +392,57 @@ def _write_retrain(exp: Experiment, config: dict[str, Any], best_row: dict[str, 
 
 def read_json(path: Path) -> dict[str, Any] | None:
     return layout.read_json_object(path)
+
+
+def repick(results_dir: Path, *, pick: str | None = None, trial: str | None = None
+           ) -> dict[str, Any]:
+    """Choose another trial for retrain.yaml (``hpotk best --pick`` / ``--trial``): by weights
+    over the Pareto front (`choose`), or a named trial; rewrite retrain.yaml and best.json's
+    chosen trial. HpotkError for a bad pick, an unknown trial or a run without a summary."""
+    from hpotk import results
+    from hpotk.errors import HpotkError
+    from hpotk.experiment import load
+
+    res = results.load(results_dir)
+    best = read_json(results_dir / layout.BEST_JSON)
+    if best is None:
+        raise HpotkError(f"{results_dir} has no {layout.BEST_JSON} yet: --pick and --trial "
+                         f"choose among a finished run's trials")
+    exp = load(res.meta["experiment"])
+    exp.source = str(results_dir / layout.EXPERIMENT)
+    objectives = [(m.name, m.mode) for m in exp.objectives]
+    rows = res.trials.to_dict("records")
+    if trial is not None:
+        found = [r for r in rows if str(r["trial_id"]) == str(trial)]
+        if not found:
+            raise HpotkError(f"--trial {trial!r}: no such trial in {results_dir} (trials.csv "
+                             f"lists {len(rows)}, e.g. {rows[0]['trial_id'] if rows else '-'})")
+        chosen, how = found[0], f"--trial {trial}"
+        if found[0].get("feasible") is False:
+            how += f" (infeasible: {found[0].get('violates')})"
+        elif exp.multi_objective and not found[0].get("pareto"):
+            how += " (not on the Pareto front)"
+    else:
+        if not exp.multi_objective:
+            raise HpotkError("--pick weighs several objectives; this run has one "
+                             f"({exp.metric.name}): its best is already in best.json")
+        front = [r for r in rows if r.get("pareto")]
+        if not front:
+            raise HpotkError(f"{results_dir}: no trial is on the Pareto front (none reported "
+                             f"every objective while feasible)")
+        weights = parse_pick(pick or "", objectives)
+        chosen = choose(front, objectives, weights)
+        how = "--pick " + ",".join(f"{k}={v:g}" for k, v in weights.items())
+    config = {k[len("config/"):]: plain(v) for k, v in chosen.items() if k.startswith("config/")}
+    config = {k: v for k, v in config.items() if not (isinstance(v, float) and math.isnan(v))}
+    retrain = results_dir / layout.RETRAIN_YAML
+    chosen = {**chosen, "iterations": int(_number(chosen.get("iterations")) or 1)}
+    _write_retrain(exp, config, chosen, retrain)
+    best.update({
+        "trial_id": chosen["trial_id"], "config": config, "iterations": chosen["iterations"],
+        "value": _number(chosen.get(exp.metric.name)),
+        "checkpoint": chosen.get("checkpoint") or None, "trial_dir": chosen.get("path"),
+        "chosen": {"trial_id": chosen["trial_id"], "how": how},
+    })
+    layout.write_json(results_dir / layout.BEST_JSON, best)
+    return best

@@ -118,3 +118,46 @@ def test_constraint_and_warm_start_keys_are_checked():
     exp = load(_doc(warm_start={"from": "results/x", "top": 3}))
     assert exp.warm_start.from_ == ["results/x"] and exp.to_dict()["warm_start"]["from"] == [
         "results/x"]
+
+
+def test_mark_objectives_front_constraints_and_out_of_memory():
+    import pandas as pd
+
+    from hpotk.results import mark_objectives
+
+    trials = pd.DataFrame({
+        "trial_id": ["a", "b", "c", "d", "e"],
+        "val_mae": [0.10, 0.20, 0.05, 0.30, math.nan],
+        "epoch_s": [2.0, 1.0, 9.0, 0.5, 0.1],
+        "peak_mem_mb": [100.0, 200.0, 20000.0, 50.0, math.nan],
+        "status": ["COMPLETED"] * 4 + ["ERROR"],
+        "error": [""] * 4 + ["torch.OutOfMemoryError: CUDA out of memory. Tried to allocate"],
+    })
+    out = mark_objectives(trials, [("val_mae", "min"), ("epoch_s", "min")],
+                          [{"name": "peak_mem_mb", "max": 14000}])
+    # c is the best val_mae but breaks the memory bound: off the front, and the front is
+    # recomputed without it (a, b and d are then non-dominated)
+    assert out["feasible"].tolist() == [True, True, False, True, False]
+    assert out.loc[2, "violates"] == "peak_mem_mb <= 14000"
+    assert out.loc[4, "violates"] == "peak_mem_mb <= 14000 (ran out of memory)"
+    assert out["pareto"].tolist() == [True, True, False, True, False]
+    single = mark_objectives(trials, [("val_mae", "min")], [])
+    assert "pareto" not in single and "feasible" not in single
+
+
+def test_choose_and_pick_weights():
+    from hpotk.errors import HpotkError
+    from hpotk.summary import choose, parse_pick
+
+    objectives = [("val_mae", "min"), ("epoch_s", "min")]
+    front = [{"trial_id": "a", "val_mae": 0.10, "epoch_s": 2.0},
+             {"trial_id": "b", "val_mae": 0.20, "epoch_s": 1.0},
+             {"trial_id": "d", "val_mae": 0.30, "epoch_s": 0.5}]
+    assert choose(front, objectives)["trial_id"] == "a"  # the primary objective's best
+    assert choose(front, objectives, {"epoch_s": 1})["trial_id"] == "d"
+    # equal weights on scaled goodness: a = 1 + 0, b = 0.5 + 0.667, d = 0 + 1 -> b
+    assert choose(front, objectives, parse_pick("val_mae=1, epoch_s=1", objectives)
+                  )["trial_id"] == "b"
+    for bad in ("params=1", "val_mae", "val_mae=-1", "val_mae=0", ""):
+        with pytest.raises(HpotkError, match="--pick"):
+            parse_pick(bad, objectives)
