@@ -34,6 +34,11 @@ evaluations per ask. This adapter instead:
   point (Dragonfly's own hallucination costs seconds per suggestion in pure Python);
 * falls back to the next Sobol point (logged once) if Dragonfly fails on a degenerate data set
   (e.g. all results equal), so a numerical failure never stalls the experiment.
+
+Warm starts (`hpotk.warm_start`): `DragonflySearcher.evaluate_first` queues configs suggested
+before the Sobol design, and `DragonflySearcher.tell_history` adds earlier (config, metrics)
+pairs to the observations, exactly as if this searcher had suggested them: they count towards
+``n_initial_points``, so with enough history the first suggestion is already the GP's.
 ``benchmarks/bo_latency.py`` measures what a suggestion costs against TPE.
 
 Options:
@@ -71,6 +76,7 @@ logger = logging.getLogger(__name__)
 # needs a Euclidean domain's bounds and "rand" is no model at all: both refused.
 ACQUISITIONS = {"ucb": "ucb", "ei": "ei", "pi": "pi", "poi": "pi", "ts": "ts", "ttei": "ttei"}
 DEFAULT_ACQ = "ei-ucb-ttei"  # Dragonfly's own default for non-Euclidean domains
+SINGLE_OBJECTIVE_REASON = "Dragonfly's GP bandit models one objective"
 OPTIONS = {"acq": (str, list), "n_initial_points": int, "refit_every": int,
            "acq_opt_max_evals": int, "gp_fit_max_evals": int}
 DEFAULTS = {"refit_every": 5, "acq_opt_max_evals": 200, "gp_fit_max_evals": 100}
@@ -119,6 +125,21 @@ class _Dim:
             return p.cast(p.low + int(raw) * (p.step or 1))
         return from_unit(p, float(raw))
 
+    def encode(self, value: Any) -> Any:
+        """A valid value of the param -> Dragonfly's coordinate (`decode` inverted)."""
+        p, kind = self.param, self.spec["type"]
+        if kind in ("discrete_numeric", "discrete"):
+            index = next((i for i, c in enumerate(p.choices) if c is value or (
+                c == value and isinstance(c, bool) == isinstance(value, bool))), None)
+            if index is None:
+                raise ValueError(f"{value!r} is not one of {p.name!r}'s choices "
+                                 f"{list(p.choices)}")
+            return self.spec["items"][index]
+        if kind == "int":
+            k = round((float(value) - p.low) / (p.step or 1))
+            return min(max(int(k), 0), self.spec["max"])
+        return _to_unit(p, float(value))
+
     def from_unit(self, u: float) -> Any:
         """A coordinate at position u in [0, 1) (for the Sobol design), as plain Python."""
         kind = self.spec["type"]
@@ -129,6 +150,29 @@ class _Dim:
             n = self.spec["max"] + 1
             return min(int(u * n), n - 1)
         return float(u)
+
+
+def _to_unit(p: Param, value: float) -> float:
+    """The position u in [0, 1] that `hpotk.searchers.unit.from_unit` maps to ``value``, for
+    the params bo gives a float coordinate (continuous scales); clipped into [0, 1]."""
+    import math
+    from statistics import NormalDist
+
+    if p.scale == "linear":
+        u = (value - p.low) / (p.high - p.low) if p.high > p.low else 0.0
+    elif p.scale == "log":
+        span = math.log(p.high) - math.log(p.low)
+        u = (math.log(value) - math.log(p.low)) / span if span > 0 else 0.0
+    elif p.scale == "reverse_log":
+        lo, hi = math.log(1.0 - p.high), math.log(1.0 - p.low)
+        u = (hi - math.log(1.0 - value)) / (hi - lo) if hi > lo else 0.0
+    elif p.scale == "normal":
+        u = NormalDist(p.mu, p.sigma).cdf(value)
+    elif p.scale == "lognormal":
+        u = NormalDist(p.mu, p.sigma).cdf(math.log(value)) if value > 0 else 0.0
+    else:
+        raise ValueError(f"unknown scale {p.scale!r} for param {p.name!r}")
+    return min(max(float(u), 0.0), 1.0)
 
 
 @contextlib.contextmanager
@@ -180,6 +224,10 @@ class DragonflySearcher(SpaceSearcher):
     """
 
     _transient = ("_opt", "_caller", "_dims", "_sobol")
+    # configs to suggest before the Sobol design (`evaluate_first`); a class default so that a
+    # searcher pickled before warm starts existed restores too
+    first_points: list[dict[str, Any]] = []
+    n_history = 0  # earlier trials added to the observations (`tell_history`)
 
     def __init__(self, space: Space, metric: str, mode: str, seed: int = 0,
                  acq: str = DEFAULT_ACQ, n_initial_points: int = 5, refit_every: int = 5,
@@ -256,9 +304,36 @@ class DragonflySearcher(SpaceSearcher):
                 if rest:
                     self._opt.tell([(list(x), y) for x, y in rest])
 
+    # --- warm starts (hpotk.warm_start) -------------------------------------------------------
+
+    def evaluate_first(self, points: list[dict[str, Any]]) -> None:
+        """Suggest ``points`` (configs of the tuned params, valid values) before the Sobol
+        design; their results are observed like any other trial's."""
+        self.first_points = [dict(point) for point in points]
+
+    def tell_history(self, history: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
+        """Add earlier (config, metrics) pairs to the observations before the first
+        suggestion; those without a finite objective are left out. Returns how many went in."""
+        told = 0
+        for config, metrics in history:
+            loss = self.loss_of(metrics)
+            if loss is None:
+                continue
+            point = [d.encode(config[d.param.name]) for d in self._dims]
+            self.observations.append((point, -loss))
+            told += 1
+        if told and self._opt is not None:
+            self._opt, self.fitted_at = None, -1  # rebuilt from every observation on next ask
+        self.n_history += told
+        return told
+
     # --- suggest / observe --------------------------------------------------------------------
 
     def _propose(self, trial_id: str) -> dict[str, Any]:
+        if self.first_points:
+            config = self.first_points.pop(0)
+            self.pending_points[trial_id] = [d.encode(config[d.param.name]) for d in self._dims]
+            return {d.param.name: config[d.param.name] for d in self._dims}
         point = None
         if len(self.observations) >= self.n_initial_points:
             try:

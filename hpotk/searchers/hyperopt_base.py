@@ -20,6 +20,13 @@ none, is done with status "fail" — TPE and annealing rank it as the worst loss
 away from a region that diverges, without ever seeing a NaN; an errored trial (the trainable
 raised) is marked as an error, which hyperopt leaves out of its model altogether. Trials still
 running rank as the worst loss too, which keeps concurrent suggestions apart.
+
+Warm starts (`hpotk.warm_start`) reach hyperopt the way Ray's HyperOptSearch takes
+``points_to_evaluate`` and ``evaluated_rewards``: `HyperoptSearcher.evaluate_first` queues
+configs that are suggested before any of hyperopt's own (their results then count like any
+other trial's), and `HyperoptSearcher.tell_history` inserts earlier (config, metrics) pairs as
+completed trials, so TPE and annealing model them before their first suggestion (they count
+towards TPE's ``n_startup_jobs``: with enough history the first suggestion is already TPE's).
 """
 
 from __future__ import annotations
@@ -65,6 +72,25 @@ def from_hyperopt(p: Param, value: Any) -> Any:
     return snap(p, value)
 
 
+def to_hyperopt(p: Param, value: Any) -> Any:
+    """hyperopt's value of ``p``'s label for a valid value of ``p`` (`from_hyperopt` inverted)."""
+    if p.choices is not None:
+        return _choice_index(p, value)
+    if p.scale == "linear" and p.is_discrete:
+        return float(round((float(value) - p.low) / (p.step or 1)))
+    if p.scale == "reverse_log":
+        return 1.0 - float(value)
+    return float(value)
+
+
+def _choice_index(p: Param, value: Any) -> int:
+    for i, choice in enumerate(p.choices):
+        if choice is value or (choice == value and isinstance(choice, bool) == isinstance(
+                value, bool)):
+            return i
+    raise ValueError(f"{value!r} is not one of {p.name!r}'s choices {list(p.choices)}")
+
+
 def _objective(config: dict) -> dict:  # hyperopt's Domain needs a function; never called
     raise RuntimeError("hpotk drives hyperopt in ask/tell fashion; the objective is Ray's trial")
 
@@ -80,6 +106,10 @@ class HyperoptSearcher(SpaceSearcher):
     """
 
     _transient = ("_domain",)
+    # configs to suggest before hyperopt's own (`evaluate_first`); a class default so that a
+    # searcher pickled before warm starts existed restores too
+    first_points: list[dict[str, Any]] = []
+    n_history = 0  # earlier trials told as completed (`tell_history`)
 
     def __init__(self, space: Space, metric: str, mode: str, seed: int = 0,
                  algorithm: str = "tpe", algorithm_options: dict[str, Any] | None = None):
@@ -111,11 +141,58 @@ class HyperoptSearcher(SpaceSearcher):
 
         return {"tpe": hyperopt.tpe.suggest, "anneal": hyperopt.anneal.suggest}[self.algorithm]
 
+    # --- warm starts (hpotk.warm_start) -------------------------------------------------------
+
+    def evaluate_first(self, points: list[dict[str, Any]]) -> None:
+        """Suggest ``points`` (configs of the tuned params, valid values) before any of
+        hyperopt's own; their results are recorded like any other trial's."""
+        self.first_points = [dict(point) for point in points]
+
+    def tell_history(self, history: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
+        """Insert earlier (config, metrics) pairs as completed trials before the first
+        suggestion; those without a finite objective are left out. Returns how many went in."""
+        from hyperopt import JOB_STATE_DONE, STATUS_OK
+
+        docs = []
+        for config, metrics in history:
+            loss = self.loss_of(metrics)
+            if loss is None:
+                continue
+            doc = self._trial_doc(self.trials.new_trial_ids(1)[0], config)
+            doc["state"] = JOB_STATE_DONE
+            doc["result"] = {"loss": loss, "status": STATUS_OK}
+            docs.append(doc)
+        if docs:
+            self.trials.insert_trial_docs(docs)
+            self.trials.refresh()
+        self.n_history += len(docs)
+        return len(docs)
+
+    def _trial_doc(self, tid: int, config: dict[str, Any]) -> dict[str, Any]:
+        """A new hyperopt trial document holding ``config`` (as hyperopt's own would)."""
+        labels = list(self.space.params.values())
+        misc = {"tid": tid, "cmd": self._domain.cmd, "workdir": self._domain.workdir,
+                "idxs": {p.name: [tid] for p in labels},
+                "vals": {p.name: [to_hyperopt(p, config[p.name])] for p in labels}}
+        return self.trials.new_trial_docs([tid], [None], [{"status": "new"}], [misc])[0]
+
+    def _propose_first(self, trial_id: str) -> dict[str, Any]:
+        config = self.first_points.pop(0)
+        doc = self._trial_doc(self.trials.new_trial_ids(1)[0], config)
+        self.trials.insert_trial_docs([doc])
+        self.trials.refresh()
+        self.tids[trial_id] = doc["tid"]
+        return {name: config[name] for name in self.space.params}
+
+    # --- suggest / observe --------------------------------------------------------------------
+
     def _propose(self, trial_id: str) -> dict[str, Any]:
         import logging
 
         from hyperopt.base import spec_from_misc
 
+        if self.first_points:
+            return self._propose_first(trial_id)
         new_ids = self.trials.new_trial_ids(1)
         self.trials.refresh()
         logging.getLogger("hyperopt").setLevel(logging.WARNING)  # one INFO line per suggestion
