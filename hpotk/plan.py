@@ -27,6 +27,7 @@ class Plan:
     expected_trials: int
     search_concurrency: int = 1  # live trials the searcher may have: budget.concurrent, or the
     # whole population under a scheduler that multiplexes it (pbt, hyperband)
+    warm_start: Any = None  # hpotk.warm_start.WarmStart: what the experiment took from earlier ones
 
     @property
     def scheduler_info(self) -> dict[str, Any]:
@@ -51,6 +52,7 @@ class Plan:
             "resources_per_trial": exp.resources.model_dump(),
             "lr_schedule": exp.lr_schedule,
             "results_dir": str(exp.results_dir),
+            "warm_start": self.warm_start.describe() if self.warm_start else None,
         }
 
     def text(self) -> str:
@@ -90,6 +92,10 @@ def format_plan(info: dict[str, Any]) -> str:
         lines.append(f"    {name} = {f['value']!r}  ({f['why']})")
     for note in info["notes"]:
         lines.append(f"note: {note}")
+    if info.get("warm_start"):  # hpotk.warm_start: what was taken from where
+        from hpotk.warm_start import plan_lines
+
+        lines.extend(plan_lines(info["warm_start"]))
     sched = info["scheduler"]
     lines.append(f"scheduler {sched.get('scheduler')}: {sched.get('summary', '')}")
     if sched.get("population"):
@@ -151,6 +157,12 @@ def _make_plan(exp: Experiment) -> Plan:
 
         resolve(exp.trainable)  # an unknown name fails here, before anything starts
     space = build_space(exp)
+    warm = None  # warm start (hpotk.warm_start): mode bounds narrows the space here
+    if exp.warm_start is not None:
+        from hpotk import warm_start
+
+        warm = warm_start.prepare(exp, space)
+        space = warm.space
     # under pbt / hyperband the searcher creates the whole population at once and the scheduler
     # keeps budget.concurrent of it training (hpotk.schedulers.population)
     population = schedulers.holds_population(exp.strategy.scheduler.name, "strategy.scheduler")
@@ -159,13 +171,16 @@ def _make_plan(exp: Experiment) -> Plan:
         trials=exp.budget.trials,
         concurrent=exp.budget.trials if population else exp.budget.concurrent,
         objectives=[(m.name, m.mode) for m in exp.objectives], constraints=list(exp.constraints),
+        history=warm.history if warm else [],
     )
     search = searchers.make(exp.strategy.searcher.name, search_ctx, exp.strategy.searcher.options)
+    if warm is not None:  # warm start: configs run first, or history told to the searcher
+        search = warm_start.apply(warm, search, search_ctx, exp.strategy.searcher.name)
     scheduler_plan = schedulers.plan(exp.strategy.scheduler.name,
                                      _scheduler_context(exp, space), exp.strategy.scheduler.options)
     _check_checkpointing(exp, scheduler_plan)
     expected = search.num_samples * _grid_size(search.param_space)
-    return Plan(exp, space, search, scheduler_plan, expected, search_ctx.concurrent)
+    return Plan(exp, space, search, scheduler_plan, expected, search_ctx.concurrent, warm)
 
 
 def _check_checkpointing(exp: Experiment, scheduler_plan: Any) -> None:
