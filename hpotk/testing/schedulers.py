@@ -15,7 +15,8 @@ what it is expected to do to a clearly bad trial. In a test module::
 
 Each scheduler is driven through `Harness` (Ray's TuneController call pattern) over simulated
 learning curves, in min and max mode: seven trials that learn and one that never does. Only the
-public contract (Ray's TrialScheduler API) is tested.
+public contract (Ray's TrialScheduler API) is tested. A scheduler that takes several objectives
+(its module says ``MULTI_OBJECTIVE = True``) also runs with two, as hpotk's runner gives them.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ __all__ = [
     "Harness", "SchedulerCase", "SimTrial", "decay", "metric_of", "mode",
     "test_is_a_ray_trial_scheduler", "test_needs_metric_and_mode_before_trials",
     "test_bad_trial", "test_errored_and_nan_trials", "test_pickle_round_trip",
-    "test_save_restore_mid_experiment",
+    "test_save_restore_mid_experiment", "test_several_objectives",
 ]
 
 
@@ -54,6 +55,8 @@ class SchedulerCase:
         restorable: ``save``/``restore`` carry its state (else they raise NotImplementedError,
             as Ray's HyperBand and PBT do: Tune never saves schedulers).
         needs_metric: it refuses trials before it knows metric and mode (FIFO ignores them).
+        multi_objective: it takes several objectives; None: as a registered scheduler's module
+            says (``MULTI_OBJECTIVE``), False for a plug-in.
     """
 
     name: str
@@ -62,6 +65,14 @@ class SchedulerCase:
     perturbs: bool = False
     restorable: bool = False
     needs_metric: bool = True
+    multi_objective: bool | None = None
+
+    def takes_several_objectives(self) -> bool:
+        if self.multi_objective is not None:
+            return self.multi_objective
+        if schedulers.SCHEDULERS.is_plugin(self.name):
+            return False
+        return bool(getattr(schedulers.SCHEDULERS.module_of(self.name), "MULTI_OBJECTIVE", False))
 
 
 MAX_T = 9
@@ -71,10 +82,11 @@ BAD = 1e-4
 LRS = GOOD + [BAD]
 
 
-def context(mode: str, trials: int = len(LRS)) -> SchedulerContext:
+def context(mode: str, trials: int = len(LRS),
+            objectives: list[tuple[str, str]] | None = None) -> SchedulerContext:
     lr = Param("lr", "float", "log", low=1e-5, high=1.0, role="algorithm")
     return SchedulerContext(space=Space(params={"lr": lr}), metric=metric_of(mode), mode=mode,
-                           max_t=MAX_T, trials=trials)
+                           max_t=MAX_T, trials=trials, objectives=list(objectives or []))
 
 
 def build(case: SchedulerCase, mode: str) -> TrialScheduler:
@@ -160,3 +172,41 @@ def test_save_restore_mid_experiment(scheduler, mode, tmp_path):
     reference = _outcome(Harness(build(scheduler, mode), LRS, mode, MAX_T).run())
     harness.scheduler = fresh
     assert _outcome(harness.run()) == reference
+
+
+class _TwoObjectives:
+    """The scheduler as Tune drives it with two objectives: Tune's metric and mode unset, and
+    each result carrying the second objective, ``lr`` (the trial's, maximised). The bad trial has
+    the smallest lr, so every other trial dominates it."""
+
+    def __init__(self, scheduler: TrialScheduler):
+        self.scheduler = scheduler
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.scheduler, name)
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        return self.scheduler.set_search_properties(None, None, **spec)
+
+    def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
+        return self.scheduler.on_trial_result(tune_controller, trial,
+                                              {**result, "lr": trial.config["lr"]})
+
+    def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict) -> None:
+        self.scheduler.on_trial_complete(tune_controller, trial,
+                                         {**result, "lr": trial.config["lr"]})
+
+
+def test_several_objectives(scheduler, mode):
+    if not scheduler.takes_several_objectives():
+        pytest.skip(f"{scheduler.name} takes one objective")
+    ctx = context(mode, objectives=[(metric_of(mode), mode), ("lr", "max")])
+    # clean, then with trial 2 reporting NaN throughout and trial 0 failing at its 2nd iteration
+    for faults in ({}, {"nan": (2,), "errors": {0: 2}}):
+        built = schedulers.make(scheduler.name, ctx, dict(scheduler.options))
+        harness = Harness(_TwoObjectives(built), LRS, mode, MAX_T, **faults).run()
+        assert all(t.status in (Trial.TERMINATED, Trial.ERROR) for t in harness.trials)
+        if scheduler.stops_bad_trial:
+            assert len(LRS) - 1 in harness.stopped_early(), harness.statuses()
+        elif not faults:
+            assert harness.stopped_early() == set()
