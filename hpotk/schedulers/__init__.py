@@ -43,6 +43,7 @@ SCHEDULERS = Registry(
         "fifo": "hpotk.schedulers.fifo:build",
         "asha": "hpotk.schedulers.asha:build",
         "asha_promotion": "hpotk.schedulers.promotion:build",
+        "moasha": "hpotk.schedulers.moasha:build",
         "ahb": "hpotk.schedulers.ahb:build",
         "hyperband": "hpotk.schedulers.hyperband:build",
         "pbt": "hpotk.schedulers.pbt:build",
