@@ -19,6 +19,7 @@ from hpotk.errors import ConfigError
 from hpotk.options import check_options
 from hpotk.searchers import SearchContext, SearchPlan
 
+SINGLE_OBJECTIVE_REASON = "hyperopt's annealing follows one objective"
 OPTIONS = {"avg_best_idx": (int, float), "shrink_coef": (int, float)}
 
 

@@ -17,6 +17,7 @@ from hpotk.errors import ConfigError
 from hpotk.options import check_options
 from hpotk.searchers import SearchContext, SearchPlan
 
+SINGLE_OBJECTIVE_REASON = "hyperopt's TPE models one objective"
 OPTIONS = {"n_initial_points": int, "gamma": (int, float), "n_ei_candidates": int}
 
 
