@@ -85,12 +85,22 @@ class SearchPlan:
 
 
 def make(name: str, ctx: SearchContext, options: dict[str, Any] | None = None) -> SearchPlan:
-    """The search plan of searcher ``name`` built with ``options`` (ConfigError for bad ones)."""
+    """The search plan of searcher ``name`` built with ``options`` (ConfigError for bad ones).
+
+    With ``ctx.constraints``, a registered searcher that does not model them is wrapped
+    (`hpotk.searchers.constrained`); a plug-in gets the constraints in its context.
+    """
     build = SEARCHERS.resolve(name, ctx.path)
     if len(ctx.all_objectives) > 1:
         refuse_multi_objective(SEARCHERS, name, ctx.path, "searcher")
     if not SEARCHERS.is_plugin(name):
-        return build(ctx, **(options or {}))
+        plan = build(ctx, **(options or {}))
+        if ctx.constraints:
+            from hpotk.searchers.constrained import constrain, needs_wrapper
+
+            if needs_wrapper(SEARCHERS.module_of(name, ctx.path)):
+                plan = constrain(plan, ctx)
+        return plan
     built = build_plugin(build, _bases(), ctx, dict(options or {}), ctx.path, accept=(SearchPlan,))
     if isinstance(built, SearchPlan):
         return built
