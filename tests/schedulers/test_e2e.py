@@ -25,6 +25,7 @@ OPTIONS = {  # scheduler -> the --set options it runs with (max_t 3: rungs at 1 
     "fifo": [],
     "asha": ["grace_period=1", "reduction_factor=2"],
     "asha_promotion": ["grace_period=1", "reduction_factor=2"],
+    "moasha": ["grace_period=1", "reduction_factor=2"],
     "ahb": ["grace_period=1", "reduction_factor=2", "brackets=2"],
     "hyperband": ["reduction_factor=2"],
     "pbt": ["perturbation_interval=1", "quantile=0.5"],
