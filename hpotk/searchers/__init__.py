@@ -41,6 +41,9 @@ SEARCHERS = Registry(
         "tpe": "hpotk.searchers.tpe:build",
         "anneal": "hpotk.searchers.anneal:build",
         "bo": "hpotk.searchers.bo:build",
+        "optuna_tpe": "hpotk.searchers.optuna:build_tpe",
+        "nsga2": "hpotk.searchers.optuna:build_nsga2",
+        "optuna_gp": "hpotk.searchers.optuna:build_gp",
     },
     plugin=_check_plugin,
 )

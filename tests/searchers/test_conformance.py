@@ -18,6 +18,12 @@ CASES = {
     # small acquisition budget: the suite checks the contract, bo_latency/quality check the rest
     "bo": SearcherCase("bo", {"n_initial_points": 4, "acq_opt_max_evals": 30, "refit_every": 3},
                        learns=True, min_max_trials=12),
+    "optuna_tpe": SearcherCase("optuna_tpe", {"n_startup_trials": 4}, learns=True),
+    # a genetic algorithm moves too slowly for the min/max check's few trials (test_optuna checks
+    # that its later generations are better)
+    "nsga2": SearcherCase("nsga2", {"population_size": 4}),
+    "optuna_gp": SearcherCase("optuna_gp", {"n_startup_trials": 4}, learns=True,
+                              min_max_trials=12),
 }
 
 
