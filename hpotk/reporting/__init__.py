@@ -9,7 +9,9 @@ The figures are pure functions of a `hpotk.results.Results` (each module: ``data
 - `importance`: parameter importance by Optuna's fANOVA / PED-ANOVA;
 - `scatter`: 2-D and 3-D scatter of the most important params;
 - `timeline`: trials on worker slots, and the utilisation;
-- `tables`: top trials, the retrain command.
+- `tables`: top trials, the retrain command;
+- `pareto`: with several objectives only, the trials on two objectives with the Pareto front
+  (the page picks the pair), and the hypervolume against wall-clock time.
 
 The figures of the analyses are made the same way (``data``, then ``png``), from what the
 analysis computed, and written by the analysis with the rest of its outputs:

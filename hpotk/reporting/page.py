@@ -17,6 +17,7 @@ from hpotk.reporting import (
     history,
     importance,
     parallel,
+    pareto,
     scatter,
     tables,
     timeline,
@@ -59,7 +60,7 @@ def figures(res: Any) -> list[FigureSpec]:
     tl = timeline.data(res)
     which = "the two most important params" if imp.importances else "the first two params"
     which3 = "the three most important params" if imp.importances else "the first three params"
-    return [
+    return _objectives_figures(res) + [
         FigureSpec("history", history.TITLE, history.caption(res, h),
                    lambda: history.png(res, h), lambda: history.interactive(res, h)),
         FigureSpec("curves", curves.TITLE, curves.caption(res, c),
@@ -76,6 +77,21 @@ def figures(res: Any) -> list[FigureSpec]:
                    lambda: scatter.png(res, s3, 3), lambda: scatter.interactive(res, s3, 3)),
         FigureSpec("timeline", timeline.TITLE, timeline.caption(res, tl),
                    lambda: timeline.png(res, tl), lambda: timeline.interactive(res, tl)),
+    ]
+
+
+def _objectives_figures(res: Any) -> list[FigureSpec]:
+    """The Pareto front and the hypervolume over time, first, when there are several
+    objectives (none for one)."""
+    if not pareto.applies(res):
+        return []
+    po = pareto.data(res)
+    hv = pareto.hypervolume_data(res, po)
+    return [
+        FigureSpec("pareto", pareto.TITLE, pareto.caption(res, po),
+                   lambda: pareto.png(res, po), lambda: pareto.interactive(res, po)),
+        FigureSpec("hypervolume", pareto.TITLE_HV, pareto.hv_caption(res, hv),
+                   lambda: pareto.hv_png(res, hv), lambda: pareto.hv_interactive(res, hv)),
     ]
 
 
