@@ -29,6 +29,10 @@ RUNS = {
     # a grid needs discrete params only: fix the continuous ones, 4 hidden sizes remain
     "grid": (4, ["space.lr=0.003", "space.dropout=0.1", "space.num_layers=1",
                  "space.batch_size=64"]),
+    # Optuna's samplers: past their start-up trials (or first generation) they suggest
+    "optuna_tpe": (3, ["strategy.searcher.n_startup_trials=2"]),
+    "nsga2": (4, ["strategy.searcher.population_size=2"]),
+    "optuna_gp": (3, ["strategy.searcher.n_startup_trials=2"]),
 }
 
 
