@@ -25,7 +25,8 @@ class Agreement:
             runs are defined) at which the replay's mean lies between the lowest and the
             highest real run there.
         within_sd: share at which it lies within one sd of the real runs' mean.
-        max_gap_sd: the largest gap between the two mean curves, in real sds at that time.
+        max_gap_sd: the largest gap between the two mean curves, in real sds at that time (the
+            sd floored at a tenth of its median over the grid, where real runs coincide).
         grid, real, replayed: the time grid and each side's mean / low / high curves and mean
             trials finished (for `plot_agreement`).
     """
@@ -179,7 +180,11 @@ def agreement(real: Sequence[Any], replayed: Sequence[Any], *, report_metric: st
         r, m, s = replay_center[defined], mean[defined], sd[defined]
         inside = (r >= low[defined] - 1e-12) & (r <= high[defined] + 1e-12)
         near = np.abs(r - m) <= s + 1e-12
-        gaps = np.abs(r - m) / np.where(s > 0, s, np.nan)
+        # where the real runs happen to coincide their sd is ~0 and any gap is millions of
+        # sds: the sd is floored at a tenth of its median over the grid
+        typical = np.nanmedian(s[s > 0]) if (s > 0).any() else math.nan
+        floor = np.maximum(s, 0.1 * typical) if math.isfinite(typical) else s
+        gaps = np.abs(r - m) / np.where(floor > 0, floor, np.nan)
         within_envelope, within_sd = float(inside.mean()), float(near.mean())
         max_gap = float(np.nanmax(gaps)) if np.isfinite(gaps).any() else 0.0
     else:
