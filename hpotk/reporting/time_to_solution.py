@@ -112,7 +112,9 @@ def data(summary: Any) -> TimeToSolutionData:
     runs = "thin: each run" if run_style == "thin" else "faint: each run"
     subtitle = (f"thick: {what}; band: {_band_name(summary)}; {runs}; dotted: time-to-target")
     return TimeToSolutionData(summary.grid / scale, unit, lines, summary.target, ylim,
-                              f"{summary.report_metric}: mean of top {summary.top_k}"
+                              (f"hypervolume of {', '.join(hv)}" if (hv := getattr(
+                                  summary, "hypervolume_reference", None)) else
+                               f"{summary.report_metric}: mean of top {summary.top_k}")
                               + (" (log scale)" if log_y else ""),
                               f"{summary.name}: time to solution", subtitle, log_y, run_style,
                               empty, summary.mode == "min")

@@ -46,7 +46,8 @@ FINISHED_STATUSES = frozenset({"COMPLETED", "STOPPED", "EARLY_STOPPED", "TIMEOUT
 
 def aggregate(runs: Mapping[str, Sequence[Any]], *, report_metric: str, top_k: int,
               baseline: str, target: float | None = None, band: str = "auto",
-              grid_points: int = 200, seed: int = 0) -> StudySummary:
+              grid_points: int = 200, seed: int = 0,
+              reference: Mapping[str, float] | None = None) -> StudySummary:
     """Aggregate a study's runs into curves, time-to-target and speedups.
 
     Args:
@@ -63,6 +64,14 @@ def aggregate(runs: Mapping[str, Sequence[Any]], *, report_metric: str, top_k: i
         grid_points: points of the common time grid, from 0 to the longest run.
         seed: the seed of the bootstrap's resamples (bands and speedup intervals), so that the
             same runs give the same outputs.
+        reference: several objectives only: the hypervolume's reference point, objective ->
+            value; None: each objective's worst last value among the baseline's trials.
+
+    With several objectives (the runs' ``meta["objectives"]``) the curve is not a top-k mean
+    but the hypervolume of each run's feasible trials at their latest values by t
+    (`hpotk.reporting.pareto.hypervolume_data`), up to one reference point for every run;
+    ``report_metric`` and ``top_k`` are then unused, and the objective reads "hypervolume"
+    (max).
 
     Returns:
         A `StudySummary`. Raises `HpotkError` for an empty or inconsistent input.
@@ -70,8 +79,17 @@ def aggregate(runs: Mapping[str, Sequence[Any]], *, report_metric: str, top_k: i
     import numpy as np
 
     objective, mode = _objective(runs, baseline=baseline, band=band, top_k=top_k)
-    events = {label: [_events(res, objective, mode, report_metric, top_k) for res in repeats]
-              for label, repeats in runs.items() if repeats}
+    objectives = _objectives(runs, baseline)
+    hv_reference = None
+    if len(objectives) > 1:
+        hv_reference = _reference(runs[baseline], objectives, reference)
+        report_metric, objective, mode = "hypervolume", "hypervolume", "max"
+        events = {label: [_hv_events(res, hv_reference) for res in repeats]
+                  for label, repeats in runs.items() if repeats}
+    else:
+        events = {label: [_events(res, objective, mode, report_metric, top_k)
+                          for res in repeats]
+                  for label, repeats in runs.items() if repeats}
     horizon = max(ev["horizon"] for evs in events.values() for ev in evs)
     grid = np.linspace(0.0, horizon, grid_points)
     better = np.less_equal if mode == "min" else np.greater_equal
@@ -111,9 +129,83 @@ def aggregate(runs: Mapping[str, Sequence[Any]], *, report_metric: str, top_k: i
                                 else power.detectable_ratio(log_sd, base.runs, s.runs))
         s.detectable_text = _detectable_text(base.runs, s.runs, s.mannwhitney_min_p,
                                              s.detectable_speedup)
-    return StudySummary(report_metric, objective, mode, top_k, baseline, target, given, kind,
-                        grid, [c for cs in curves.values() for c in cs], summaries,
-                        band_requested=band, spread_text=spread_text)
+    summary = StudySummary(report_metric, objective, mode, top_k, baseline, target, given,
+                           kind, grid, [c for cs in curves.values() for c in cs], summaries,
+                           band_requested=band, spread_text=spread_text)
+    if hv_reference is not None:
+        summary.hypervolume_reference = {n: float(v) for (n, _), v in
+                                         zip(objectives, hv_reference, strict=True)}
+    return summary
+
+
+def _objectives(runs: Mapping[str, Sequence[Any]], baseline: str) -> list[tuple[str, str]]:
+    """The objectives every run shares (the baseline's); HpotkError for a run with others."""
+    first = runs[baseline][0]
+    objectives = [tuple(o) for o in (first.meta.get("objectives") or
+                                      [(first.meta["metric"], first.meta.get("mode", "min"))])]
+    for label, repeats in runs.items():
+        for res in repeats:
+            theirs = [tuple(o) for o in (res.meta.get("objectives") or
+                                         [(res.meta["metric"], res.meta.get("mode", "min"))])]
+            if theirs != objectives:
+                raise HpotkError(f"{label}: run {res.meta.get('name')} has objectives {theirs}, "
+                                 f"not {objectives} like the baseline")
+    return objectives
+
+
+def _reference(baseline_runs: Sequence[Any], objectives: list[tuple[str, str]],
+               given: Mapping[str, float] | None) -> Any:
+    """The hypervolume's reference point: ``given`` (every objective named), else each
+    objective's worst finite last value among the baseline runs' trials."""
+    import numpy as np
+
+    from hpotk.objectives import reference_point
+
+    names = [n for n, _ in objectives]
+    if given:
+        missing = [n for n in names if n not in given]
+        extra = [n for n in given if n not in names]
+        if missing or extra:
+            raise HpotkError(f"reference_point: give a value for each objective {names}"
+                             + (f"; missing {missing}" if missing else "")
+                             + (f"; not an objective: {extra}" if extra else ""))
+        return np.array([float(given[n]) for n in names])
+    rows = []
+    for res in baseline_runs:
+        t = res.trials
+        if len(t):
+            rows.append(np.column_stack([
+                np.asarray(t[n], dtype=float) if n in t else np.full(len(t), math.nan)
+                for n in names]))
+    values = np.vstack(rows) if rows else np.zeros((0, len(names)))
+    try:
+        return reference_point(values, [m for _, m in objectives])
+    except HpotkError:
+        raise HpotkError(f"no baseline trial reported every objective {names}: no reference "
+                         f"point for the hypervolume; give reference_point in the study file"
+                         ) from None
+
+
+def _hv_events(res: Any, reference: Any) -> dict[str, Any]:
+    """One run as events for several objectives: y = the hypervolume of its feasible trials'
+    latest values up to ``reference``, at each report time; and the trials' end times."""
+    import numpy as np
+
+    from hpotk.reporting.pareto import data, hypervolume_data
+
+    clock = _clock(res)
+    hv = hypervolume_data(res, data(res, reference))
+    times = clock(np.asarray(hv.times, dtype=float))
+    values = np.asarray(hv.values, dtype=float)
+    trials = res.trials
+    ends = np.array([])
+    if len(trials) and "status" in trials and "end_s" in trials:
+        done = trials[trials["status"].isin(FINISHED_STATUSES) & trials["end_s"].notna()]
+        ends = clock(done["end_s"].to_numpy(dtype=float))
+    budget = (res.meta.get("budget") or {}).get("time_s")
+    last = float(times[-1]) if len(times) else 0.0
+    horizon = max(float(budget) if budget else 0.0, last)
+    return {"times": times, "values": values, "ends": ends, "horizon": horizon}
 
 
 def _spread(curves: dict[str, list[RunCurve]], baseline: str) -> tuple[float | None, str]:

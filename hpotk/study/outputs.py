@@ -60,6 +60,10 @@ def _curve_rows(summary: StudySummary) -> list[dict[str, Any]]:
     return rows
 
 
+def _reference_text(reference: dict[str, float]) -> str:
+    return "(" + ", ".join(f"{n} {v:.4g}" for n, v in reference.items()) + ")"
+
+
 def _markdown(summary: StudySummary, note: str) -> str:
     s0 = summary
     target = "—" if s0.target is None else f"{s0.target:.4g}"
@@ -69,8 +73,13 @@ def _markdown(summary: StudySummary, note: str) -> str:
     if note:
         lines += [f"> {note}", ""]
     lines += [
-        f"Curve: mean `{s0.report_metric}` of the top {s0.top_k} trials by `{s0.objective}` "
-        f"({s0.mode}). Band across repeats: {s0.band_text}. Target: {target} ({how}).", "",
+        (f"Curve: hypervolume of each run's feasible trials at their latest values of "
+         f"{', '.join(f'`{n}`' for n in s0.hypervolume_reference)}, up to the reference point "
+         f"{_reference_text(s0.hypervolume_reference)}"
+         if s0.hypervolume_reference else
+         f"Curve: mean `{s0.report_metric}` of the top {s0.top_k} trials by `{s0.objective}` "
+         f"({s0.mode})") + f". Band across repeats: {s0.band_text}. Target: {target} ({how}).",
+        "",
         f"Speedup: time-to-target of {s0.baseline} / that of the strategy; `≥` where "
         f"{s0.baseline} never reached the target in its time (censored), `≤` where the strategy "
         f"never did. Its 95% interval resamples each strategy's repeats ({RESAMPLES} "

@@ -205,7 +205,8 @@ def summarise(study: Study, *, log: Any = print) -> tuple[StudySummary, list[Pat
             + ", ".join(missing))
     summary = aggregate(runs, report_metric=study.report_metric, top_k=study.spec.top_k,
                         baseline=study.baseline, target=study.spec.target, band=study.spec.band,
-                        grid_points=study.spec.grid_points)
+                        grid_points=study.spec.grid_points,
+                        reference=study.spec.reference_point)
     summary.name = study.name
     note = (f"{len(missing)} of {len(study.runs)} runs not complete yet" if missing else "")
     outputs = write_outputs(summary, study.results_dir, note=note)

@@ -63,6 +63,9 @@ class StudySpec(_Strict):
     report_metric: str | None = None
     baseline: str | None = None
     target: float | None = None
+    # several objectives: the hypervolume's reference point, objective -> value (default: the
+    # worst value of each among the baseline's trials)
+    reference_point: dict[str, float] | None = None
     band: Literal["auto", "t", "ci", "bootstrap", "iqr"] = "auto"  # hpotk.study.bands
     grid_points: int = Field(200, ge=2, le=100_000)
     set: dict[str, Any] = Field(default_factory=dict)

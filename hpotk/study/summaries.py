@@ -121,6 +121,8 @@ class StudySummary:
         band: the kind of band drawn: "t", "bootstrap" or "iqr" (`hpotk.study.bands`).
         band_requested: the study's ``band`` option ("auto", "ci", ...).
         spread_text: where the spread behind the detectable speedups came from.
+        hypervolume_reference: several objectives: objective -> the reference point's value
+            (the curve is then the hypervolume; None with one objective).
     """
 
     report_metric: str
@@ -137,6 +139,7 @@ class StudySummary:
     name: str = "study"
     band_requested: str = ""
     spread_text: str = ""
+    hypervolume_reference: dict[str, float] | None = None
 
     @property
     def band_text(self) -> str:
@@ -182,8 +185,11 @@ class StudySummary:
     def text(self) -> str:
         """A few lines for the terminal."""
         target = "none" if self.target is None else f"{self.target:.4g}"
-        lines = [f"[hpotk] study {self.name}: mean {self.report_metric} of the top {self.top_k} "
-                 f"trials, target {target}" + ("" if self.target_given else
+        what = (f"hypervolume of {', '.join(self.hypervolume_reference)} up to ("
+                + ", ".join(f"{v:.4g}" for v in self.hypervolume_reference.values()) + ")"
+                if self.hypervolume_reference else
+                f"mean {self.report_metric} of the top {self.top_k} trials")
+        lines = [f"[hpotk] study {self.name}: {what}, target {target}" + ("" if self.target_given else
                                                 f" ({self.baseline}'s final value)")
                  + f"; band: {self.band_text}"]
         width = max((len(s.label) for s in self.strategies.values()), default=0)
