@@ -36,7 +36,7 @@ REFUSED_SCHEDULERS = {
 #: searchers that replay draws configs for itself (from the table)
 TABLE_SEARCHERS = ("random", "grid")
 #: searchers a replay refuses: they propose configs the table has no curves for
-MODEL_SEARCHERS = ("tpe", "bo", "anneal", "sobol")
+MODEL_SEARCHERS = ("tpe", "bo", "anneal", "sobol", "optuna_tpe", "nsga2", "optuna_gp")
 
 
 @dataclass
