@@ -22,6 +22,10 @@ this base turns that into Tune's class API:
 - ``reset_config``: a new trial on the same actor. Rebuilds the model only when a
   ``MODEL_PARAMS`` key changed (otherwise re-initialises its weights in place), always a new
   optimiser, never the data.
+- cost metrics: every result also carries ``epoch_s`` (seconds of training for this result,
+  evaluation excluded), ``params`` (trainable parameters) and ``peak_mem_mb`` (peak GPU
+  allocation of the trial, or the worker process's peak RSS on a CPU); `hpotk.trainables.cost`
+  defines them precisely and says what they leave out.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from ray import tune
+
+from hpotk.trainables import cost
 
 EVAL_FREQUENCY_TYPES = ("evaluate_every_epoch", "evaluate_every_batch", "evaluate_every_pct")
 
@@ -182,6 +188,7 @@ class TorchTrainable(tune.Trainable):
         self.position = (0, 0)  # (epoch, batches done in that epoch)
         self.batches_seen = 0
         self.scores: list[float] = []  # the objective at each evaluation, for early stopping
+        cost.reset_peak_memory(self.device)  # a new trial's GPU peak starts at its model + data
 
     def _set_optimizer(self, optimizer: Any) -> None:
         """Use ``optimizer``, remembering the settings the config gave each parameter group."""
@@ -219,6 +226,8 @@ class TorchTrainable(tune.Trainable):
         import torch
 
         scheduled_lr = self._apply_lr_schedule()
+        clock = cost.TrainingClock(self.device)
+        clock.start()
         self.model.train()
         todo = self._batches_per_step()
         losses = []
@@ -237,9 +246,13 @@ class TorchTrainable(tune.Trainable):
             if done_in_epoch >= self.num_batches():
                 epoch, done_in_epoch = epoch + 1, 0
         self.position = (epoch, done_in_epoch)
+        epoch_s = clock.stop()
         self.model.eval()
         with torch.no_grad():
             metrics = self.evaluate()
+        metrics["epoch_s"] = epoch_s
+        metrics["params"] = cost.count_parameters(self.model)
+        metrics["peak_mem_mb"] = cost.peak_memory_mb(self.device)
         metrics["train_loss"] = float(sum(losses) / max(len(losses), 1))
         metrics["epoch"] = epoch + done_in_epoch / max(self.num_batches(), 1)
         if scheduled_lr is not None:
