@@ -1,7 +1,9 @@
 """Trainables: what a trial runs. Built-in names, ``"module:object"``, or ``{command: [...]}``.
 
 Every built-in is a `hpotk.trainables.base.TorchTrainable` (a ``ray.tune.Trainable`` class that
-takes a `TrainContext`). A ``"module:object"`` reference names the user's own Ray Tune code: a
+takes a `TrainContext`), and reports what each result cost (``epoch_s``, ``params``,
+``peak_mem_mb``; `hpotk.trainables.cost`, which also tells an out-of-memory death from its error
+text). A ``"module:object"`` reference names the user's own Ray Tune code: a
 function trainable, a Trainable class, or either of them taking hpotk's context
 (`hpotk.trainables.user`). `for_tune` gives Tune each of them in the form it needs.
 """

@@ -14,7 +14,8 @@ mean squared error on that scale. The model pools over all atoms and over the ad
 ``adsorbate_baseline_mae`` (predicting the training mean of the structure's adsorbate) and
 ``site_baseline_mae`` (the training mean of its (adsorbate, site) pair, the lookup table to beat:
 a model that only knows which adsorbate sits on which kind of site reaches it), plus
-``val_loss`` (on the standardised scale).
+``val_loss`` (on the standardised scale) and the cost metrics every built-in reports
+(``epoch_s``, ``params``, ``peak_mem_mb``; see `hpotk.trainables.cost`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The quickstart trainable: an MLP classifying scikit-learn's 8x8 digits.
 
 Hyperparameters: ``lr``, ``hidden_size``, ``num_layers``, ``dropout``, ``batch_size``,
-``weight_decay``. Reports ``val_acc``, ``val_loss``, ``test_acc``, ``test_loss`` per evaluation.
+``weight_decay``. Reports ``val_acc``, ``val_loss``, ``test_acc``, ``test_loss`` per evaluation,
+with the cost metrics every built-in reports (``epoch_s``, ``params``, ``peak_mem_mb``; see
+`hpotk.trainables.cost`).
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 Data: `hpotk.data.kg` (``{name: kg-synthetic, entities: N, seed: S}`` or ``{path:
 triples.tsv}``). Each evaluation ranks the true head and the true tail of every validation and
 test triple against all entities, filtered (other known triples left out), and reports
-``val_mrr``/``test_mrr``, ``val_hits10``/``test_hits10`` and ``val_loss``. ``task_type`` must
-be ``link_prediction`` (default) and ``eval_metric`` ``mrr``.
+``val_mrr``/``test_mrr``, ``val_hits10``/``test_hits10`` and ``val_loss``, with the cost metrics
+every built-in reports (``epoch_s``, ``params``, ``peak_mem_mb``; see `hpotk.trainables.cost`).
+``task_type`` must be ``link_prediction`` (default) and ``eval_metric`` ``mrr``.
 
 Hyperparameters (Neptune ML's names, used as written; defaults in brackets):
 

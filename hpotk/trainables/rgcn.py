@@ -6,7 +6,8 @@ graph.pt, target: TYPE}``). Task (``TrainContext.task``): ``task_type`` ``node_c
 or ``node_regression``; ``eval_metric`` ``{"metric": "acc"|"acc_topk"|"F1"|"precision"|"recall"|
 "roc_auc"}`` for classification, ``"mse"|"mae"`` for regression (``topk`` for ``acc_topk``).
 Reports ``val_<metric>``/``test_<metric>``, ``val_loss``/``test_loss`` and, for classification,
-``val_acc``/``test_acc`` each evaluation.
+``val_acc``/``test_acc`` each evaluation, with the cost metrics every built-in reports
+(``epoch_s``, ``params``, ``peak_mem_mb``; see `hpotk.trainables.cost`).
 
 ``task_type: link_prediction`` predicts the edges of one relation (data key ``target_edge:
 "src,relation,dst"``, default ``paper,published_in,venue``; see `hpotk.data.hetero_links`): the

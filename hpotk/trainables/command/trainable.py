@@ -11,6 +11,14 @@ Checkpoints: an external process cannot be snapshotted generically. When the com
 temporary file, then rename) and to resume from it when it finds one; ``save_checkpoint`` pauses
 the process group (SIGSTOP) while it copies that directory, ``load_checkpoint`` puts it back before
 the process starts. Without ``{checkpoint_dir}``, saving is refused with an explanation.
+
+Cost metrics: unlike the built-ins, hpotk cannot measure a script's training time, parameters or
+memory; the trial reports whatever the script prints. For accuracy-versus-cost experiments, print
+``epoch_s``, ``params`` and ``peak_mem_mb`` as the built-ins define them
+(`hpotk.trainables.cost`), with ``hpotk.report(...)`` (every key passes, ints stay ints) or with
+a regex per metric (values become floats). A script that dies of an out-of-memory error leaves
+its exception line in the trial's error (the last lines of its stderr), where
+`hpotk.trainables.cost.is_out_of_memory` recognises it.
 """
 
 from __future__ import annotations
