@@ -309,15 +309,15 @@ def mark_objectives(trials: Any, objectives: list[tuple[str, str]],
     return trials
 
 
-#: what an out-of-memory death leaves in a trial's error (torch on a GPU, Ray's OOM killer)
-OOM_MARKERS = ("OutOfMemoryError", "CUDA out of memory", "out of memory",
-               "killed by Ray's OOM killer")
-
-
 def out_of_memory(row: dict[str, Any]) -> bool:
-    """Whether a trial's row says it died of running out of memory."""
-    text = " ".join(str(row.get(k) or "") for k in ("error", "note", "retried_because"))
-    return any(marker in text for marker in OOM_MARKERS)
+    """Whether a trial's row says it died of running out of memory: its error (or the error
+    of a retried attempt) is an out-of-memory one (`hpotk.trainables.cost.is_out_of_memory`),
+    or hpotk's summary noted Ray's OOM killer."""
+    from hpotk.trainables.cost import is_out_of_memory
+
+    if "Ray's OOM killer" in str(row.get("note") or ""):
+        return True
+    return any(is_out_of_memory(str(row.get(k) or "")) for k in ("error", "retried_because"))
 
 
 def pd_numeric(column: Any) -> Any:
