@@ -70,8 +70,16 @@ class Plan:
 
 
 def format_plan(info: dict[str, Any]) -> str:
-    lines = [f"experiment {info['name']}: trainable {info['trainable']}, objective "
-             f"{info['metric']['name']} ({info['metric']['mode']}), strategy {info['strategy']}"]
+    objectives = info.get("objectives") or [info["metric"]]
+    what = ("objectives " if len(objectives) > 1 else "objective ") + ", ".join(
+        f"{o['name']} ({o['mode']})" for o in objectives)
+    lines = [f"experiment {info['name']}: trainable {info['trainable']}, {what}, strategy "
+             f"{info['strategy']}"]
+    if info.get("constraints"):
+        from hpotk.objectives import constraint_text
+
+        lines.append("constraints: " + "; ".join(constraint_text(c) for c in info["constraints"])
+                     + " (a trial beyond one is infeasible: never the best, off the front)")
     b = info["budget"]
     lines.append(f"budget: {b['trials']} trials, {b['concurrent']} at a time, max_t {b['max_t']} "
                  f"iterations" + (f", {b['time_s']} s in all" if b["time_s"] else "")
