@@ -74,6 +74,7 @@ class RunOutcome:
     error: str = ""
     rows: list[dict[str, Any]] | None = None  # the trials table (trials.csv's rows)
     reason: str = ""  # why it failed
+    bad_config: bool = False  # it failed because of the experiment file (a metric not reported)
 
     @property
     def trials(self) -> Any:
@@ -108,6 +109,8 @@ def run(exp: Experiment, *, address: str | None = None, new: bool = False,
     if plan is None or plan.experiment.name != exp.name:
         plan = make_plan(exp)
     resume = decision.action == "resume"
+    if plan.warm_start is not None and verbose and not resume:  # hpotk.warm_start, in one line
+        print(f"[hpotk] {plan.warm_start.summary()}", flush=True)
     ensure_ray(address, verbose)
     import ray
 
@@ -121,14 +124,16 @@ def run(exp: Experiment, *, address: str | None = None, new: bool = False,
                            ray_nodes=len(ray.nodes()), params=plan.params(),
                            budget=exp.budget.model_dump())
     started = time.time()
-    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "0")
+    # hpotk checks the metrics itself (hpotk._stall.MetricCheck: one line naming the key)
+    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
     try:
         from hpotk._output import ray_driver_logs
 
         with _tune_output(verbose), ray_driver_logs(verbose):
             result_grid = tuner.fit()
         elapsed = time.time() - started
-        return _finish(exp, plan, result_grid, elapsed, stall=stopper.reason)
+        return _finish(exp, plan, result_grid, elapsed, stall=stopper.reason,
+                       failure=stopper.failure)
     except Exception as exc:
         from hpotk.recovery import disk_full_error
 
@@ -139,7 +144,7 @@ def run(exp: Experiment, *, address: str | None = None, new: bool = False,
 
 
 def _finish(exp: Experiment, plan: Plan, result_grid: Any, elapsed: float,
-            stall: str | None = None) -> RunOutcome:
+            stall: str | None = None, failure: str | None = None) -> RunOutcome:
     """Write the summary and the final state; what the run's outcome was."""
     from hpotk import summary
 
@@ -153,17 +158,20 @@ def _finish(exp: Experiment, plan: Plan, result_grid: Any, elapsed: float,
     stopped = exp.fail_fast and bool(errored)
     # a bug in the trainable: recorded as failed, so a re-run after the fix is not "complete"
     all_errored = bool(rows) and len(errored) == len(rows) and not interrupted
-    failed = stopped or all_errored or bool(stall)
+    failed = stopped or all_errored or bool(stall) or bool(failure)
     status = "failed" if failed else "interrupted" if interrupted else "complete"
     error = errored[0]["error"] if errored else ""
     reason = ("it was stopped at a trial error (fail_fast)" if stopped else
               "every trial errored" if all_errored else "")
     if stall:
         reason, error = f"it stalled: {stall}", ""
+    if failure:
+        reason, error = failure, ""
     run_state.record_end(results_dir, status, n_trials=len(rows),
                          reason=(f"{reason}, the first with: {error}" if error else reason)
                          if failed else "")
-    return RunOutcome(status, results_dir, best, len(rows), error, rows, reason)
+    return RunOutcome(status, results_dir, best, len(rows), error, rows, reason,
+                      bad_config=bool(failure))
 
 
 def make_trainable(exp: Experiment, plan: Plan | None = None) -> Any:
@@ -271,7 +279,7 @@ def _tune_verbosity(verbose: int) -> int:
 
 def _callbacks(exp: Experiment, plan: Plan, verbose: int, stopper: Any) -> list[Any]:
     from hpotk import _tune_callbacks as cb
-    from hpotk._stall import StallWatch
+    from hpotk._stall import MetricCheck, StallWatch
 
     results_dir = exp.results_dir
     from hpotk._tune_save import SaveOnTrialEvents
@@ -280,6 +288,7 @@ def _callbacks(exp: Experiment, plan: Plan, verbose: int, stopper: Any) -> list[
                  cb.HistoryLog(str(results_dir / cb.HISTORY_LOG)),
                  SaveOnTrialEvents(str(results_dir))]  # a killed driver loses no trial
     callbacks.append(StallWatch(stopper, exp.budget.stall_s, verbose))
+    callbacks.append(MetricCheck(stopper, _wanted_metrics(exp)))
     if verbose <= 1:  # Ray's own error lines are off below -v (hpotk._output)
         from hpotk._output import TrialErrors
 
@@ -293,6 +302,15 @@ def _callbacks(exp: Experiment, plan: Plan, verbose: int, stopper: Any) -> list[
             total=plan.expected_trials, metric=exp.metric.name, mode=exp.metric.mode,
             time_budget_s=exp.budget.time_s, state_path=str(results_dir / STATE_FILE)))
     return callbacks
+
+
+def _wanted_metrics(exp: Experiment) -> list[tuple[str, str]]:
+    """(key path, metric) of every objective and constrained metric a result must hold."""
+    objectives = exp.objectives
+    wanted = [("metric.name" if len(objectives) == 1 else f"metric[{i}].name", m.name)
+              for i, m in enumerate(objectives)]
+    wanted += [(f"constraints[{i}].name", c.name) for i, c in enumerate(exp.constraints)]
+    return wanted
 
 
 def _new_tuner(exp: Experiment, plan: Plan, trainable: Any, verbose: int, stopper: Any) -> Any:

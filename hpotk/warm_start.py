@@ -27,9 +27,10 @@ The modes:
   (sobol, plug-ins).
 - ``history``: every such earlier trial (only the top N of each when ``top`` is given) goes to
   the searcher as already evaluated, with its last reported metrics, before its first
-  suggestion: in ``SearchContext.history`` (a searcher whose module says ``READS_HISTORY =
-  True`` reads it there while built), or told to the built searcher (``tell_history``: tpe,
-  anneal, bo). A searcher that does not learn from results (random, grid, sobol) is refused.
+  suggestion: told to the built searcher where it has ``tell_history`` (tpe, anneal, bo), and
+  in ``SearchContext.history`` for the searchers that read it there while built (Optuna's).
+  A searcher that never looks at results (Ray's random and grid, an hpotk searcher that
+  observes nothing: sobol) is refused.
 - ``bounds``: the space is narrowed to the bounding box of the top N of every directory (Syne
   Tune's BoundingBox transfer): numbers to [min, max] of those configs (scale kept; a normal
   param becomes uniform, a lognormal one log-uniform, over that box), choices to the values
@@ -40,6 +41,7 @@ The modes:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 import math
@@ -90,6 +92,16 @@ class WarmStart:
                 "configs": len(self.configs), "points": len(self.history),
                 "narrowed": {k: list(v) for k, v in self.narrowed.items()},
                 "applied": self.applied, "notes": list(self.notes)}
+
+    def summary(self) -> str:
+        """One line for `hpotk run`'s output."""
+        where = f"{len(self.sources)} earlier experiment(s)"
+        if self.mode == "configs":
+            return f"warm start: {len(self.configs)} configs from {where} run first"
+        if self.mode == "history":
+            return f"warm start: {len(self.history)} earlier trials from {where} {self.applied}"
+        return (f"warm start: space narrowed to the top configs of {where} "
+                f"({', '.join(self.narrowed) or 'nothing changed'})")
 
 
 def plan_lines(info: dict[str, Any]) -> list[str]:
@@ -344,12 +356,20 @@ def apply(warm: WarmStart, search: Any, ctx: Any, name: str) -> Any:
     return search
 
 
+def _innermost(alg: Any, method: str) -> Any:
+    """The searcher in ``alg``'s wrappers (Ray's ``.searcher`` chain, e.g. hpotk's
+    ConstrainedSearcher) that has ``method``; else the innermost one."""
+    while not hasattr(alg, method) and getattr(alg, "searcher", None) is not None:
+        alg = alg.searcher
+    return alg
+
+
 def _first(warm: WarmStart, search: Any, ctx: Any, name: str) -> Any:
     from ray.tune.search import BasicVariantGenerator
 
     points, alg = [dict(c) for c in warm.configs], search.search_alg
-    if hasattr(alg, "evaluate_first"):
-        alg.evaluate_first(points)
+    if hasattr(_innermost(alg, "evaluate_first"), "evaluate_first"):
+        _innermost(alg, "evaluate_first").evaluate_first(points)
         warm.applied = f"{name} suggests them first and learns from their results"
         return search
     if isinstance(alg, BasicVariantGenerator):
@@ -375,24 +395,31 @@ def _first(warm: WarmStart, search: Any, ctx: Any, name: str) -> Any:
 
 
 def _tell(warm: WarmStart, alg: Any, name: str) -> None:
-    from ray.tune.search import BasicVariantGenerator
-
-    from hpotk.searchers import SEARCHERS
-    from hpotk.searchers.base import SpaceSearcher
-
+    alg = _innermost(alg, "tell_history")
     if hasattr(alg, "tell_history"):
         told = alg.tell_history(warm.history)
         warm.applied = f"told to {name} as already evaluated ({told} with a finite objective)"
-    elif getattr(SEARCHERS.module_of(name), "READS_HISTORY", False):
-        warm.applied = f"read by {name} as already evaluated"
-    elif isinstance(alg, (BasicVariantGenerator, SpaceSearcher)):
+    elif never_learns(alg):
         raise ConfigError(f"{KEY}.mode", f"history: searcher {name} does not learn from results, "
                                          f"so earlier results cannot warm it up; use mode: "
                                          f"configs (the earlier top configs run first) or "
                                          f"bounds")
     else:
-        warm.applied = (f"left in SearchContext.history for {name} (a plug-in: whether it "
-                        f"reads them is its own business)")
+        warm.applied = f"given to {name} as already evaluated (SearchContext.history)"
+
+
+def never_learns(alg: Any) -> bool:
+    """Whether search algorithm ``alg`` never looks at results: Ray's random/grid generator,
+    or an hpotk searcher that overrides neither ``_observe`` nor ``on_trial_complete``."""
+    from ray.tune.search import BasicVariantGenerator
+
+    from hpotk.searchers.base import SpaceSearcher
+
+    if isinstance(alg, BasicVariantGenerator):
+        return True
+    kind = type(alg)
+    return isinstance(alg, SpaceSearcher) and kind._observe is SpaceSearcher._observe and (
+        kind.on_trial_complete is SpaceSearcher.on_trial_complete)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -440,10 +467,10 @@ class FirstPoints(Searcher):
         self.searcher.on_trial_complete(trial_id, result=result, error=error)
 
     def get_state(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "searcher"}
+        return copy.deepcopy({k: v for k, v in self.__dict__.items() if k != "searcher"})
 
     def set_state(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update(copy.deepcopy(state))
 
     def save(self, checkpoint_path: str) -> None:
         self.searcher.save(checkpoint_path)

@@ -172,6 +172,33 @@ def test_model_based_searchers_suggest_them_first_then_learn_from_them(tmp_path,
     assert restored.first_points == [] and restored.n_observed == 4
 
 
+def test_first_points_around_a_searcher_save_and_restore_as_ray_wrappers_do(tmp_path):
+    earlier(tmp_path, "first", EARLY)
+    path = today(tmp_path, {"from": "first", "top": 3}, strategy="fifo/sobol")
+    alg = plan_of(path).search.search_alg
+    first = suggestions(alg, 2, objective=lambda c: c["lr"])
+    state, inner = alg.get_state(), tmp_path / "inner.pkl"
+    assert "searcher" not in state  # Tune saves the wrapped searcher itself
+    alg.save(str(inner))
+    again = plan_of(path).search.search_alg
+    again.set_state(state)
+    again.restore(str(inner))
+    assert suggestions(again, 3) == suggestions(alg, 3)  # the third point, then sobol's own
+    assert first[1] == {"lr": 0.004, "units": 40, "act": "tanh"}
+
+
+def test_with_constraints_the_wrapped_model_still_takes_configs_and_history(tmp_path):
+    earlier(tmp_path, "first", history_rows())
+    constraints = [{"name": "loss", "max": 10.0}]
+    for mode in ("configs", "history"):
+        plan = plan_of(today(tmp_path, {"from": "first", "mode": mode, "top": 4},
+                             strategy="fifo/tpe", space=history_space(),
+                             constraints=constraints))
+        assert "told to tpe" in plan.text() or "tpe suggests them first" in plan.text()
+        if mode == "configs":
+            assert suggestions(plan.search.search_alg, 4) == plan.warm_start.configs
+
+
 def test_a_choice_that_no_longer_exists_is_refused_naming_warm_start_and_the_param(tmp_path):
     earlier(tmp_path, "first", EARLY)
     path = today(tmp_path, {"from": "first", "top": 3},
@@ -349,8 +376,9 @@ def test_a_real_earlier_run_s_top_configs_are_the_first_trials(hpotk_cli, tmp_pa
     code, out, err = hpotk_cli("run", QUICKSTART, "--set", "budget.trials=3",
                                "--set", "name=warm", "--set", "seed=1",
                                "--set", "warm_start.from=results/cold",
-                               "--set", "warm_start.top=2", *base)
+                               "--set", "warm_start.top=2", *base[:-1])
     assert code == 0, out + err
+    assert "[hpotk] warm start: 2 configs from 1 earlier experiment(s) run first" in out
     warm = pd.read_csv(tmp_path / "results" / "warm" / "trials.csv").sort_values("trial_id")
     got = [{n: row[f"config/{n}"] for n in names} for _, row in warm.head(2).iterrows()]
     assert got == expected
