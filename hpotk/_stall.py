@@ -36,6 +36,7 @@ class RunStopper(Stopper):
         self.max_t = max_t
         self.trial_time_s = trial_time_s
         self.reason: str | None = None
+        self.failure: str | None = None  # another reason to end the run (hpotk._stall.MetricCheck)
 
     def __call__(self, trial_id: str, result: dict) -> bool:
         if result.get("training_iteration", 0) >= self.max_t:
@@ -43,7 +44,42 @@ class RunStopper(Stopper):
         return bool(self.trial_time_s) and result.get("time_total_s", 0) >= self.trial_time_s
 
     def stop_all(self) -> bool:
-        return self.reason is not None
+        return self.reason is not None or self.failure is not None
+
+
+class MetricCheck(Callback):
+    """Ends the run, with the key to fix, when a trial's first result lacks an objective or a
+    constrained metric: without it Ray raised a traceback (one objective) or, with several
+    objectives (Tune's single metric unset), every trial would have run to the end with the
+    front or the constraint silently empty.
+
+    Args:
+        stopper: the run's `RunStopper`; its ``failure`` is set.
+        wanted: (key path, metric name) pairs, e.g. ``("metric[1].name", "epoch_s")``.
+    """
+
+    def __init__(self, stopper: RunStopper, wanted: list[tuple[str, str]]):
+        self.stopper = stopper
+        self.wanted = list(wanted)
+        self._seen: set[str] = set()
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
+                        **info: Any) -> None:
+        if trial.trial_id in self._seen:
+            return
+        self._seen.add(trial.trial_id)
+        missing = [(path, name) for path, name in self.wanted if name not in result]
+        if not missing or self.stopper.failure is not None:
+            return
+        from ray.tune import result as tune_result
+
+        auto = set(tune_result.AUTO_RESULT_KEYS) | {"done", "config", "trial_id"}
+        reported = sorted(k for k, v in result.items() if k not in auto and not k.startswith(
+            "config/") and isinstance(v, (int, float)))
+        path, name = missing[0]
+        self.stopper.failure = (f"{path}: trial {trial.trial_id} reported no {name!r}; it "
+                                f"reported {', '.join(reported) or 'no numeric metric'}: fix "
+                                f"the name, or report {name!r} from the trainable")
 
 
 class StallWatch(Callback):

@@ -276,7 +276,7 @@ def _report_outcome(outcome: Any) -> int:
         print(f"[hpotk] failed: {why}{first}\n"
               f"[hpotk] results so far: {outcome.results_dir}; after fixing the cause, run "
               f"again with --new", file=sys.stderr)
-        return 1
+        return 2 if getattr(outcome, "bad_config", False) else 1
     if outcome.status == "interrupted":
         unfinished = [r["trial_id"] for r in outcome.rows or [] if r.get("status") == "UNFINISHED"]
         which = (f" ({len(unfinished)} unfinished: {', '.join(unfinished[:5])}"

@@ -76,3 +76,18 @@ def test_constraint_makes_trials_infeasible_and_never_best(hpotk_cli, tmp_path):
     assert not trials.set_index("trial_id").loc[best["trial_id"], "violates"] == "val_loss <= 0.5"
     assert best["constraints"] == ["val_loss <= 0.5"]
     assert best["infeasible_trials"] == int((~trials["feasible"]).sum())
+
+
+@pytest.mark.parametrize("setting, path, name", [
+    ("metric=[{name: val_acc, mode: max}, {name: epoch_sec}]", "metric[1].name", "epoch_sec"),
+    ("constraints=[{name: peak_mem, max: 10}]", "constraints[0].name", "peak_mem"),
+    ("metric={name: val_acc_typo, mode: max}", "metric.name", "val_acc_typo"),
+])
+def test_a_metric_nobody_reports_ends_the_run_in_one_line(hpotk_cli, tmp_path, setting, path,
+                                                           name):
+    code, out, err = hpotk_cli(
+        "run", QUICKSTART, "--set", "strategy=fifo/random", "--set", "budget.trials=2",
+        "--set", "budget.max_t=3", "--set", "results=out", "--quiet", "--set", setting)
+    assert code == 2, out + err
+    assert f"failed: {path}: trial" in err and f"reported no {name!r}" in err
+    assert "val_acc, val_loss" in err and "Traceback" not in err + out
