@@ -161,3 +161,27 @@ def test_choose_and_pick_weights():
     for bad in ("params=1", "val_mae", "val_mae=-1", "val_mae=0", ""):
         with pytest.raises(HpotkError, match="--pick"):
             parse_pick(bad, objectives)
+
+
+@pytest.mark.parametrize("strategy, key", [("fifo/tpe", "strategy.searcher"),
+                                           ("asha/random", "strategy.scheduler"),
+                                           ("hyperband/optuna_tpe", "strategy.scheduler")])
+def test_hpotk_plan_refuses_a_metric_list_in_one_line_with_exit_2(capsys, strategy, key):
+    from hpotk.cli import main
+
+    code = main(["plan", "experiments/quickstart.yaml", "--set", f"strategy={strategy}",
+                 "--set", "metric=[{name: val_acc, mode: max}, {name: epoch_s}]"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert f"{key}:" in err and "several objectives" in err
+
+
+def test_hpotk_plan_names_every_objective_and_the_constraints(capsys):
+    from hpotk.cli import main
+
+    code = main(["plan", "experiments/cgcnn_pareto.yaml", "--set",
+                 "constraints=[{name: peak_mem_mb, max: 14000}]"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "objectives val_mae (min), params (min), strategy moasha/optuna_tpe" in out
+    assert "constraints: peak_mem_mb <= 14000" in out
