@@ -232,6 +232,22 @@ def _labelled(x: Any, y: Any, front: Any, most: int = 10) -> list[int]:
     return kept
 
 
+#: an objective whose finite values are all positive and span this factor is drawn on a log axis
+LOG_SPAN = 10.0
+
+
+def log_axis(values: Any) -> bool:
+    """Whether an objective's values are best drawn on a log axis: every finite one positive,
+    the largest at least `LOG_SPAN` times the smallest (a parameter count from 3e3 to 8e4, an
+    MAE from 0.02 to 0.4 with a diverged trial: on a linear axis the front is a dot in a
+    corner)."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return bool(len(v) >= 2 and (v > 0).all() and v.max() >= LOG_SPAN * v.min())
+
+
 def png(res: Any, d: ParetoData, pair: tuple[int, int] = (0, 1)) -> Any:
     """The trials on the objectives of ``pair`` as a matplotlib figure."""
     from matplotlib.figure import Figure
@@ -263,8 +279,12 @@ def png(res: Any, d: ParetoData, pair: tuple[int, int] = (0, 1)) -> Any:
     else:
         ax.text(0.5, 0.5, "no feasible trial has reported both objectives yet", ha="center",
                 va="center", transform=ax.transAxes, color="#555555")
-    ax.set_xlabel(axis_label(xn, xm))
-    ax.set_ylabel(axis_label(yn, ym))
+    ax.set_xlabel(axis_label(xn, xm) + (", log scale" if log_axis(x) else ""))
+    ax.set_ylabel(axis_label(yn, ym) + (", log scale" if log_axis(y) else ""))
+    if log_axis(x):
+        ax.set_xscale("log")
+    if log_axis(y):
+        ax.set_yscale("log")
     ax.margins(0.06)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
@@ -276,6 +296,10 @@ def png(res: Any, d: ParetoData, pair: tuple[int, int] = (0, 1)) -> Any:
                   f"pick any pair on the report page")
     ax.set_title(title, fontsize=12)
     return fig
+
+
+def _axis_type(values: Any) -> str:
+    return "log" if log_axis(values) else "linear"
 
 
 def interactive(res: Any, d: ParetoData) -> Any:
@@ -322,6 +346,8 @@ def interactive(res: Any, d: ParetoData) -> Any:
                     "args": [{"visible": [o == p for o in owner]},
                              {"xaxis.title.text": axis_label(*d.objectives[i]),
                               "yaxis.title.text": axis_label(*d.objectives[j]),
+                              "xaxis.type": _axis_type(d.values[:, i]),
+                              "yaxis.type": _axis_type(d.values[:, j]),
                               "xaxis.autorange": True, "yaxis.autorange": True}]}
                    for p, (i, j) in enumerate(d.pairs)]
         fig.update_layout(updatemenus=[{"buttons": buttons, "direction": "down",
@@ -334,6 +360,8 @@ def interactive(res: Any, d: ParetoData) -> Any:
         top = 100
     fig.update_layout(height=560, xaxis_title=axis_label(*d.objectives[0]),
                       yaxis_title=axis_label(*d.objectives[1]),
+                      xaxis_type=_axis_type(d.values[:, 0]),
+                      yaxis_type=_axis_type(d.values[:, 1]),
                       margin={"t": top, "b": 60, "l": 70, "r": 20},
                       legend={"orientation": "h", "x": 1.0, "xanchor": "right", "y": 1.02,
                               "yanchor": "bottom"})

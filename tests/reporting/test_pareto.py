@@ -298,3 +298,12 @@ def test_page_shows_the_front_and_the_menu_switches_the_pair(chromium, tmp_path)
     assert after["x"].startswith("epoch_s") and after["y"].startswith("params_m (max")
     assert after["visible"] != before["visible"]
     assert any(n.startswith("Pareto front") for n in after["names"]) and after["points"] > 0
+
+
+def test_an_objective_spanning_a_decade_goes_on_a_log_axis():
+    from hpotk.reporting.pareto import log_axis
+
+    assert log_axis([3.4e3, 8.1e4, float("nan")])  # a parameter count
+    assert log_axis([0.0207, 0.406])  # an MAE with a diverged trial
+    assert not log_axis([0.02, 0.1])  # less than a decade apart
+    assert not log_axis([-1.0, 100.0])  # not all positive
