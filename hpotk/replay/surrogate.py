@@ -62,6 +62,8 @@ VERSION = 7
 #: recorded trials whose residuals a replayed config may draw (its nearest)
 NEIGHBOURS = 5
 _FOLDS = 5
+#: the smallest factor on drawn residuals (`Surrogate._calibrate`)
+FLOOR = 0.5
 
 
 def _candidates(seed: int, per_trial: bool) -> dict[str, Any]:
@@ -389,7 +391,7 @@ class Surrogate:
             m_rec, m_oof = curves[report]
             recorded = float(np.mean([top_mean(o_rec, m_rec, h) for h in halves]))
             replayed = {}
-            for c in np.round(np.arange(1.0, 0.49, -0.05), 2):
+            for c in np.round(np.arange(1.0, FLOOR - 0.01, -0.05), 2):
                 values = [top_mean(o_oof + c * self.residuals[self.metric][d],
                                    m_oof + c * self.residuals[report][d], h)
                           for d in draws for h in halves]
