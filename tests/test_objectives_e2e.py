@@ -4,7 +4,9 @@ never the best."""
 
 from __future__ import annotations
 
+import glob
 import json
+import pickle
 from pathlib import Path
 
 import pandas as pd
@@ -19,13 +21,26 @@ pytestmark = pytest.mark.e2e
 
 
 def test_several_objectives_front_best_and_pick(hpotk_cli, tmp_path):
+    """One real two-objective run with Optuna's multi-objective TPE: the searcher was told
+    both objectives of every trial, trials.csv and best.json hold the front, and hpotk best
+    rechooses the member retrain.yaml trains."""
     code, out, err = hpotk_cli(
-        "run", QUICKSTART, "--set", "strategy=fifo/random", "--set", "budget.trials=6",
+        "run", QUICKSTART, "--set", "strategy=fifo/optuna_tpe", "--set", "budget.trials=6",
+        "--set", "strategy.searcher.n_startup_trials=2", "--set", "budget.concurrent=2",
         "--set", "budget.max_t=2", "--set", "results=out", "--quiet",
         "--set", "metric=[{name: val_acc, mode: max}, {name: val_loss, mode: min}]")
     assert code == 0, out + err
     exp_dir = tmp_path / "out" / "quickstart"
     trials = pd.read_csv(exp_dir / "trials.csv")
+    assert len(trials) == 6 and set(trials["status"]) <= {"COMPLETED", "TERMINATED"}
+    with open(max(glob.glob(str(exp_dir / "searcher-state-*.pkl"))), "rb") as f:
+        state = pickle.load(f)
+    study, _ = pickle.loads(state["_optuna"])
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    assert len(study.trials) == 6 and all(t.state.name == "COMPLETE" for t in study.trials)
+    told = sorted((round(t.values[0], 6), round(t.values[1], 6)) for t in study.trials)
+    assert told == sorted(zip(trials["val_acc"].round(6), trials["val_loss"].round(6),
+                              strict=True))
     best = json.loads((exp_dir / "best.json").read_text())
     # the front is the non-dominated trials by last val_acc (max) and val_loss (min)
     mask = ob.pareto_mask(trials[["val_acc", "val_loss"]].to_numpy(), ["max", "min"])
@@ -78,16 +93,40 @@ def test_constraint_makes_trials_infeasible_and_never_best(hpotk_cli, tmp_path):
     assert best["infeasible_trials"] == int((~trials["feasible"]).sum())
 
 
-@pytest.mark.parametrize("setting, path, name", [
-    ("metric=[{name: val_acc, mode: max}, {name: epoch_sec}]", "metric[1].name", "epoch_sec"),
-    ("constraints=[{name: peak_mem, max: 10}]", "constraints[0].name", "peak_mem"),
-    ("metric={name: val_acc_typo, mode: max}", "metric.name", "val_acc_typo"),
-])
-def test_a_metric_nobody_reports_ends_the_run_in_one_line(hpotk_cli, tmp_path, setting, path,
-                                                           name):
+def test_a_metric_nobody_reports_ends_the_run_in_one_line(hpotk_cli, tmp_path):
     code, out, err = hpotk_cli(
         "run", QUICKSTART, "--set", "strategy=fifo/random", "--set", "budget.trials=2",
-        "--set", "budget.max_t=3", "--set", "results=out", "--quiet", "--set", setting)
+        "--set", "budget.max_t=3", "--set", "results=out", "--quiet",
+        "--set", "metric=[{name: val_acc, mode: max}, {name: epoch_sec}]")
     assert code == 2, out + err
-    assert f"failed: {path}: trial" in err and f"reported no {name!r}" in err
+    assert "failed: metric[1].name: trial" in err and "reported no 'epoch_sec'" in err
     assert "val_acc, val_loss" in err and "Traceback" not in err + out
+
+
+@pytest.mark.parametrize("doc, path, name", [
+    ({"constraints": [{"name": "peak_mem", "max": 10}]}, "constraints[0].name", "peak_mem"),
+    ({"metric": {"name": "val_acc_typo", "mode": "max"}}, "metric.name", "val_acc_typo"),
+])
+def test_the_metric_check_names_the_key_of_a_metric_nobody_reports(doc, path, name):
+    """The run's metric check (what the e2e test above sees end a real run), on one result."""
+    from types import SimpleNamespace
+
+    import yaml
+
+    from hpotk._stall import MetricCheck, RunStopper
+    from hpotk.experiment import load
+    from hpotk.runner import _wanted_metrics
+
+    base = yaml.safe_load(QUICKSTART.read_text())
+    exp = load({**base, **doc})
+    stopper = RunStopper(max_t=3)
+    check = MetricCheck(stopper, _wanted_metrics(exp))
+    result = {"val_acc": 0.9, "val_loss": 0.3, "training_iteration": 1, "done": False}
+    check.on_trial_result(1, [], SimpleNamespace(trial_id="t1"), result)
+    assert stopper.stop_all()
+    assert stopper.failure.startswith(f"{path}: trial t1 reported no {name!r}; it reported "
+                                      f"val_acc, val_loss: fix the name")
+    fine = RunStopper(max_t=3)
+    MetricCheck(fine, _wanted_metrics(load(base))).on_trial_result(
+        1, [], SimpleNamespace(trial_id="t1"), result)
+    assert fine.failure is None and not fine.stop_all()

@@ -4,12 +4,10 @@ searchers constraints; one real multi-objective `hpotk run`."""
 
 from __future__ import annotations
 
-import glob
 import math
 import pickle
 import statistics
 
-import pandas as pd
 import pytest
 
 from hpotk.errors import ConfigError
@@ -389,30 +387,4 @@ def test_int_log_params_stay_ints_on_optunas_log_scale():
     assert dim.value(100) == 100 and isinstance(dim.value(100), int)
 
 
-# ---------------------------------------------------------------------------------------------
-# End to end
-
-
-@pytest.mark.e2e
-def test_a_real_run_with_two_objectives(hpotk_cli, tmp_path):
-    from tests.searchers.test_e2e import QUICKSTART
-
-    code, out, err = hpotk_cli(
-        "run", QUICKSTART, "--set", "strategy=fifo/optuna_tpe",
-        "--set", "metric=[{name: val_acc, mode: max}, {name: val_loss, mode: min}]",
-        "--set", "strategy.searcher.n_startup_trials=2", "--set", "budget.trials=4",
-        "--set", "budget.concurrent=2", "--set", "budget.max_t=2", "--set", "results=res",
-        "--quiet")
-    assert code == 0, out + err
-    exp_dir = tmp_path / "res" / "quickstart"
-    table = pd.read_csv(exp_dir / "trials.csv")
-    assert len(table) == 4 and set(table["status"]) <= {"COMPLETED", "TERMINATED"}
-    with open(max(glob.glob(str(exp_dir / "searcher-state-*.pkl"))), "rb") as f:
-        state = pickle.load(f)
-    assert state["n_observed"] == 4 and not state["pending"]
-    study, _ = pickle.loads(state["_optuna"])
-    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
-    assert len(study.trials) == 4 and all(t.state.name == "COMPLETE" for t in study.trials)
-    # the searcher was told each trial's final val_acc and val_loss, as trials.csv records them
-    told = sorted((round(t.values[0], 6), round(t.values[1], 6)) for t in study.trials)
-    assert told == sorted(zip(table["val_acc"].round(6), table["val_loss"].round(6), strict=True))
+# the real two-objective run with optuna_tpe is tests/test_objectives_e2e.py's front test
