@@ -197,15 +197,7 @@ def _hv_events(res: Any, reference: Any) -> dict[str, Any]:
     hv = hypervolume_data(res, data(res, reference))
     times = clock(np.asarray(hv.times, dtype=float))
     values = np.asarray(hv.values, dtype=float)
-    trials = res.trials
-    ends = np.array([])
-    if len(trials) and "status" in trials and "end_s" in trials:
-        done = trials[trials["status"].isin(FINISHED_STATUSES) & trials["end_s"].notna()]
-        ends = clock(done["end_s"].to_numpy(dtype=float))
-    budget = (res.meta.get("budget") or {}).get("time_s")
-    last = float(times[-1]) if len(times) else 0.0
-    horizon = max(float(budget) if budget else 0.0, last)
-    return {"times": times, "values": values, "ends": ends, "horizon": horizon}
+    return {"times": times, "values": values, **_ends_and_horizon(res, clock, times)}
 
 
 def _spread(curves: dict[str, list[RunCurve]], baseline: str) -> tuple[float | None, str]:
@@ -350,6 +342,14 @@ def _events(res: Any, objective: str, mode: str, report_metric: str,
                 best[trial], report_at[trial] = key, float(reps[i])
         if len(ranked) >= top_k:
             values[i] = math.fsum(report_at[t] for _, t in ranked[:top_k]) / top_k
+    return {"times": times, "values": values, **_ends_and_horizon(res, clock, times)}
+
+
+def _ends_and_horizon(res: Any, clock: Any, times: Any) -> dict[str, Any]:
+    """A run's finished trials' end times (on its running ``clock``) and its horizon: its time
+    budget, or its last event if that is later."""
+    import numpy as np
+
     trials = res.trials
     ends = np.array([])
     if len(trials) and "status" in trials and "end_s" in trials:
@@ -357,8 +357,7 @@ def _events(res: Any, objective: str, mode: str, report_metric: str,
         ends = clock(done["end_s"].to_numpy(dtype=float))
     budget = (res.meta.get("budget") or {}).get("time_s")
     last = float(times[-1]) if len(times) else 0.0
-    horizon = max(float(budget) if budget else 0.0, last)
-    return {"times": times, "values": values, "ends": ends, "horizon": horizon}
+    return {"ends": ends, "horizon": max(float(budget) if budget else 0.0, last)}
 
 
 def _step(times: Any, values: Any, grid: Any) -> Any:
