@@ -61,6 +61,12 @@ TABLE_PROVENANCE = "provenance.json"  # in a table archive (hpotk replay pack)
 # every node of an hpotk Slurm job gives its Ray a resource named so, with its Slurm node name:
 # trials.csv's `node` comes from it (hpotk._tune_callbacks)
 NODE_RESOURCE = "hpotk_node:"
+# in a results directory: every Slurm job of the experiment (head and workers), for `hpotk cancel`
+SLURM_JOBS = "slurm_jobs.jsonl"
+# live: Ray nodes joining and leaving the cluster during a run (the driver's NodeLog)
+NODES_LOG = "nodes.jsonl"
+# the driver's one-line progress, rewritten every few seconds (`hpotk status`)
+STATUS_JSON = "status.json"
 
 
 def read_json(path: str | Path) -> Any:
