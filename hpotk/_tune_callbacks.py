@@ -4,7 +4,10 @@
 - `HistoryLog`: ``history.jsonl``, one line per trial start and per reported result, appended
   and flushed as it happens, so `hpotk.results` reads running and killed experiments too (Tune
   copies per-trial files into the results directory only every so often).
-- `Progress`: a compact status in place of Ray's tables.
+- `NodeLog`: ``nodes.jsonl``, the Ray nodes present when the run starts, then one line per node
+  that joins or leaves (elastic Slurm runs: worker jobs come and go).
+- `Progress`: a compact status in place of Ray's tables, also written to ``status.json`` every
+  few seconds for `hpotk status` and `hpotk report --watch`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import functools
 import json
 import math
 import os
+import socket
 import sys
 import time
 from typing import Any
@@ -199,10 +203,125 @@ def _error_line(trial: Any) -> str:
     return str(error)
 
 
+class NodeLog(Callback):
+    """Appends to ``nodes.jsonl`` the Ray nodes present when the run starts, then one line per
+    node that joins or leaves the cluster: ``{"event": "join" | "leave", "time", "node",
+    "node_ip", "cpus", "gpus", "node_id"}`` (``"initial": true`` on the lines written at the
+    start).
+
+    ``node`` is the Slurm node's name where the node carries hpotk's ``hpotk_node:<name>``
+    resource (`layout.NODE_RESOURCE`), else its host name (as trials.csv's ``node``). A resumed
+    run reads the log first: a node the log still has but the cluster no longer has gets its
+    leave line then, so every line of the log is a change.
+
+    Ray is asked (``ray.nodes()``, one call to the GCS) at most every ``poll_s`` seconds, from
+    the end of Tune's loop step: a result costs nothing. `Progress` shows what the last look saw.
+    """
+
+    #: seconds between two looks at the cluster's nodes
+    POLL_S = 5.0
+
+    def __init__(self, path: str, poll_s: float | None = None):
+        self.path = path
+        self.poll_s = self.POLL_S if poll_s is None else poll_s
+        self.alive: dict[str, dict[str, Any]] = {}  # Ray node id -> its fields in the log
+        self.slurm: set[str] = set()  # ids of the alive nodes that are hpotk Slurm nodes
+        self._polled = -math.inf  # time.monotonic() of the last look
+
+    def setup(self, **info: Any) -> None:
+        self.alive, self.slurm = {}, set()
+        for line in layout.iter_jsonl(self.path):  # what an earlier run of the experiment saw
+            node_id = line.get("node_id")
+            if line.get("event") == "join" and node_id:
+                self.alive[node_id] = {k: line.get(k) for k in _NODE_FIELDS}
+            elif line.get("event") == "leave":
+                self.alive.pop(node_id, None)
+        self.poll(initial=True)
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        if time.monotonic() - self._polled >= self.poll_s:
+            self.poll()
+
+    def poll(self, *, initial: bool = False) -> None:
+        """Look at the cluster now and log what changed since the last look."""
+        self._polled = time.monotonic()
+        nodes = _alive_nodes()
+        if nodes is None:  # Ray did not answer: look again next time
+            return
+        now = time.time()
+        mark = {"initial": True} if initial else {}
+        lines = [{"event": "leave", "time": now, **fields, "node_id": node_id, **mark}
+                 for node_id, fields in self.alive.items() if node_id not in nodes]
+        lines += [{"event": "join", "time": now, **fields, "node_id": node_id, **mark}
+                  for node_id, (fields, _) in nodes.items() if node_id not in self.alive]
+        self.alive = {node_id: fields for node_id, (fields, _) in nodes.items()}
+        self.slurm = {node_id for node_id, (_, slurm) in nodes.items() if slurm}
+        if lines:
+            layout.append_jsonl(self.path, lines, default=_scalar)
+
+    def cluster(self, per_trial: dict[str, float] | None) -> dict[str, Any] | None:
+        """What the last look saw: nodes, CPUs, GPUs and trial slots (trials of ``per_trial``
+        resources that fit on the nodes, each node on its own); None before any look."""
+        if not self.alive:
+            return None
+        cpus = sum(float(f.get("cpus") or 0) for f in self.alive.values())
+        gpus = sum(float(f.get("gpus") or 0) for f in self.alive.values())
+        slots = None
+        if per_trial and any(v > 0 for v in per_trial.values()):
+            slots = sum(_slots(f, per_trial) for f in self.alive.values())
+        return {"nodes": len(self.alive), "slurm": bool(self.slurm), "cpus": cpus,
+                "gpus": gpus, "slots": slots}
+
+
+_NODE_FIELDS = ("node", "node_ip", "cpus", "gpus")
+
+
+def _alive_nodes() -> dict[str, tuple[dict[str, Any], bool]] | None:
+    """Ray node id -> (its fields for the log, whether it is an hpotk Slurm node), for every
+    alive node; None when Ray cannot say now."""
+    import ray
+
+    if not ray.is_initialized():
+        return None
+    try:
+        nodes = ray.nodes()
+    except (ray.exceptions.RayError, OSError, RuntimeError):  # the GCS did not answer
+        return None
+    out = {}
+    for node in nodes:
+        if not node.get("Alive") or not node.get("NodeID"):
+            continue
+        resources = node.get("Resources") or {}
+        names = [k[len(layout.NODE_RESOURCE):] for k in resources
+                 if k.startswith(layout.NODE_RESOURCE)]
+        ip = node.get("NodeManagerAddress") or ""
+        fields = {"node": names[0] if names else (node.get("NodeManagerHostname") or ip),
+                  "node_ip": ip, "cpus": resources.get("CPU", 0.0),
+                  "gpus": resources.get("GPU", 0.0)}
+        out[node["NodeID"]] = (fields, bool(names))
+    return out
+
+
+def _slots(fields: dict[str, Any], per_trial: dict[str, float]) -> int:
+    """How many trials of ``per_trial`` resources ({"CPU": c, "GPU": g}) fit on one node."""
+    fits = []
+    for key, have in (("CPU", fields.get("cpus")), ("GPU", fields.get("gpus"))):
+        need = float(per_trial.get(key) or 0)
+        if need > 0:
+            fits.append(int(float(have or 0) / need + 1e-9))
+    return min(fits) if fits else 0
+
+
 class Progress(Callback):
     """One compact status, refreshed in place on a terminal, a line every so often elsewhere:
-    trials done / running / pending of the budget, the best objective so far, elapsed time and
-    the time budget left.
+    trials done / running / pending of the budget, on a cluster of several nodes (or on hpotk's
+    Slurm nodes) the nodes and the trial slots in use, the best objective so far, elapsed time
+    and the time budget left.
+
+    The same status is written to ``status.json`` (`layout.STATUS_JSON`, whole: a reader never
+    sees half of it) every ``status_every_s`` seconds and at the end, with the counts behind
+    it, for `hpotk status` and `hpotk report --watch` on a login node; its ``time`` is the
+    driver's heartbeat.
 
     Args:
         total: trials the budget allows.
@@ -210,19 +329,41 @@ class Progress(Callback):
         time_budget_s: the experiment's time budget, if any.
         state_path: ``hpotk.json``, for the experiment's first start (elapsed spans resumes).
         every_s: seconds between lines on a non-terminal (``HPOTK_PROGRESS_S``, default 30).
+        nodes: the run's `NodeLog`, whose last look at the cluster the line shows.
+        per_trial: resources of one trial ({"CPU": c, "GPU": g}), to count trial slots.
+        status_path: where to write ``status.json`` (None: nowhere).
+        show: print the line (False: only ``status.json``, for ``hpotk run --quiet``).
+        status_every_s: seconds between two writes of ``status.json``.
     """
 
+    STATUS_EVERY_S = 5.0
+    # defaults for a Progress unpickled from a tuner.pkl saved before these existed
+    nodes: NodeLog | None = None
+    per_trial: dict[str, float] | None = None
+    status_path: str | None = None
+    show = True
+    status_every_s = STATUS_EVERY_S
+    last_status = 0.0
+
     def __init__(self, total: int, metric: str, mode: str, time_budget_s: float | None = None,
-                 state_path: str | None = None, every_s: float | None = None):
+                 state_path: str | None = None, every_s: float | None = None,
+                 nodes: NodeLog | None = None, per_trial: dict[str, float] | None = None,
+                 status_path: str | None = None, show: bool = True,
+                 status_every_s: float | None = None):
         self.total, self.metric, self.mode = total, metric, mode
         self.time_budget_s = time_budget_s
         self.state_path = state_path
         self.every_s = every_s if every_s is not None else float(
             os.environ.get("HPOTK_PROGRESS_S", 30))
+        self.nodes, self.per_trial = nodes, per_trial
+        self.status_path, self.show = status_path, show
+        self.status_every_s = (self.STATUS_EVERY_S if status_every_s is None
+                               else status_every_s)
         self.best: float | None = None
         self.started = time.time()
         self.run_started = self.started
         self.last_draw = 0.0
+        self.last_status = 0.0
         self.last_text = ""
 
     def setup(self, **info: Any) -> None:
@@ -235,6 +376,9 @@ class Progress(Callback):
             except (OSError, ValueError, TypeError):
                 pass
         self.last_draw = 0.0
+        self.last_status = 0.0
+        if self.status_path:  # a heartbeat from the start, before Tune's first step
+            self._write_status(self.snapshot([]), "starting")
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
                         **info: Any) -> None:
@@ -245,6 +389,11 @@ class Progress(Callback):
                 self.best = float(value)
 
     def status(self, trials: list) -> str:
+        """The status line (without the ``[hpotk]`` prefix of the printed one)."""
+        return self.snapshot(trials)["line"]
+
+    def snapshot(self, trials: list) -> dict[str, Any]:
+        """The status line and what it says, as ``status.json`` holds them."""
         counts = {"done": 0, "running": 0, "pending": 0, "paused": 0, "error": 0}
         for t in trials:
             s = t.status
@@ -258,38 +407,77 @@ class Progress(Callback):
                 counts["paused"] += 1  # a population member waiting for a slot, having trained
             else:
                 counts["pending"] += 1
+        now = time.time()
         best = f"{self.best:.5g}" if self.best is not None else "-"
-        elapsed = time.time() - self.started
-        text = (f"[hpotk] trials {counts['done']} done, {counts['running']} running, "
+        elapsed = now - self.started
+        cluster = self.nodes.cluster(self.per_trial) if self.nodes is not None else None
+        text = (f"trials {counts['done']} done, {counts['running']} running, "
                 f"{counts['pending']} pending"
                 + (f", {counts['paused']} paused" if counts["paused"] else "")
                 + (f", {counts['error']} errored" if counts["error"] else "")
-                + f" of {self.total} | best {self.metric} {best} ({self.mode}) | "
+                + f" of {self.total}" + _cluster_text(cluster, counts["running"])
+                + f" | best {self.metric} {best} ({self.mode}) | "
                 f"{_duration(elapsed)} elapsed")
+        left = None
         if self.time_budget_s:
-            left = max(0.0, self.time_budget_s - (time.time() - self.run_started))
+            left = max(0.0, self.time_budget_s - (now - self.run_started))
             text += f", {_duration(left)} of the time budget left"
-        return text
+        return {"line": text, "time": now, "counts": counts, "total": self.total,
+                "metric": self.metric, "mode": self.mode, "best": self.best,
+                "started": self.started, "elapsed_s": elapsed, "time_budget_left_s": left,
+                "cluster": cluster}
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
         now = time.time()
+        snap = None
+        if self.status_path and now - self.last_status >= self.status_every_s:
+            snap = self.snapshot(trials)
+            self._write_status(snap, "running")
+        if not self.show:
+            return
         out = sys.stdout
         tty = hasattr(out, "isatty") and out.isatty()
         if tty:
             if now - self.last_draw < 0.5:
                 return
-            out.write("\r\033[K" + self.status(trials)[: _columns() - 1])
+            line = "[hpotk] " + (snap or self.snapshot(trials))["line"]
+            out.write("\r\033[K" + line[: _columns() - 1])
             out.flush()
         else:
             if self.last_draw and now - self.last_draw < self.every_s:
                 return
-            print(self.status(trials), file=out, flush=True)
+            print("[hpotk] " + (snap or self.snapshot(trials))["line"], file=out, flush=True)
         self.last_draw = now
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
+        snap = self.snapshot(trials)
+        if self.status_path:
+            self._write_status(snap, "ended")
+        if not self.show:
+            return
         out = sys.stdout
         tty = hasattr(out, "isatty") and out.isatty()
-        print(("\r\033[K" if tty else "") + self.status(trials), file=out, flush=True)
+        print(("\r\033[K" if tty else "") + "[hpotk] " + snap["line"], file=out, flush=True)
+
+    def _write_status(self, snap: dict[str, Any], phase: str) -> None:
+        """``status.json``: the snapshot, the driver's phase (starting, running, ended), host
+        and pid."""
+        self.last_status = snap["time"]
+        doc = {**snap, "phase": phase, "host": socket.gethostname(), "pid": os.getpid()}
+        layout.atomic_write(self.status_path, json.dumps(doc, default=_scalar) + "\n")
+
+
+def _cluster_text(cluster: dict[str, Any] | None, running: int) -> str:
+    """`` | 3 nodes, 5/8 slots in use`` on several nodes or on hpotk's Slurm nodes, else
+    nothing (one local machine)."""
+    if not cluster or (cluster["nodes"] < 2 and not cluster["slurm"]):
+        return ""
+    n = cluster["nodes"]
+    text = f" | {n} node{'s' if n != 1 else ''}"
+    if cluster["slots"] is not None:
+        return text + f", {running}/{cluster['slots']} slots in use"
+    gpus = f", {cluster['gpus']:g} GPUs" if cluster["gpus"] else ""
+    return text + f", {cluster['cpus']:g} CPUs{gpus}"
 
 
 def _columns() -> int:

@@ -78,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results_dir")
     p.add_argument("--out", metavar="DIR", help="where to write them [RESULTS_DIR/report]")
     p.add_argument("--open", action="store_true", help="open the page in a web browser")
+    p.add_argument("--watch", nargs="?", type=float, const=60.0, metavar="SECONDS",
+                   help="while the experiment runs, rewrite the report every SECONDS [60] (the "
+                        "page reloads itself); stops when it ends")
+
+    p = sub.add_parser("status", help="the one-line progress of an experiment from its results "
+                                      "directory (running, complete or interrupted)")
+    p.add_argument("results_dir")
+    p.add_argument("--watch", nargs="?", type=float, const=10.0, metavar="SECONDS",
+                   help="print it again every SECONDS [10] until the experiment ends")
 
     p = sub.add_parser("submit", help="run an experiment on a Ray cluster of Slurm nodes "
                                       "(renders slurm/submit.sbatch and calls sbatch)")
@@ -178,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
 
     handlers = {"run": cmd_run, "plan": cmd_plan, "resume": cmd_resume, "best": cmd_best,
                 "data": cmd_data, "submit": cmd_submit, "study": cmd_study, "replay": cmd_replay,
-                "report": cmd_report}
+                "report": cmd_report, "status": cmd_status}
     handlers["schedule"] = cmd_schedule
     try:
         return handlers[args.command](args)
@@ -394,6 +403,8 @@ def cmd_best(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from hpotk.reporting import write_report
 
+    if args.watch is not None:
+        return _watch_report(args)
     files = write_report(args.results_dir, args.out)
     print(f"[hpotk] report: {files.index}")
     if files.pngs:
@@ -403,6 +414,27 @@ def cmd_report(args: argparse.Namespace) -> int:
         import webbrowser
 
         webbrowser.open(files.index.resolve().as_uri())
+    return 0
+
+
+def _watch_report(args: argparse.Namespace) -> int:
+    import webbrowser
+
+    from hpotk.reporting import live
+
+    opener = ((lambda files: webbrowser.open(files.index.resolve().as_uri())) if args.open
+              else None)
+    live.watch_report(args.results_dir, args.out, args.watch,
+                      say=lambda text: print(text, flush=True), on_first=opener)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from hpotk.reporting import live
+
+    if args.watch is not None:
+        return live.watch_status(args.results_dir, args.watch)
+    print(live.status_text(args.results_dir))
     return 0
 
 

@@ -10,7 +10,9 @@
 - a directory from before hpotk kept those logs falls back to Ray's per-trial ``result.json``
   files (this module is the only place that reads them).
 
-`Results.freshness` says which of these was read and how old the newest record is. Nothing else
+`Results.freshness` says which of these was read and how old the newest record is;
+`Results.nodes` holds the Ray nodes joining and leaving (``nodes.jsonl``), and `live_status`
+reads what the driver last said (``status.json``, `hpotk status`). Nothing else
 in hpotk parses a results directory: ``hpotk best``, ``report``, ``study`` and ``schedule`` all
 come through here. Only pandas is needed (no Ray), so reading is fast on a login node.
 """
@@ -95,6 +97,12 @@ class Results:
             result), ``node``. A trial restored from a checkpoint (a resume, PBT's exploit) may
             report an iteration again: rows are kept as reported.
         freshness: which files were read and how old the newest record is.
+        nodes: one row per Ray node joining or leaving the cluster (``nodes.jsonl``, the
+            driver's `hpotk._tune_callbacks.NodeLog`), in order: ``event`` (join, leave),
+            ``time`` (Unix), ``time_s`` (seconds since the experiment started), ``node`` (the
+            Slurm node's name, else the host), ``node_ip``, ``cpus``, ``gpus``, ``node_id``
+            (Ray's), ``initial`` (written when a run started: present then, or gone since the
+            last run). Empty for runs without the log.
     """
 
     path: Path
@@ -103,6 +111,11 @@ class Results:
     history: Any  # pandas.DataFrame
     freshness: Freshness
     events: list[dict[str, Any]] = field(default_factory=list)
+    nodes: Any = None  # pandas.DataFrame; None: no log (an empty frame after construction)
+
+    def __post_init__(self) -> None:
+        if self.nodes is None:
+            self.nodes = _nodes_frame([], float(self.meta.get("started") or 0.0))
 
     @property
     def name(self) -> str:
@@ -173,18 +186,51 @@ class Results:
     def trial_history(self, trial_id: str) -> Any:
         return self.history[self.history["trial_id"] == trial_id]
 
+    def node_spans(self) -> Any:
+        """When each node (by name) was in the cluster, from `nodes`: one row per span,
+        ``node``, ``join_s``, ``leave_s`` (seconds since the experiment started; NaN: still
+        there when the log ends), ``at_start`` (there when the experiment started) and
+        ``changed`` (the join is a change worth showing: not a node there from the start, nor
+        the same node back under a new Ray id when a resumed run restarted Ray)."""
+        import pandas as pd
+
+        open_ids: dict[str, str] = {}  # Ray node id -> node name, for the nodes there now
+        spans: list[dict[str, Any]] = []
+        current: dict[str, dict[str, Any]] = {}  # node name -> its open span
+        first_batch = None
+        for row in self.nodes.itertuples(index=False):
+            name, t = str(row.node), float(row.time_s)
+            if row.initial and first_batch is None:
+                first_batch = row.time
+            if row.event == "join":
+                open_ids[str(row.node_id)] = name
+                if name not in current:
+                    at_start = bool(row.initial) and row.time == first_batch
+                    current[name] = {"node": name, "join_s": t, "leave_s": math.nan,
+                                     "at_start": at_start, "changed": not at_start}
+                    spans.append(current[name])
+            elif row.event == "leave":
+                open_ids.pop(str(row.node_id), None)
+                if name in current and name not in open_ids.values():
+                    current.pop(name)["leave_s"] = t
+        # a leave and a join of the same name at one restart is no change: merge the two
+        merged: list[dict[str, Any]] = []
+        for span in spans:
+            before = next((m for m in reversed(merged) if m["node"] == span["node"]), None)
+            if before is not None and before["leave_s"] == span["join_s"]:
+                before["leave_s"] = span["leave_s"]
+                continue
+            merged.append(span)
+        return pd.DataFrame(merged, columns=["node", "join_s", "leave_s", "at_start",
+                                             "changed"])
+
 
 def load(path: str | Path) -> Results:
     """Read the results directory ``path`` (see the module docstring)."""
     import pandas as pd
 
     directory = Path(path).expanduser()
-    if not directory.is_dir():
-        raise HpotkError(f"{directory} is not a results directory (no such directory)")
-    state = _read_json(directory / STATE_FILE)
-    if state is None:
-        raise HpotkError(f"{directory} holds no hpotk experiment (no {STATE_FILE}); give the "
-                         f"directory `hpotk run` wrote, e.g. results/<name>")
+    state = _state_of(directory)
     experiment = _read_json(directory / layout.EXPERIMENT) or {}
     meta = _meta(directory, state, experiment)
     started = float(meta.get("started") or 0.0)
@@ -223,7 +269,110 @@ def load(path: str | Path) -> Results:
     trials = mark_objectives(trials, meta["objectives"], meta["constraints"])
     meta["nodes"] = sorted({str(n) for n in trials.get("node", pd.Series(dtype=str)).dropna()
                             if str(n)}) or meta.get("nodes", [])
-    return Results(directory, meta, trials, history, freshness, events)
+    nodes = _nodes_frame(layout.read_jsonl(directory / layout.NODES_LOG), started)
+    return Results(directory, meta, trials, history, freshness, events, nodes)
+
+
+def _nodes_frame(lines: list[dict[str, Any]], started: float) -> Any:
+    """`Results.nodes` from the lines of ``nodes.jsonl`` (a line without event, node or time
+    is skipped)."""
+    import pandas as pd
+
+    columns = ["event", "time", "time_s", "node", "node_ip", "cpus", "gpus", "node_id",
+               "initial"]
+    rows = [{"event": line["event"], "time": float(line["time"]),
+             "time_s": float(line["time"]) - started, "node": str(line["node"]),
+             "node_ip": line.get("node_ip") or "", "cpus": line.get("cpus"),
+             "gpus": line.get("gpus"), "node_id": str(line.get("node_id") or line["node"]),
+             "initial": bool(line.get("initial"))}
+            for line in lines
+            if line.get("event") in ("join", "leave") and line.get("node")
+            and isinstance(line.get("time"), (int, float))]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _state_of(directory: Path) -> dict[str, Any]:
+    """``hpotk.json`` of ``directory``; HpotkError naming the directory if there is none."""
+    if not directory.is_dir():
+        raise HpotkError(f"{directory} is not a results directory (no such directory)")
+    state = _read_json(directory / STATE_FILE)
+    if state is None:
+        if (directory / layout.STUDY_JSON).exists():
+            raise HpotkError(f"{directory} is a study's directory: give one of its runs' "
+                             f"directories (e.g. {directory}/<strategy>/seed0)")
+        if (directory / layout.SLURM_JOBS).exists():
+            raise HpotkError(f"{directory}: the experiment was submitted to Slurm but has not "
+                             f"started yet (no {STATE_FILE}); see its jobs with squeue --me")
+        raise HpotkError(f"{directory} holds no hpotk experiment (no {STATE_FILE}); give the "
+                         f"directory `hpotk run` wrote, e.g. results/<name>")
+    return state
+
+
+@dataclass
+class LiveStatus:
+    """What an experiment's directory says of it now, read cheaply (no pandas): for
+    `hpotk status` and `hpotk report --watch`.
+
+    Attributes:
+        path: the results directory.
+        name: the experiment's name.
+        status: running, complete, interrupted or failed (`effective_status`: a `running`
+            left by a driver that is gone reads as interrupted).
+        driver: ``status.json`` as the driver last wrote it (`hpotk._tune_callbacks.Progress`:
+            ``line``, ``time``, ``counts``, ``phase``, ...); None where there is none (a run
+            of an hpotk before it, or a driver that has not written it yet).
+        run_started: when the last run (start or resume) began (Unix time).
+        read_at: Unix time of the reading.
+    """
+
+    path: Path
+    name: str
+    status: str
+    driver: dict[str, Any] | None
+    run_started: float | None
+    read_at: float
+
+    @property
+    def line(self) -> str | None:
+        """The driver's last status line."""
+        line = (self.driver or {}).get("line")
+        return str(line) if line else None
+
+    @property
+    def written_at(self) -> float | None:
+        """When the driver last wrote its status (Unix time)."""
+        when = (self.driver or {}).get("time")
+        return float(when) if isinstance(when, (int, float)) else None
+
+    @property
+    def age_s(self) -> float | None:
+        """Seconds since the driver last wrote its status."""
+        return None if self.written_at is None else max(0.0, self.read_at - self.written_at)
+
+    def silent_s(self) -> float | None:
+        """While running: seconds the driver has said nothing, counted from the last write
+        of ``status.json`` or from the run's start if that is later (a resumed run's driver
+        has not written yet); None when it has never written one (an older hpotk)."""
+        if self.written_at is None:
+            return None
+        since = max(self.written_at, self.run_started or 0.0)
+        return max(0.0, self.read_at - since)
+
+
+def live_status(path: str | Path) -> LiveStatus:
+    """Read ``hpotk.json`` and ``status.json`` of the results directory ``path``.
+
+    Raises:
+        HpotkError: ``path`` holds no experiment (one line naming it).
+    """
+    directory = Path(path).expanduser()
+    state = _state_of(directory)
+    runs = state.get("runs") or []
+    run_started = state.get("run_started") or (runs[-1].get("started") if runs else None)
+    return LiveStatus(directory, str(state.get("name") or directory.name),
+                      effective_status(state, directory),
+                      layout.read_json_object(directory / layout.STATUS_JSON),
+                      float(run_started) if run_started else None, time.time())
 
 
 # ---------------------------------------------------------------------------------------------

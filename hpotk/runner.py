@@ -297,10 +297,15 @@ def _callbacks(exp: Experiment, plan: Plan, verbose: int, stopper: Any) -> list[
         from hpotk._watchdog import WATCHDOG_LOG, HangWatchdog
 
         callbacks.append(HangWatchdog(exp.budget.trial_time_s, str(results_dir / WATCHDOG_LOG)))
-    if verbose >= 1:
-        callbacks.append(cb.Progress(
-            total=plan.expected_trials, metric=exp.metric.name, mode=exp.metric.mode,
-            time_budget_s=exp.budget.time_s, state_path=str(results_dir / STATE_FILE)))
+    # the nodes joining and leaving, and the status line (status.json even with --quiet:
+    # `hpotk status` and `hpotk report --watch` read it)
+    nodes = cb.NodeLog(str(results_dir / layout.NODES_LOG))
+    callbacks.append(nodes)
+    callbacks.append(cb.Progress(
+        total=plan.expected_trials, metric=exp.metric.name, mode=exp.metric.mode,
+        time_budget_s=exp.budget.time_s, state_path=str(results_dir / STATE_FILE),
+        nodes=nodes, per_trial={"CPU": exp.resources.cpu, "GPU": exp.resources.gpu},
+        status_path=str(results_dir / layout.STATUS_JSON), show=verbose >= 1))
     return callbacks
 
 

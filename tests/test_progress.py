@@ -103,3 +103,170 @@ def test_outside_slurm_a_trial_start_asks_ray_nothing_about_nodes(tmp_path, monk
     log._slurm_seen = (log._slurm_seen[0] - cb.HistoryLog.SLURM_RECHECK_S, False)  # 30 s on
     log.on_trial_start(0, [], types.SimpleNamespace(trial_id="t50", config={}))
     assert lookups == [1]
+
+
+# ---------------------------------------------------------------------------------------------
+# the node log and the nodes in the progress line
+
+
+def _node(node_id, host, cpus=2.0, gpus=0.0, slurm=None, alive=True):
+    resources = {"CPU": cpus, "memory": 1e9}
+    if gpus:
+        resources["GPU"] = gpus
+    if slurm:
+        resources[f"hpotk_node:{slurm}"] = 1.0
+    return {"NodeID": node_id, "Alive": alive, "NodeManagerAddress": f"10.0.0.{host[-1]}",
+            "NodeManagerHostname": host, "Resources": resources if alive else {}}
+
+
+class _FakeCluster:
+    """ray.nodes() answering from a list the test changes, counting the calls."""
+
+    def __init__(self, monkeypatch, nodes):
+        import ray
+
+        self.nodes, self.calls = list(nodes), 0
+        monkeypatch.setattr(ray, "is_initialized", lambda: True)
+        monkeypatch.setattr(ray, "nodes", self._nodes)
+
+    def _nodes(self):
+        self.calls += 1
+        return [dict(n) for n in self.nodes]
+
+
+def _lines(path):
+    import json
+
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_node_log_records_start_join_leave_and_rejoin(tmp_path, monkeypatch):
+    from hpotk._tune_callbacks import NodeLog
+
+    cluster = _FakeCluster(monkeypatch, [_node("h", "head", slurm="nid001")])
+    log = NodeLog(str(tmp_path / "nodes.jsonl"), poll_s=3600)
+    log.setup()
+    for step in range(100):  # within poll_s: Ray is not asked again, whatever happens
+        log.on_step_end(step, [])
+    assert cluster.calls == 1
+    cluster.nodes.append(_node("w1", "work1", gpus=1.0, slurm="nid002"))
+    log.poll()  # a worker job's node joins
+    cluster.nodes[1] = _node("w1", "work1", alive=False)  # its wall time: it leaves
+    log.poll()
+    log.poll()  # nothing changed: nothing written
+    cluster.nodes.append(_node("w2", "work1", slurm="nid002"))  # its next job: a new Ray node
+    log.poll()
+    lines = _lines(tmp_path / "nodes.jsonl")
+    assert [(x["event"], x["node"], x.get("initial", False)) for x in lines] == [
+        ("join", "nid001", True), ("join", "nid002", False), ("leave", "nid002", False),
+        ("join", "nid002", False)]
+    assert lines[1]["cpus"] == 2.0 and lines[1]["gpus"] == 1.0 and lines[1]["node_ip"] == \
+        "10.0.0.1"
+    assert lines[2]["gpus"] == 1.0  # a leave says what the node had
+    assert all(isinstance(x["time"], float) for x in lines)
+    assert set(log.alive) == {"h", "w2"} and log.slurm == {"h", "w2"}
+
+
+def test_node_log_of_a_resumed_run_closes_what_is_gone_and_keeps_what_stayed(tmp_path,
+                                                                            monkeypatch):
+    from hpotk._tune_callbacks import NodeLog
+
+    path = tmp_path / "nodes.jsonl"
+    cluster = _FakeCluster(monkeypatch, [_node("h", "head"), _node("w", "work1")])
+    NodeLog(str(path)).setup()
+    cluster.nodes = [_node("h", "head"), _node("x", "work2")]  # the driver restarts
+    NodeLog(str(path)).setup()
+    events = [(x["event"], x["node"]) for x in _lines(path)]
+    assert events == [("join", "head"), ("join", "work1"),  # the first start
+                      ("leave", "work1"), ("join", "work2")]  # the resume: head stayed
+
+
+def test_node_log_when_ray_does_not_answer_writes_nothing(tmp_path, monkeypatch):
+    import ray
+
+    from hpotk._tune_callbacks import NodeLog
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+
+    def down():
+        raise ray.exceptions.RaySystemError("GCS unavailable")
+
+    monkeypatch.setattr(ray, "nodes", down)
+    log = NodeLog(str(tmp_path / "nodes.jsonl"))
+    log.setup()
+    assert not (tmp_path / "nodes.jsonl").exists() and log.cluster(None) is None
+
+
+def test_progress_line_shows_nodes_and_slots_on_several_nodes(tmp_path, monkeypatch, capsys):
+    from hpotk._tune_callbacks import NodeLog
+
+    cluster = _FakeCluster(monkeypatch, [_node("h", "head", cpus=4.0)])
+    nodes = NodeLog(str(tmp_path / "nodes.jsonl"))
+    progress = Progress(total=8, metric="acc", mode="max", every_s=0, nodes=nodes,
+                        per_trial={"CPU": 1.0, "GPU": 0.0})
+    nodes.setup()
+    progress.setup()
+    progress.on_step_end(0, _trials("RUNNING", "PENDING"))  # one local machine: no nodes part
+    cluster.nodes += [_node("a", "work1", cpus=2.0), _node("b", "work2", cpus=3.0)]
+    nodes.poll()
+    progress.on_step_end(1, _trials("RUNNING", "RUNNING", "RUNNING", "PENDING"))
+    lines = capsys.readouterr().out.splitlines()
+    assert "of 8 | best" in lines[0] and "node" not in lines[0]
+    assert "trials 0 done, 3 running, 1 pending of 8 | 3 nodes, 3/9 slots in use | best" \
+        in lines[1]
+
+
+def test_progress_slots_count_gpus_per_node_and_a_slurm_node_alone(tmp_path, monkeypatch):
+    from hpotk._tune_callbacks import NodeLog
+
+    # 2 trials of 0.5 GPU on one GPU, and no CPU bound on them: 2 slots; the Slurm node alone
+    # is still named
+    _FakeCluster(monkeypatch, [_node("h", "head", cpus=64.0, gpus=1.0, slurm="nid001")])
+    nodes = NodeLog(str(tmp_path / "nodes.jsonl"))
+    nodes.setup()
+    progress = Progress(total=4, metric="acc", mode="max", nodes=nodes,
+                        per_trial={"CPU": 1.0, "GPU": 0.5})
+    progress.setup()
+    assert "of 4 | 1 node, 1/2 slots in use | best" in progress.status(_trials("RUNNING"))
+
+
+def test_progress_writes_status_json_rate_limited_and_at_the_end(tmp_path, monkeypatch):
+    import json
+
+    from hpotk import layout
+
+    writes = []
+    real = layout.atomic_write
+    monkeypatch.setattr(layout, "atomic_write",
+                        lambda path, data: writes.append(json.loads(data)) or real(path, data))
+    path = tmp_path / "status.json"
+    progress = Progress(total=3, metric="loss", mode="min", status_path=str(path), show=False,
+                        status_every_s=3600)
+    progress.setup()
+    assert writes[-1]["phase"] == "starting"
+    progress.on_trial_result(0, [], None, {"loss": 0.25})
+    for step in range(50):  # within status_every_s of the first write: not again
+        progress.on_step_end(step, _trials("RUNNING", "PENDING", "PENDING"))
+    assert [w["phase"] for w in writes] == ["starting"]
+    progress.last_status -= 3600  # an hour on
+    progress.on_step_end(50, _trials("RUNNING", "PENDING", "PENDING"))
+    progress.on_step_end(51, _trials("RUNNING", "PENDING", "PENDING"))
+    assert [w["phase"] for w in writes] == ["starting", "running"]
+    assert writes[-1]["counts"]["running"] == 1 and writes[-1]["best"] == 0.25
+    progress.on_experiment_end(_trials("TERMINATED", "TERMINATED", "ERROR"))
+    doc = json.loads(path.read_text())
+    assert doc["phase"] == "ended" and len(writes) == 3
+    assert doc["line"].startswith("trials 2 done, 0 running, 0 pending, 1 errored of 3")
+    assert doc["counts"] == {"done": 2, "running": 0, "pending": 0, "paused": 0, "error": 1}
+    assert doc["best"] == 0.25 and doc["metric"] == "loss" and doc["pid"] > 0
+    assert not list(tmp_path.glob(".status.json.*"))  # no temporary file left
+
+
+def test_quiet_progress_prints_nothing(tmp_path, capsys):
+    progress = Progress(total=1, metric="loss", mode="min", show=False,
+                        status_path=str(tmp_path / "status.json"))
+    progress.setup()
+    progress.on_step_end(0, _trials("RUNNING"))
+    progress.on_experiment_end(_trials("TERMINATED"))
+    assert capsys.readouterr().out == ""
+    assert (tmp_path / "status.json").exists()

@@ -234,3 +234,34 @@ def test_summary_columns_read_as_numbers_take_the_live_logs_text(tmp_path):
     trials = results.load(d).trials.set_index("trial_id")
     assert trials.loc["a", "status"] == "COMPLETED" and trials.loc["a", "best_loss"] == 0.4
     assert trials.loc["a", "node"] == "node1" and trials.loc["b", "status"] == "UNFINISHED"
+
+
+def test_nodes_joining_and_leaving_read_as_spans(tmp_path):
+    # the head there from the start; worker w1 joins, leaves at its wall time and its next job
+    # joins again; the driver is resumed on a fresh Ray (new ids): no change for the head
+    d = _running_dir(tmp_path)
+    lines = [("join", 1, "head", "h1", True), ("join", 10, "w1", "a", False),
+             ("leave", 20, "w1", "a", False), ("join", 30, "w1", "b", False),
+             ("leave", 40, "head", "h1", True), ("leave", 40, "w1", "b", True),
+             ("join", 40, "head", "h2", True), ("join", 50, "w1", "c", False)]
+    with open(d / "nodes.jsonl", "w") as f:
+        for event, t, node, node_id, initial in lines:
+            f.write(json.dumps({"event": event, "time": STARTED + t, "node": node,
+                                "node_id": node_id, "node_ip": "10.0.0.1", "cpus": 2.0,
+                                "gpus": 0.0, **({"initial": True} if initial else {})}) + "\n")
+        f.write('{"event": "join", "ti')  # cut off by a kill
+    res = results.load(d)
+    assert len(res.nodes) == 8 and res.nodes["time_s"].tolist()[:2] == [1.0, 10.0]
+    spans = res.node_spans()
+    assert spans.to_dict("records") == [
+        {"node": "head", "join_s": 1.0, "leave_s": pytest.approx(float("nan"), nan_ok=True),
+         "at_start": True, "changed": False},
+        {"node": "w1", "join_s": 10.0, "leave_s": 20.0, "at_start": False, "changed": True},
+        {"node": "w1", "join_s": 30.0, "leave_s": 40.0, "at_start": False, "changed": True},
+        {"node": "w1", "join_s": 50.0, "leave_s": pytest.approx(float("nan"), nan_ok=True),
+         "at_start": False, "changed": True}]
+
+
+def test_a_run_without_a_node_log_has_no_nodes(tmp_path):
+    res = results.load(_running_dir(tmp_path))
+    assert res.nodes.empty and "node" in res.nodes.columns and res.node_spans().empty

@@ -95,8 +95,20 @@ def _objectives_figures(res: Any) -> list[FigureSpec]:
     ]
 
 
-def write(res: Any, out: Path) -> ReportFiles:
-    """Write ``out/index.html`` and ``out/<figure>.png`` for the experiment ``res``."""
+def write(res: Any, out: Path, *, refresh_s: float | None = None,
+          note: str | None = None) -> ReportFiles:
+    """Write ``out/index.html`` and ``out/<figure>.png`` for the experiment ``res``.
+
+    Each file replaces the one before whole (`layout.atomic_write`), so a browser reading the
+    report while `hpotk report --watch` rewrites it never gets half a file.
+
+    Args:
+        refresh_s: the page reloads itself every so many seconds (``--watch``, while the
+            experiment runs); None for a page that stays.
+        note: a line shown at the top of the page (why a watch stopped).
+    """
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -107,10 +119,12 @@ def write(res: Any, out: Path) -> ReportFiles:
     for spec in specs:
         fig = spec.png()
         path = out / f"{spec.key}.png"
-        fig.savefig(path, dpi=100)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, dpi=100, format="png")
+        layout.atomic_write(path, buffer.getvalue())
         files.pngs.append(path)
         sections.append(_figure_section(spec, spec.interactive(), path.name))
-    layout.atomic_write(files.index, page(res, sections, specs))
+    layout.atomic_write(files.index, page(res, sections, specs, refresh_s=refresh_s, note=note))
     return files
 
 
@@ -210,23 +224,32 @@ def _plotly_js() -> str:
     return get_plotlyjs()
 
 
-def page(res: Any, sections: list[str], specs: list[FigureSpec]) -> str:
-    """The whole HTML page (plotly.js inlined once, in the head)."""
+def page(res: Any, sections: list[str], specs: list[FigureSpec], *,
+         refresh_s: float | None = None, note: str | None = None) -> str:
+    """The whole HTML page (plotly.js inlined once, in the head); ``refresh_s``: it reloads
+    itself every so many seconds; ``note``: a line at the top."""
     import plotly
 
     name = html.escape(res.name)
     banner = ""
     if res.status == "running":
+        again = (f"<code>hpotk report --watch</code> rewrites it every {refresh_s:g} s while "
+                 f"the experiment runs, and the page reloads itself" if refresh_s else
+                 f"Run <code>hpotk report {html.escape(str(res.path))}</code> again for newer "
+                 f"results")
         banner = ('<div class="banner running" id="still-running">Still running: this page '
                   f"shows what was read at "
                   f"{time.strftime('%H:%M:%S', time.localtime(res.freshness.read_at))} "
-                  f"({html.escape(res.freshness.describe())}). Run <code>hpotk report "
-                  f"{html.escape(str(res.path))}</code> again for newer results.</div>")
+                  f"({html.escape(res.freshness.describe())}). {again}.</div>")
     elif res.status in ("interrupted", "failed"):
         what = ("was interrupted; `hpotk run` with the same file resumes it"
                 if res.status == "interrupted"
                 else "stopped at the first trial error (fail_fast)")
         banner = f'<div class="banner {res.status}">This experiment {_inline(what)}.</div>'
+    if note:
+        banner += f'<div class="banner interrupted" id="watch-note">{_inline(note)}</div>'
+    refresh = (f'<meta http-equiv="refresh" content="{max(1, round(refresh_s))}">\n'
+               if refresh_s else "")
     facts = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>"
                     for k, v in _facts(res))
     nav = " ".join(f'<a href="#{s.key}">{html.escape(s.title)}</a>' for s in specs)
@@ -245,7 +268,7 @@ def page(res: Any, sections: list[str], specs: list[FigureSpec]) -> str:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>hpotk report: {name}</title>
+{refresh}<title>hpotk report: {name}</title>
 <style>{STYLE}</style>
 <script type="text/javascript">{_plotly_js()}</script>
 </head>

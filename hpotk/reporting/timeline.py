@@ -6,12 +6,17 @@ with slots instead of one row per trial).
 Slots are found by greedy interval packing per node: trials sorted by start, each put in the
 first slot of its node that is free by then, a new slot when none is. The experiment's
 ``budget.concurrent`` slots are the capacity (more, if the packing needed more).
+
+Where nodes joined or left the cluster during the run (an elastic Slurm run: worker jobs come and
+go; `hpotk.results.Results.nodes`), a vertical line marks each join (dashed) and leave (dotted)
+with the node's name, and a node's slot rows are hatched while the node was not there.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from hpotk.reporting import common
@@ -33,6 +38,10 @@ class TimelineData:
         utilisation_active: the same from the first trial's start (leaves out Ray's start-up).
         first_start_s: when the first trial started.
         n_untimed: trials without a known start (not drawn).
+        node_marks: a node joining or leaving during the run: time_s, event (join, leave),
+            label (the node names, joined at one time); empty where the nodes never changed.
+        node_absent: (first row, last row, start_s, end_s) of a node's slot rows while the
+            node was not in the cluster.
     """
 
     bars: Any
@@ -44,6 +53,8 @@ class TimelineData:
     utilisation_active: float
     first_start_s: float
     n_untimed: int
+    node_marks: Any = None
+    node_absent: list[tuple[int, int, float, float]] = field(default_factory=list)
 
 
 def data(res: Any) -> TimelineData:
@@ -98,12 +109,67 @@ def data(res: Any) -> TimelineData:
     window = float(bars["end_s"].max()) if len(bars) else 0.0
     if math.isfinite(now_s):
         window = max(window, now_s)
+    marks, spans = _node_changes(res)
+    if len(marks):  # a node that joined or left after the last trial's end
+        window = max(window, float(marks["time_s"].max()))
     first = float(bars["start_s"].min()) if len(bars) else math.nan
     util = busy / (capacity * window) if window > 0 else math.nan
     active = window - first if len(bars) else 0.0
     util_active = busy / (capacity * active) if active > 0 else math.nan
+    node_rows = {n: (offset[n], offset[n] + len(per_node.get(n, [])) - 1) for n in nodes
+                 if per_node.get(n)}
+    if not multi and nodes[0] == "node" and spans["node"].nunique() == 1:
+        node_rows = {spans["node"].iloc[0]: node_rows.get("node", (0, 0))}  # no name in trials
+    absent = _absent(spans, node_rows, window) if len(marks) else []
     return TimelineData(bars.reset_index(drop=True), rows, capacity, window, busy, util,
-                        util_active, first, int(frame["start_s"].isna().sum()))
+                        util_active, first, int(frame["start_s"].isna().sum()), marks, absent)
+
+
+def _node_changes(res: Any) -> tuple[Any, Any]:
+    """The joins and leaves to mark (`TimelineData.node_marks`) and each node's spans in the
+    cluster (`hpotk.results.Results.node_spans`)."""
+    import pandas as pd
+
+    spans = res.node_spans() if hasattr(res, "node_spans") else pd.DataFrame(
+        columns=["node", "join_s", "leave_s", "at_start", "changed"])
+    events = [(float(s.join_s), "join", s.node) for s in spans.itertuples() if s.changed]
+    events += [(float(s.leave_s), "leave", s.node) for s in spans.itertuples()
+               if math.isfinite(s.leave_s)]
+    marks = pd.DataFrame(events, columns=["time_s", "event", "node"])
+    if len(marks):  # several nodes at one time (one look at the cluster): one line, one label
+        marks = (marks.groupby(["time_s", "event"], sort=True)["node"].agg(_names)
+                 .reset_index().rename(columns={"node": "label"}))
+    else:
+        marks = pd.DataFrame(columns=["time_s", "event", "label"])
+    return marks, spans
+
+
+def _names(names: Any) -> str:
+    """Node names for one label: two at most, then how many more."""
+    names = sorted(set(names))
+    return ", ".join(names) if len(names) <= 2 else f"{names[0]} and {len(names) - 1} more"
+
+
+def _absent(spans: Any, node_rows: dict[str, tuple[int, int]],
+            window: float) -> list[tuple[int, int, float, float]]:
+    """(first row, last row, start_s, end_s) of each stretch a node with slot rows was not in
+    the cluster, within [0, window]."""
+    out = []
+    for node, (top, bottom) in node_rows.items():
+        mine = spans[spans["node"] == node]
+        if mine.empty:
+            continue
+        here = sorted((0.0 if s.at_start else float(s.join_s),
+                       float(s.leave_s) if math.isfinite(s.leave_s) else window)
+                      for s in mine.itertuples())
+        free_from = 0.0
+        for start, end in here:
+            if start > free_from:
+                out.append((top, bottom, free_from, start))
+            free_from = max(free_from, end)
+        if free_from < window:
+            out.append((top, bottom, free_from, window))
+    return out
 
 
 def _percent(value: float) -> str:
@@ -130,6 +196,12 @@ def caption(res: Any, d: TimelineData | None = None) -> str:
         text += " Running trials extend to the time of reading."
     if d.n_untimed:
         text += f" {d.n_untimed} trial(s) with no known start are not drawn."
+    if d.node_marks is not None and len(d.node_marks):
+        joins = int((d.node_marks["event"] == "join").sum())
+        leaves = len(d.node_marks) - joins
+        text += (f" Nodes joined the cluster {joins} time(s) (dashed lines) and left it "
+                 f"{leaves} time(s) (dotted); a node's slots are hatched while it was not "
+                 f"there.")
     return text
 
 
@@ -140,7 +212,10 @@ def png(res: Any, d: TimelineData | None = None) -> Any:
 
     d = d or data(res)
     n_rows = max(len(d.rows), 1)
-    fig = Figure(figsize=(11, min(1.6 + 0.38 * n_rows, 14)), dpi=100, layout="constrained")
+    height = min(1.6 + 0.38 * n_rows, 14)
+    if d.node_marks is not None and len(d.node_marks):
+        height = max(height, 3.4)  # room for the node labels
+    fig = Figure(figsize=(11, height), dpi=100, layout="constrained")
     ax = fig.subplots()
     div, unit = common.time_unit(d.window_s)
     thin = n_rows > 40
@@ -155,10 +230,11 @@ def png(res: Any, d: TimelineData | None = None) -> Any:
                            edgecolors="white" if not thin else "none", linewidth=0.5)
     handles = [Patch(color=common.status_colour(s), label=common.status_label(s))
                for s in common.statuses_in(res) if (d.bars["status"] == s).any()]
+    handles += _png_nodes(ax, d, div)
     if handles:
         ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0),
                   framealpha=0.9)
-    else:
+    if not len(d.bars):
         ax.text(0.5, 0.5, "no trial has started yet", ha="center", va="center",
                 transform=ax.transAxes, color="#555555")
     ax.set_ylim(n_rows - 0.5, -0.5)
@@ -172,6 +248,77 @@ def png(res: Any, d: TimelineData | None = None) -> Any:
     ax.grid(axis="x", alpha=0.3)
     ax.set_title(f"{TITLE}{common.running_note(res)}: {summary(d)}", fontsize=10.5)
     return fig
+
+
+#: how the node marks look: (matplotlib line style, plotly dash, verb)
+NODE_STYLE = {"join": ("--", "dash", "joined"), "leave": (":", "dot", "left")}
+NODE_COLOUR = "#222222"
+ABSENT = {"facecolor": "#f0f0f0", "edgecolor": "#b0b0b0", "hatch": "///"}
+ABSENT_PLOTLY = "rgba(90, 90, 90, 0.22)"  # on plotly's blue-grey plot area
+
+
+def _png_nodes(ax: Any, d: TimelineData, div: float) -> list[Any]:
+    """Draw the node marks and hatch the absent nodes' rows; the legend handles for them."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch, Rectangle
+
+    if d.node_marks is None or not len(d.node_marks):
+        return []
+    for top, bottom, start, end in d.node_absent:
+        ax.add_patch(Rectangle((start / div, top - 0.5), (end - start) / div, bottom - top + 1,
+                               linewidth=0, zorder=0, **ABSENT))
+    for mark in d.node_marks.itertuples():
+        style, _, verb = NODE_STYLE[mark.event]
+        ax.axvline(mark.time_s / div, color=NODE_COLOUR, linestyle=style, linewidth=1.2,
+                   zorder=3)
+        ax.annotate(f"{mark.label} {verb}", xy=(mark.time_s / div, 1.0),
+                    xycoords=("data", "axes fraction"), xytext=(-2, -4),
+                    textcoords="offset points", rotation=90, ha="right", va="top", fontsize=8,
+                    color=NODE_COLOUR, zorder=4,
+                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.8,
+                          "linewidth": 0})
+    handles = [Line2D([], [], color=NODE_COLOUR, linestyle=NODE_STYLE[e][0], linewidth=1.2,
+                      label=f"node {NODE_STYLE[e][2]}")
+               for e in ("join", "leave") if (d.node_marks["event"] == e).any()]
+    if d.node_absent:
+        handles.append(Patch(label="node not in the cluster", linewidth=0, **ABSENT))
+    return handles
+
+
+def _plotly_nodes(fig: Any, d: TimelineData, div: float, row_y: Callable[[int], float]) -> None:
+    """The node marks (vertical lines, labelled), absent rows shaded, and legend entries;
+    ``row_y`` gives a row's y coordinate."""
+    import plotly.graph_objects as go
+
+    if d.node_marks is None or not len(d.node_marks):
+        return
+    for top, bottom, start, end in d.node_absent:
+        y0, y1 = sorted((row_y(top), row_y(bottom)))
+        fig.add_shape(type="rect", xref="x", yref="y", x0=start / div, x1=end / div,
+                      y0=y0 - 0.5, y1=y1 + 0.5, layer="below", line={"width": 0},
+                      fillcolor=ABSENT_PLOTLY)
+    for mark in d.node_marks.itertuples():
+        _, dash, verb = NODE_STYLE[mark.event]
+        fig.add_vline(x=mark.time_s / div, line={"color": NODE_COLOUR, "dash": dash,
+                                                 "width": 1.2},
+                      annotation={"text": f"{mark.label} {verb}", "textangle": -90,
+                                  "font": {"size": 11, "color": NODE_COLOUR},
+                                  "bgcolor": "rgba(255,255,255,0.8)", "xanchor": "left",
+                                  "yanchor": "top"},
+                      annotation_position="top right")
+    for event in ("join", "leave"):
+        if (d.node_marks["event"] == event).any():
+            _, dash, verb = NODE_STYLE[event]
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"node {verb}",
+                                     line={"color": NODE_COLOUR, "dash": dash, "width": 1.2},
+                                     hoverinfo="skip"))
+    if d.node_absent:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers",
+                                 name="node not in the cluster", hoverinfo="skip",
+                                 marker={"symbol": "square", "size": 12,
+                                         "color": ABSENT_PLOTLY,
+                                         "line": {"color": ABSENT["edgecolor"], "width": 1}}))
+    fig.update_layout(height=max(fig.layout.height or 0, 320))  # room for the labels
 
 
 def interactive(res: Any, d: TimelineData | None = None) -> Any:
@@ -204,6 +351,8 @@ def interactive(res: Any, d: TimelineData | None = None) -> Any:
                "type": "category"},
         margin={"t": 20, "b": 50, "l": 90, "r": 20})
     fig.update_xaxes(range=[0, max(d.window_s / div, 1e-9) * 1.01])
+    n_rows = len(d.rows)
+    _plotly_nodes(fig, d, div, lambda row: n_rows - 1 - row)  # categories listed bottom-up
     return fig
 
 
@@ -248,4 +397,5 @@ def _interactive_webgl(res: Any, d: TimelineData) -> Any:
                "title": {"text": "" if len(d.rows) <= 40 else f"{len(d.rows)} worker slots"}},
         margin={"t": 20, "b": 50, "l": 90, "r": 20})
     fig.update_xaxes(range=[0, max(d.window_s / div, 1e-9) * 1.01])
+    _plotly_nodes(fig, d, div, float)
     return fig

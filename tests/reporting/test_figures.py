@@ -317,6 +317,73 @@ def test_timeline_without_starts():
     _render(timeline.png(res, d))
 
 
+def _with_nodes(tmp_path, lines, **kwargs):
+    """A results directory of ``make(**kwargs)`` with a nodes.jsonl of ``lines`` (event, seconds
+    since the start, node, initial), read back through `hpotk.results.load`."""
+    import json
+
+    from hpotk import results
+    from tests.reporting.make import write_dir
+
+    made = make(**kwargs)
+    d = write_dir(made, tmp_path / "nodes")
+    with open(d / "nodes.jsonl", "w") as f:
+        for event, t, node, initial in lines:
+            f.write(json.dumps({"event": event, "time": made.meta["started"] + t, "node": node,
+                                "node_id": f"id-{node}", "node_ip": "10.0.0.1", "cpus": 2.0,
+                                "gpus": 0.0, **({"initial": True} if initial else {})}) + "\n")
+    return results.load(d)
+
+
+def test_timeline_marks_nodes_joining_and_leaving(tmp_path):
+    # node0 from the start; node1 (a worker job) joins at 6 s and leaves at 12 s
+    res = _with_nodes(tmp_path, [("join", 0.5, "node0", True), ("join", 6.0, "node1", False),
+                                 ("leave", 12.0, "node1", False)], n=8, concurrent=4, nodes=2)
+    d = timeline.data(res)
+    assert d.node_marks[["time_s", "event", "label"]].values.tolist() == [
+        [6.0, "join", "node1"], [12.0, "leave", "node1"]]
+    # node1's two slot rows are shaded before it joined and after it left
+    assert d.rows[2:] == ["node1 slot 1", "node1 slot 2"]
+    assert d.node_absent == [(2, 3, 0.0, 6.0), (2, 3, 12.0, d.window_s)]
+    assert "Nodes joined the cluster 1 time(s)" in timeline.caption(res, d)
+    fig = timeline.interactive(res, d)
+    assert [a.text for a in fig.layout.annotations] == ["node1 joined", "node1 left"]
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    assert sorted(s.x0 for s in lines) == [6.0, 12.0]
+    shaded = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert [(s.x0, s.y0, s.y1) for s in shaded][0] == (0.0, -0.5, 1.5)  # rows listed bottom-up
+    assert {t.name for t in fig.data} >= {"node joined", "node left", "node not in the cluster"}
+    png = timeline.png(res, d)
+    _render(png)
+    ax = png.axes[0]
+    assert {t.get_text() for t in ax.texts} == {"node1 joined", "node1 left"}
+    assert {t.get_text() for t in ax.get_legend().get_texts()} >= {
+        "node joined", "node left", "node not in the cluster"}
+    # beyond WEBGL_ABOVE trials, the same marks on the WebGL figure (rows top-down there)
+    webgl = timeline._interactive_webgl(res, d)
+    assert [a.text for a in webgl.layout.annotations] == ["node1 joined", "node1 left"]
+    assert [(s.y0, s.y1) for s in webgl.layout.shapes if s.type == "rect"][0] == (1.5, 3.5)
+
+
+def test_timeline_of_nodes_that_never_changed_marks_nothing(tmp_path):
+    res = _with_nodes(tmp_path, [("join", 0.5, "node0", True), ("join", 0.5, "node1", True)],
+                      n=6, concurrent=2, nodes=2)
+    d = timeline.data(res)
+    assert d.node_marks.empty and d.node_absent == []
+    fig = timeline.interactive(res, d)
+    assert not fig.layout.annotations and not fig.layout.shapes
+    assert "Nodes joined" not in timeline.caption(res, d)
+
+
+def test_timeline_joins_at_one_look_share_a_label_and_a_late_join_widens_the_window(tmp_path):
+    res = _with_nodes(tmp_path, [("join", 0.5, "node0", True)] + [
+        ("join", 100.0, f"w{i}", False) for i in range(4)], n=3, concurrent=2)
+    d = timeline.data(res)
+    assert d.node_marks["label"].tolist() == ["w0 and 3 more"]
+    assert d.window_s == 100.0  # after the last trial's end
+    _render(timeline.png(res, d))
+
+
 def test_conditional_params_missing_in_some_trials():
     """A param some trials did not have: a "(none)" category, a gap on a numeric axis, and the
     importance leaves those trials out of that param."""
