@@ -216,6 +216,8 @@ class NodeLog(Callback):
 
     Ray is asked (``ray.nodes()``, one call to the GCS) at most every ``poll_s`` seconds, from
     the end of Tune's loop step: a result costs nothing. `Progress` shows what the last look saw.
+    A node that joined and left between two looks (Ray still lists it, dead) gets both lines,
+    timed at the two looks and marked ``"between_looks": true``.
     """
 
     #: seconds between two looks at the cluster's nodes
@@ -226,7 +228,9 @@ class NodeLog(Callback):
         self.poll_s = self.POLL_S if poll_s is None else poll_s
         self.alive: dict[str, dict[str, Any]] = {}  # Ray node id -> its fields in the log
         self.slurm: set[str] = set()  # ids of the alive nodes that are hpotk Slurm nodes
+        self.gone: set[str] = set()  # ids of the dead nodes Ray lists, logged or from before
         self._polled = -math.inf  # time.monotonic() of the last look
+        self._polled_at = 0.0  # time.time() of the last look
 
     def setup(self, **info: Any) -> None:
         self.alive, self.slurm = {}, set()
@@ -245,13 +249,22 @@ class NodeLog(Callback):
     def poll(self, *, initial: bool = False) -> None:
         """Look at the cluster now and log what changed since the last look."""
         self._polled = time.monotonic()
-        nodes = _alive_nodes()
+        dead: dict[str, tuple[dict[str, Any], bool]] = {}
+        nodes = _alive_nodes(dead)
         if nodes is None:  # Ray did not answer: look again next time
             return
-        now = time.time()
+        now, before = time.time(), self._polled_at
+        self._polled_at = now
         mark = {"initial": True} if initial else {}
         lines = [{"event": "leave", "time": now, **fields, "node_id": node_id, **mark}
                  for node_id, fields in self.alive.items() if node_id not in nodes]
+        if not initial:  # came and went since the last look
+            for node_id, (fields, _) in dead.items():
+                if node_id not in self.gone and node_id not in self.alive:
+                    lines += [{"event": event, "time": t, **fields, "node_id": node_id,
+                               "between_looks": True}
+                              for event, t in (("join", before), ("leave", now))]
+        self.gone |= set(dead)
         lines += [{"event": "join", "time": now, **fields, "node_id": node_id, **mark}
                   for node_id, (fields, _) in nodes.items() if node_id not in self.alive]
         self.alive = {node_id: fields for node_id, (fields, _) in nodes.items()}
@@ -276,9 +289,11 @@ class NodeLog(Callback):
 _NODE_FIELDS = ("node", "node_ip", "cpus", "gpus")
 
 
-def _alive_nodes() -> dict[str, tuple[dict[str, Any], bool]] | None:
+def _alive_nodes(dead: dict[str, tuple[dict[str, Any], bool]] | None = None,
+                 ) -> dict[str, tuple[dict[str, Any], bool]] | None:
     """Ray node id -> (its fields for the log, whether it is an hpotk Slurm node), for every
-    alive node; None when Ray cannot say now."""
+    alive node (and into ``dead``, the same for the dead nodes Ray still lists); None when Ray
+    cannot say now."""
     import ray
 
     if not ray.is_initialized():
@@ -289,7 +304,7 @@ def _alive_nodes() -> dict[str, tuple[dict[str, Any], bool]] | None:
         return None
     out = {}
     for node in nodes:
-        if not node.get("Alive") or not node.get("NodeID"):
+        if not node.get("NodeID"):
             continue
         resources = node.get("Resources") or {}
         names = [k[len(layout.NODE_RESOURCE):] for k in resources
@@ -298,7 +313,10 @@ def _alive_nodes() -> dict[str, tuple[dict[str, Any], bool]] | None:
         fields = {"node": names[0] if names else (node.get("NodeManagerHostname") or ip),
                   "node_ip": ip, "cpus": resources.get("CPU", 0.0),
                   "gpus": resources.get("GPU", 0.0)}
-        out[node["NodeID"]] = (fields, bool(names))
+        if node.get("Alive"):
+            out[node["NodeID"]] = (fields, bool(names))
+        elif dead is not None:
+            dead[node["NodeID"]] = (fields, bool(names))
     return out
 
 

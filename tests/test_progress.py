@@ -167,6 +167,23 @@ def test_node_log_records_start_join_leave_and_rejoin(tmp_path, monkeypatch):
     assert set(log.alive) == {"h", "w2"} and log.slurm == {"h", "w2"}
 
 
+def test_node_log_records_a_node_that_came_and_went_between_two_looks(tmp_path, monkeypatch):
+    from hpotk._tune_callbacks import NodeLog
+
+    # a dead node already there at the start (an earlier worker) is not this run's news
+    cluster = _FakeCluster(monkeypatch, [_node("h", "head"), _node("old", "work1", alive=False)])
+    log = NodeLog(str(tmp_path / "nodes.jsonl"))
+    log.setup()
+    cluster.nodes.append(_node("w", "work2", alive=False))  # joined and left within poll_s
+    log.poll()
+    log.poll()  # told once
+    lines = _lines(tmp_path / "nodes.jsonl")
+    assert [(x["event"], x["node"], x.get("between_looks", False)) for x in lines] == [
+        ("join", "head", False), ("join", "work2", True), ("leave", "work2", True)]
+    assert lines[0]["time"] <= lines[1]["time"] <= lines[2]["time"]  # the two looks' times
+    assert set(log.alive) == {"h"}
+
+
 def test_node_log_of_a_resumed_run_closes_what_is_gone_and_keeps_what_stayed(tmp_path,
                                                                             monkeypatch):
     from hpotk._tune_callbacks import NodeLog
