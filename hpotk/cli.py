@@ -107,10 +107,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sbatch", action="append", default=[], metavar="OPTION",
                    help="any other sbatch option, as it is: --sbatch=--reservation=x "
                         "(repeatable)")
-    p.add_argument("--dry-run", action="store_true", help="print the batch script, submit nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the batch script(s), submit nothing")
+    p.add_argument("--elastic", type=int, metavar="N",
+                   help="a one-node head job (Ray's head, the driver, trials) and an array of N "
+                        "one-node worker jobs that join it as Slurm starts them and leave at "
+                        "their own wall time (slurm/README.md)")
+    p.add_argument("--worker-time", metavar="HH:MM:SS",
+                   help="wall time of each elastic worker job [--time]")
     p.epilog = ("More `hpotk run` arguments go after --, e.g. -- --set budget.trials=64. A study "
                 "file is submitted as a job array, one element per run (same nodes, GPUs and "
                 "time each); arguments after -- then go to `hpotk study`.")
+
+    p = sub.add_parser("cancel", help="cancel every Slurm job of an experiment (its head and "
+                                      "all its worker jobs)")
+    p.add_argument("results_dir", help="the experiment's results directory (results/<name>)")
 
     p = sub.add_parser("study", help="compare tuning strategies at equal time (a time-to-solution "
                                      "study): run every strategy x repeat, then aggregate")
@@ -187,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
 
     handlers = {"run": cmd_run, "plan": cmd_plan, "resume": cmd_resume, "best": cmd_best,
                 "data": cmd_data, "submit": cmd_submit, "study": cmd_study, "replay": cmd_replay,
-                "report": cmd_report, "status": cmd_status}
+                "report": cmd_report, "cancel": cmd_cancel, "status": cmd_status}
     handlers["schedule"] = cmd_schedule
     try:
         return handlers[args.command](args)
@@ -455,6 +466,7 @@ def _best_so_far(res: Any) -> dict[str, Any] | None:
 def cmd_submit(args: argparse.Namespace) -> int:
     from hpotk import plan as planning
     from hpotk import slurm
+    from hpotk.errors import HpotkError
     from hpotk.study import is_study_file, load_study
 
     run_args = list(getattr(args, "run_args", []))
@@ -468,13 +480,26 @@ def cmd_submit(args: argparse.Namespace) -> int:
         elements = len(study.runs)
     else:
         run_ns = build_parser().parse_args(["run", args.experiment, *run_args])
-        planning.make_plan(_load(run_ns))
+        exp = _load(run_ns)
+        planning.make_plan(exp)
+    if args.elastic is not None and elements is not None:
+        raise HpotkError("--elastic runs one experiment; a study file is submitted as a job "
+                         "array of runs instead (drop --elastic)")
     return slurm.submit(args.experiment, nodes=args.nodes, gpus_per_node=args.gpus_per_node,
                         time=args.time, partition=args.partition, account=args.account,
                         extra_args=run_args, dry_run=args.dry_run,
                         cpus_per_task=args.cpus_per_task, constraint=args.constraint,
                         qos=args.qos, mem=args.mem, exclusive=args.exclusive,
-                        sbatch_options=args.sbatch, array=elements)
+                        sbatch_options=args.sbatch, array=elements, elastic=args.elastic,
+                        worker_time=args.worker_time,
+                        name=None if elements is not None else exp.name,
+                        experiment_dir=None if elements is not None else exp.results_dir.absolute())
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from hpotk import slurm
+
+    return slurm.cancel(args.results_dir)
 
 
 def _plan_study(args: argparse.Namespace) -> int:

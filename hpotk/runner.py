@@ -353,13 +353,32 @@ def _new_tuner(exp: Experiment, plan: Plan, trainable: Any, verbose: int, stoppe
             checkpoint_score_attribute=exp.metric.name if exp.checkpoint.keep else None,
             checkpoint_score_order=exp.metric.mode,
         ),
-        failure_config=tune.FailureConfig(max_failures=exp.max_failures,
+        failure_config=tune.FailureConfig(max_failures=_max_failures(exp, verbose),
                                           fail_fast=exp.fail_fast),
         verbose=_tune_verbosity(verbose),
         callbacks=_callbacks(exp, plan, verbose, stopper),
     )
     return tune.Tuner(trainable, param_space=plan.search.param_space, tune_config=tune_config,
                       run_config=run_config)
+
+
+#: retries a trial gets in an elastic Slurm run (at least), where worker jobs come and go
+ELASTIC_RETRIES = 3
+
+
+def _max_failures(exp: Experiment, verbose: int) -> int:
+    """``max_failures``; in an elastic Slurm run (``HPOTK_ELASTIC=1``, the head job of
+    ``hpotk submit --elastic``) at least `ELASTIC_RETRIES`. A worker job that leaves at its wall
+    time drains its node first, and Tune retries the trials it had without counting a failure
+    (Ray marks them preempted); a worker job that is cancelled or whose node fails gives no
+    such notice, and its trials would otherwise end in ERROR."""
+    if os.environ.get("HPOTK_ELASTIC") == "1" and exp.max_failures < ELASTIC_RETRIES:
+        if verbose:
+            print(f"[hpotk] elastic run: a trial whose node goes without notice is retried up "
+                  f"to {ELASTIC_RETRIES} times (max_failures {exp.max_failures} raised)",
+                  flush=True)
+        return ELASTIC_RETRIES
+    return exp.max_failures
 
 
 def _trial_dirname(trial: Any) -> str:

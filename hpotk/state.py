@@ -99,7 +99,8 @@ def _decide(exp: Experiment, *, new: bool = False, exist_ok: bool = False) -> De
 
     results_dir = exp.results_dir
     state = read_state(results_dir)
-    if not (results_dir.exists() and any(not p.name.startswith(LOCK_FILE)
+    # `hpotk submit` records its Slurm jobs there before the experiment starts
+    if not (results_dir.exists() and any(not p.name.startswith((LOCK_FILE, layout.SLURM_JOBS))
                                          for p in results_dir.iterdir())):
         return Decision(exp, "start", {})
     if state is None:

@@ -150,20 +150,15 @@ hpotk_fail() {
     exit 1
 }
 
-# Run this node's part of the job's Ray cluster in the foreground until SIGTERM/SIGINT (or until
-# Ray dies), then stop it. ROLE is head or worker. CPUs and GPUs come from the allocation.
-hpotk_ray_node() {  # hpotk_ray_node ROLE
-    local role=$1 node ip tmp cpus gpus base
-    : "${HPOTK_JOB_DIR:?} ${HPOTK_PORT_BASE:?} ${SLURM_JOB_ID:?}"
+# Start this node's Ray (ROLE head or worker) in the background: sets ray_pid, and returns once
+# Ray is up (1: it did not start; see the log). ADDRESS: the head's GCS (workers only). CPUs and
+# GPUs come from the allocation; ports from BASE (`hpotk_ray_port_args`); the temp dir is TMP.
+hpotk_ray_start() {  # hpotk_ray_start ROLE ADDRESS BASE TMP LOG
+    local role=$1 address=$2 base=$3 tmp=$4 log=$5 node ip cpus gpus
     node=$(hpotk_node_name)
-    ip=$(hpotk_node_ip) || hpotk_fail "no IP address for node $node"
-    tmp=$(hpotk_ray_tmp) || hpotk_fail "Ray temp dir too long on $node"
+    ip=$(hpotk_node_ip) || { hpotk_log "error: no IP address for node $node"; return 1; }
     cpus=${SLURM_CPUS_ON_NODE:-${SLURM_CPUS_PER_TASK:-1}}
     gpus=$(hpotk_gpus)
-    base=$(hpotk_node_port_base)
-    hpotk_ports_free "$base" >/dev/null \
-        || hpotk_fail "port block $base+$HPOTK_PORT_BLOCK is in use on $node"
-
     # hpotk_node:<name>, a per-node resource: readiness counts the job's nodes by it, since two
     # Slurm nodes on one host (HPOTK_SHARED_HOST=1) share an IP address
     local args=(start --block --node-ip-address="$ip" --num-cpus="$cpus" --num-gpus="$gpus"
@@ -174,25 +169,41 @@ hpotk_ray_node() {  # hpotk_ray_node ROLE
     if [[ $role == head ]]; then
         args+=(--head --include-dashboard="${HPOTK_RAY_DASHBOARD:-false}")
     else
+        args+=(--address="$address")
+    fi
+    mkdir -p -m 0700 "$tmp"
+    hpotk_log "starting Ray $role: $ip, $cpus CPU(s), $gpus GPU(s), ports $base+, temp $tmp"
+    "$HPOTK_RAY" "${args[@]}" >"$log" 2>&1 &
+    ray_pid=$!
+    # `ray start` writes ray_current_cluster into its temp dir once this node has started
+    hpotk_wait_file "$tmp/ray_current_cluster" "${HPOTK_START_TIMEOUT:-300}" "$ray_pid"
+}
+
+# Run this node's part of the job's Ray cluster in the foreground until SIGTERM/SIGINT (or until
+# Ray dies), then stop it. ROLE is head or worker.
+hpotk_ray_node() {  # hpotk_ray_node ROLE
+    local role=$1 node tmp base address=
+    : "${HPOTK_JOB_DIR:?} ${HPOTK_PORT_BASE:?} ${SLURM_JOB_ID:?}"
+    node=$(hpotk_node_name)
+    tmp=$(hpotk_ray_tmp) || hpotk_fail "Ray temp dir too long on $node"
+    base=$(hpotk_node_port_base)
+    hpotk_ports_free "$base" >/dev/null \
+        || hpotk_fail "port block $base+$HPOTK_PORT_BLOCK is in use on $node"
+    if [[ $role != head ]]; then
         # readiness, not a sleep: the head writes head.ready once its Ray is up
         hpotk_wait_file "$HPOTK_JOB_DIR/head.ready" "${HPOTK_START_TIMEOUT:-300}" \
             || hpotk_fail "the head did not become ready within ${HPOTK_START_TIMEOUT:-300} s"
-        args+=(--address="$(cat "$HPOTK_JOB_DIR/head.ready")")
+        address=$(cat "$HPOTK_JOB_DIR/head.ready")
     fi
 
     # globals: the traps run after this function has returned
     HPOTK_NODE_TMP=$tmp HPOTK_NODE_ROLE=$role ray_pid=
     trap 'hpotk_log "stopping Ray ($HPOTK_NODE_ROLE)"; [[ -n $ray_pid ]] && kill -TERM "$ray_pid" 2>/dev/null || true' TERM INT HUP USR2
     trap 'hpotk_stop_local "$HPOTK_NODE_TMP"' EXIT
-    mkdir -p -m 0700 "$tmp"
-    hpotk_log "starting Ray $role: $ip, $cpus CPU(s), $gpus GPU(s), ports $base+, temp $tmp"
-    "$HPOTK_RAY" "${args[@]}" >"$HPOTK_JOB_DIR/ray-$role-$node.log" 2>&1 &
-    ray_pid=$!
-    # `ray start` writes ray_current_cluster into its temp dir once this node has started
-    hpotk_wait_file "$tmp/ray_current_cluster" "${HPOTK_START_TIMEOUT:-300}" "$ray_pid" \
+    hpotk_ray_start "$role" "$address" "$base" "$tmp" "$HPOTK_JOB_DIR/ray-$role-$node.log" \
         || hpotk_fail "Ray $role did not start on $node; see $HPOTK_JOB_DIR/ray-$role-$node.log"
     if [[ $role == head ]]; then
-        printf '%s:%s' "$ip" "$base" >"$HPOTK_JOB_DIR/head.ready.tmp"
+        printf '%s:%s' "$(hpotk_node_ip)" "$base" >"$HPOTK_JOB_DIR/head.ready.tmp"
         mv "$HPOTK_JOB_DIR/head.ready.tmp" "$HPOTK_JOB_DIR/head.ready"
     fi
     hpotk_log "Ray $role up"
@@ -200,4 +211,19 @@ hpotk_ray_node() {  # hpotk_ray_node ROLE
         wait "$ray_pid" || true  # a trapped signal interrupts wait: wait again
     done
     hpotk_log "Ray $role stopped"
+}
+
+# Slurm's state of a job (squeue's %T: PENDING, RUNNING, COMPLETED, ...); empty once Slurm has
+# forgotten it (MinJobAge) or when squeue cannot tell.
+hpotk_job_state() {  # hpotk_job_state JOB_ID
+    squeue -h -j "$1" -o %T 2>/dev/null | head -1 || true
+}
+
+# Whether a job has ended for good: a final state, or Slurm no longer knows it. NODE_FAIL and
+# PREEMPTED are not final here: Slurm requeues a --requeue job after those.
+hpotk_job_over() {  # hpotk_job_over JOB_ID
+    case $(hpotk_job_state "$1") in
+        ""|COMPLETED|CANCELLED|FAILED|TIMEOUT|OUT_OF_MEMORY|DEADLINE|BOOT_FAIL) return 0 ;;
+        *) return 1 ;;
+    esac
 }

@@ -425,3 +425,39 @@ def test_canary_progress_csv_flattening():
     assert flatten_dict({"a": {"b": 1}}, delimiter="/") == {"a/b": 1}, moved(
         "ray.tune.utils.flatten_dict(delimiter='/')", RECOVERY + " (_append_results)",
         "ray/tune/utils/util.py")
+
+
+# --- hpotk.slurm.drain: an elastic worker leaving near its wall time -------------------------
+
+DRAIN = ("an elastic worker's drain at its wall time (hpotk.slurm.drain, slurm/worker.sbatch): "
+         "without it, its trials are killed without notice and retried as failures")
+
+
+def test_canary_gcs_client_drain_node():
+    from ray._raylet import InnerGcsClient
+
+    # GcsClient hands its calls to InnerGcsClient (a __getattr__), as `ray drain-node` does
+    assert hasattr(InnerGcsClient, "drain_node"), moved(
+        "GcsClient.drain_node(node_id, reason, reason_message, deadline_timestamp_ms)", DRAIN,
+        "python/ray/includes/gcs_client.pxi")
+    assert hasattr(InnerGcsClient, "get_all_node_info"), moved(
+        "GcsClient.get_all_node_info", DRAIN, "python/ray/includes/gcs_client.pxi")
+
+
+def test_canary_drain_reason_and_node_info_fields():
+    from ray.core.generated import autoscaler_pb2, gcs_pb2
+
+    assert "DRAIN_NODE_REASON_PREEMPTION" in autoscaler_pb2.DrainNodeReason.keys(), moved(
+        "autoscaler_pb2.DrainNodeReason.DRAIN_NODE_REASON_PREEMPTION", DRAIN,
+        "src/ray/protobuf/autoscaler.proto")
+    fields = gcs_pb2.GcsNodeInfo.DESCRIPTOR.fields_by_name
+    assert "temp_dir" in fields and "state" in fields, moved(
+        "GcsNodeInfo.temp_dir / .state", DRAIN, "src/ray/protobuf/gcs.proto")
+
+
+def test_canary_tune_retries_a_preempted_actor_without_counting_a_failure():
+    from ray.tune.experiment.trial import Trial
+
+    source = inspect.getsource(Trial._handle_ray_actor_error)
+    assert "preempted" in source, moved(
+        "Trial._handle_ray_actor_error's exc.preempted", DRAIN, "ray/tune/experiment/trial.py")

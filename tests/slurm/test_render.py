@@ -187,3 +187,101 @@ def test_submit_without_sbatch_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(HpotkError, match="sbatch not found"):
         slurm.submit(str(experiment), nodes=2, gpus_per_node=0, time="00:30:00")
+
+
+# ---- elastic runs: the head's script and the worker array's -----------------------------------
+
+GOLDEN_HEAD = Path(__file__).parent / "golden" / "submit-elastic-head.sbatch"
+GOLDEN_WORKER = Path(__file__).parent / "golden" / "worker-3.sbatch"
+
+
+def render_elastic_head() -> str:
+    return render(nodes=1, elastic=True, name="cgcnn")
+
+
+def render_workers(head_job: str = "1234") -> str:
+    return slurm.render_worker_script(head_job, count=3, time="01:00:00", gpus_per_node=2,
+                                      name="cgcnn", partition="gpu", account="m1234",
+                                      cpus_per_task=32, constraint="gpu", qos="regular", mem="0")
+
+
+@pytest.mark.parametrize(("golden", "make"), [(GOLDEN_HEAD, render_elastic_head),
+                                              (GOLDEN_WORKER, render_workers)])
+def test_elastic_scripts_match_golden_files(golden, make, monkeypatch):
+    monkeypatch.delenv("HPOTK_SLURM_DIR", raising=False)
+    text = make().replace(str(REPO / "slurm"), PLACEHOLDER)
+    if os.environ.get("HPOTK_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text(), (
+        "a rendered batch script changed; if on purpose, rerun with HPOTK_UPDATE_GOLDEN=1 "
+        "and review the diff of " + str(golden))
+
+
+def test_the_worker_array_waits_for_its_head_and_names_the_experiment():
+    script = render_workers()
+    subprocess.run(["bash", "-n"], input=script, text=True, check=True)
+    lines = [line for line in script.splitlines() if line.startswith("#SBATCH")]
+    assert "#SBATCH --array=0-2" in lines
+    assert "#SBATCH --dependency=after:1234" in lines  # not before the head has started
+    assert "#SBATCH --nodes=1" in lines
+    assert "#SBATCH --job-name=hpotk-cgcnn-worker" in lines
+    assert not any("--requeue" in line for line in lines)  # a worker that ends is not requeued
+    head = render_elastic_head()
+    assert "#SBATCH --job-name=hpotk-cgcnn" in head.splitlines()
+    assert "export HPOTK_ELASTIC=1" in head
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: render(nodes=4, elastic=True), "drop --nodes 4"),
+    (lambda: render(nodes=1, elastic=True, array=3), "drop --elastic"),
+    (lambda: slurm.render_worker_script("1", count=0, time="01:00:00"), "worker jobs >= 1"),
+    (lambda: slurm.render_worker_script("1;rm", count=1, time="01:00:00"), "Slurm job id"),
+])
+def test_elastic_settings_that_cannot_work_are_refused(call, message):
+    with pytest.raises(HpotkError, match=message):
+        call()
+
+
+def test_worker_time_needs_elastic(tmp_path):
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text("name: x\n")
+    with pytest.raises(HpotkError, match="add --elastic N"):
+        slurm.submit(str(experiment), nodes=1, gpus_per_node=0, time="00:30:00",
+                     worker_time="00:10:00", dry_run=True)
+
+
+def test_elastic_dry_run_prints_both_scripts(tmp_path, capsys, monkeypatch):
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text("name: x\n")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch reachable: a submission would fail
+    assert slurm.submit(str(experiment), nodes=1, gpus_per_node=0, time="02:00:00", elastic=4,
+                        worker_time="00:30:00", dry_run=True) == 0
+    out = capsys.readouterr().out
+    head, _, workers = out.partition("# ===== 4 worker job(s)")
+    assert "#SBATCH --nodes=1" in head and "#SBATCH --time=02:00:00" in head
+    assert "#SBATCH --array=0-3" in workers and "#SBATCH --time=00:30:00" in workers
+    assert f"#SBATCH --dependency=after:{slurm.HEAD_JOB_PLACEHOLDER}" in workers
+
+
+def test_elastic_submit_submits_head_then_workers_and_records_both(tmp_path, capsys,
+                                                                    monkeypatch):
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text("name: x\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    seen = tmp_path / "scripts"
+    (bin_dir / "sbatch").write_text(  # a fake sbatch: keeps each script, answers ids 501, 502
+        f"#!/bin/bash\nn=$(ls {seen} | wc -l)\ncat > {seen}/$n\necho $((501 + n))\n")
+    (bin_dir / "sbatch").chmod(0o755)
+    seen.mkdir()
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    out_dir = tmp_path / "results" / "x"
+    assert slurm.submit(str(experiment), nodes=1, gpus_per_node=0, time="01:00:00", elastic=2,
+                        experiment_dir=out_dir) == 0
+    assert "HPOTK_ELASTIC=1" in (seen / "0").read_text()
+    assert "#SBATCH --dependency=after:501" in (seen / "1").read_text()
+    jobs = slurm.recorded_jobs(out_dir)
+    assert [(j["job"], j["role"]) for j in jobs] == [("501", "head"), ("502", "workers")]
+    out = capsys.readouterr().out
+    assert "Submitted batch job 501" in out and "Submitted batch job 502" in out
+    assert f"hpotk cancel {out_dir}" in out
