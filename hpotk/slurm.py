@@ -312,6 +312,9 @@ def submit(experiment: str, *, nodes: int, gpus_per_node: int, time: str,
     """
     if not Path(experiment).is_file():
         raise HpotkError(f"experiment file {experiment!r} not found")
+    if elastic is not None and (isinstance(elastic, bool) or not isinstance(elastic, int)
+                                or elastic < 1):
+        raise HpotkError(f"--elastic: expected a number of worker jobs >= 1, got {elastic!r}")
     if worker_time is not None and not elastic:
         raise HpotkError("--worker-time is the wall time of elastic worker jobs; add --elastic N")
     script = render_script(experiment, nodes=nodes, gpus_per_node=gpus_per_node, time=time,

@@ -242,6 +242,15 @@ def test_elastic_settings_that_cannot_work_are_refused(call, message):
         call()
 
 
+@pytest.mark.parametrize("count", [0, -2])
+def test_elastic_needs_at_least_one_worker(tmp_path, count):
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text("name: x\n")
+    with pytest.raises(HpotkError, match="worker jobs >= 1"):
+        slurm.submit(str(experiment), nodes=1, gpus_per_node=0, time="00:30:00", elastic=count,
+                     dry_run=True)
+
+
 def test_worker_time_needs_elastic(tmp_path):
     experiment = tmp_path / "exp.yaml"
     experiment.write_text("name: x\n")
