@@ -246,6 +246,9 @@ class NodeLog(Callback):
         if time.monotonic() - self._polled >= self.poll_s:
             self.poll()
 
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        self.poll()  # the last look: what changed since the last step is in the log too
+
     def poll(self, *, initial: bool = False) -> None:
         """Look at the cluster now and log what changed since the last look."""
         self._polled = time.monotonic()

@@ -117,12 +117,12 @@ hpotk_ray_pids() {  # hpotk_ray_pids TMPDIR
 
 # Stop this node's part of the job's Ray: SIGTERM, then SIGKILL after a grace period; remove
 # the temp dir. Only the job's processes are touched (`ray stop` would stop every Ray on the node).
-hpotk_stop_local() {  # hpotk_stop_local TMPDIR
-    local tmp=$1 pids
+hpotk_stop_local() {  # hpotk_stop_local TMPDIR [GRACE_S]
+    local tmp=$1 grace=${2:-10} pids
     pids=$(hpotk_ray_pids "$tmp")
     if [[ -n $pids ]]; then
         kill -TERM $pids 2>/dev/null || true
-        for _ in $(seq 50); do
+        for _ in $(seq $(( grace * 5 ))); do
             pids=$(hpotk_ray_pids "$tmp")
             [[ -z $pids ]] && break
             sleep 0.2
@@ -132,11 +132,13 @@ hpotk_stop_local() {  # hpotk_stop_local TMPDIR
     rm -rf -- "$tmp"
 }
 
-# Wait until FILE exists, or fail after TIMEOUT seconds; stop early when PID (if given) is gone.
-hpotk_wait_file() {  # hpotk_wait_file FILE TIMEOUT [PID]
-    local file=$1 deadline=$(( SECONDS + $2 )) pid=${3:-}
+# Wait until FILE exists, or fail after TIMEOUT seconds; stop early when PID (if given) is gone,
+# or when LOG (if given) says the head refused this node's token (Ray would retry for 20 s).
+hpotk_wait_file() {  # hpotk_wait_file FILE TIMEOUT [PID [LOG]]
+    local file=$1 deadline=$(( SECONDS + $2 )) pid=${3:-} log=${4:-}
     while [[ ! -e $file ]]; do
         if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then return 2; fi
+        if [[ -n $log ]] && grep -q "InvalidAuthToken" "$log" 2>/dev/null; then return 3; fi
         (( SECONDS < deadline )) || return 1
         sleep 0.2
     done
@@ -176,7 +178,7 @@ hpotk_ray_start() {  # hpotk_ray_start ROLE ADDRESS BASE TMP LOG
     "$HPOTK_RAY" "${args[@]}" >"$log" 2>&1 &
     ray_pid=$!
     # `ray start` writes ray_current_cluster into its temp dir once this node has started
-    hpotk_wait_file "$tmp/ray_current_cluster" "${HPOTK_START_TIMEOUT:-300}" "$ray_pid"
+    hpotk_wait_file "$tmp/ray_current_cluster" "${HPOTK_START_TIMEOUT:-300}" "$ray_pid" "$log"
 }
 
 # Run this node's part of the job's Ray cluster in the foreground until SIGTERM/SIGINT (or until

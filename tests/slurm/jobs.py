@@ -35,11 +35,20 @@ def job_output(cwd: Path, job_id: int) -> str:
     return path.read_text(errors="replace") if path.exists() else "(no output)"
 
 
+_requeued_seen: dict[tuple[int, str], float] = {}
+
+
 def release_if_requeued(job_id: int, info: dict[str, str]) -> None:
-    """Slurm holds a requeued job back ~2 minutes (BeginTime); a test need not wait for that."""
+    """Slurm holds a requeued job back ~2 minutes (BeginTime); a test need not wait for that,
+    but it waits 3 s: slurmd refuses a start whose credential dates from the second the old one
+    was revoked in ("Killing non-startable batch job: Job credential revoked")."""
     if info.get("JobState") == "PENDING" and info.get("Reason") == "BeginTime" \
             and int(info.get("Restarts", "0")) > 0:
-        subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=False)
+        key = (job_id, info.get("Restarts", ""))
+        first = _requeued_seen.setdefault(key, time.monotonic())
+        if time.monotonic() - first >= 3:
+            subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"],
+                           check=False)
 
 
 def wait_job(job_id: int, cwd: Path, timeout: float = 420) -> dict[str, str]:
