@@ -36,16 +36,6 @@ def bash_args(script: str) -> tuple[list[str], str]:
     return values[1:], values[0]
 
 
-def test_rendered_script_matches_golden_file(monkeypatch):
-    monkeypatch.delenv("HPOTK_SLURM_DIR", raising=False)
-    text = render().replace(str(REPO / "slurm"), PLACEHOLDER)
-    if os.environ.get("HPOTK_UPDATE_GOLDEN"):
-        GOLDEN.write_text(text)
-    assert text == GOLDEN.read_text(), (
-        "the rendered batch script changed; if on purpose, rerun with HPOTK_UPDATE_GOLDEN=1 "
-        "and review the diff of " + str(GOLDEN))
-
-
 def test_rendered_script_is_valid_bash_with_the_settings_given():
     script = render()
     subprocess.run(["bash", "-n"], input=script, text=True, check=True)
@@ -205,9 +195,11 @@ def render_workers(head_job: str = "1234") -> str:
                                       cpus_per_task=32, constraint="gpu", qos="regular", mem="0")
 
 
-@pytest.mark.parametrize(("golden", "make"), [(GOLDEN_HEAD, render_elastic_head),
+@pytest.mark.parametrize(("golden", "make"), [(GOLDEN, render),
+                                              (GOLDEN_HEAD, render_elastic_head),
                                               (GOLDEN_WORKER, render_workers)])
-def test_elastic_scripts_match_golden_files(golden, make, monkeypatch):
+def test_rendered_scripts_match_golden_files(golden, make, monkeypatch):
+    """One job, an elastic head and its worker array, each pinned by a golden file."""
     monkeypatch.delenv("HPOTK_SLURM_DIR", raising=False)
     text = make().replace(str(REPO / "slurm"), PLACEHOLDER)
     if os.environ.get("HPOTK_UPDATE_GOLDEN"):
