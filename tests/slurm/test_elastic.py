@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import textwrap
 import time
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from hpotk import results as hpotk_results
 from hpotk import slurm
 from tests.slurm import jobs
+from tests.slurm.gated import gated_experiment
 from tests.slurm.jobs import (
     FINAL_STATES,
     job_info,
@@ -37,57 +37,11 @@ from tests.slurm.test_e2e import (
 pytestmark = pytest.mark.slurm
 
 
-GATED = """\
-import json, os, time
-from ray import tune
-
-GATE = {gate!r}
-
-
-class Gated(tune.Trainable):
-    \"\"\"Reports iteration 1, then waits for the test's gate file before going on: trials are
-    still running when the worker joins and when it is cancelled, whatever the machine's speed.\"\"\"
-
-    def setup(self, config):
-        self.x, self.i = config["x"], 0
-
-    def step(self):
-        self.i += 1
-        while self.i >= 2 and not os.path.exists(GATE):
-            time.sleep(0.1)
-        time.sleep(0.1)
-        return {{"loss": self.x / self.i}}
-
-    def save_checkpoint(self, checkpoint_dir):
-        with open(os.path.join(checkpoint_dir, "state.json"), "w") as f:
-            json.dump({{"i": self.i}}, f)
-
-    def load_checkpoint(self, checkpoint_dir):
-        with open(os.path.join(checkpoint_dir, "state.json")) as f:
-            self.i = json.load(f)["i"]
-"""
-
-
 def elastic_scripts(tmp_path: Path, results: Path, name: str, trials: int,
                     max_t: int) -> tuple[Path, Path]:
     """The head's rendered script (a file) and the gate file that lets its trials go past
     iteration 1. Each trial takes one CPU: two on the head's node, two on a worker's."""
-    gate = tmp_path / "gate"
-    (tmp_path / "gated.py").write_text(GATED.format(gate=str(gate)))
-    experiment = tmp_path / f"{name}.yaml"
-    experiment.write_text(textwrap.dedent(f"""\
-        name: {name}
-        trainable: gated.py:Gated
-        space:
-          x: {{type: continuous, min_value: 0.0, max_value: 1.0}}
-        metric: {{name: loss, mode: min}}
-        strategy: fifo/random
-        budget: {{trials: {trials}, concurrent: 4, max_t: {max_t}}}
-        resources: {{cpu: 1}}
-        checkpoint: {{every: 1}}
-        reuse_actors: false
-        results: {results}
-        """))
+    experiment, gate = gated_experiment(tmp_path, results, name, trials, max_t, concurrent=4)
     head = tmp_path / "head.sbatch"
     head.write_text(slurm.render_script(str(experiment), nodes=1, gpus_per_node=0,
                                         time="00:20:00", extra_args=[], elastic=True,

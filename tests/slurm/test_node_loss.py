@@ -1,7 +1,7 @@
 """Nodes lost mid-experiment, each in one 2-node job on the local test Slurm.
 
-- A worker node (its raylet killed): Ray marks its trials failed, Tune retries them on the
-  remaining node from their last checkpoint (max_failures), the experiment completes, no
+- A worker node (its raylet killed): Ray marks its trial failed, Tune retries it on the
+  remaining node from its last checkpoint (max_failures), the experiment completes, no
   completed trial is lost or run again, and trials.csv says which were retried and why.
 - The head node (the driver and the head's Ray killed at once, with no chance to save): the job
   fails; a requeue (what Slurm does with ``--requeue`` when a node fails) resumes the experiment
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.slurm.gated import gated_experiment
 from tests.slurm.jobs import (
     FINAL_STATES,
     job_info,
@@ -57,28 +58,34 @@ def raylet_of(job: int, node: str) -> int | None:
 
 def test_a_lost_worker_node_is_survived_by_retries_from_checkpoints(slurm_nodes, job_env,
                                                                      tmp_path):
-    # max_t 30: a trial on the worker must still be running when its raylet is killed (at 8,
-    # on an idle machine, it had finished by then: no trial to retry)
-    results, name, trials, max_t = tmp_path / "results", "node-loss", 4, 30
+    # gated trials (tests/slurm/gated.py): the worker's trial is still running when its raylet
+    # is killed, whatever the machine's speed, and the run takes seconds once the gate opens
+    results, name, trials, max_t = tmp_path / "results", "node-loss", 4, 4
     head, worker = sorted(slurm_nodes)[0], sorted(slurm_nodes)[1]
-    job = sbatch(str(SUBMIT), str(QUICKSTART),
-                 *small(results, name, trials, max_t), "--set=space.batch_size=8",
-                 "--set=max_failures=2", "--set=checkpoint.every=1", cwd=tmp_path)
+    experiment, gate = gated_experiment(tmp_path, results, name, trials, max_t, concurrent=2,
+                                        extra="max_failures: 2\n")
+    job = sbatch(str(SUBMIT), str(experiment), "--quiet", cwd=tmp_path)
     history = results / name / "history.jsonl"
-    # a trial on the worker has reported twice (so it has a checkpoint to go back to)
 
-    def worker_reported() -> bool:
+    def worker_reported() -> bool:  # iteration 1, and its checkpoint to go back to
         if job_info(job).get("JobState") in FINAL_STATES:
             pytest.fail(f"job {job} ended early:\n{job_output(tmp_path, job)[-4000:]}")
-        return len(results_on(history, slurm_nodes[worker])) >= 2
+        return len(results_on(history, slurm_nodes[worker])) >= 1
 
-    wait_for(worker_reported, 360, "two results from a trial on the worker node")
+    wait_for(worker_reported, 360, "a result from a trial on the worker node")
+    lost = results_on(history, slurm_nodes[worker])[0]["trial_id"]
     raylet = wait_for(lambda: raylet_of(job, worker), 30, "the worker's raylet")
-    finished_before = {e["trial_id"] for e in map(json.loads, (
-        results / name / "finished.jsonl").read_text().splitlines())} \
-        if (results / name / "finished.jsonl").exists() else set()
+    time.sleep(1)  # its checkpoint of iteration 1 is written after the result
     os.kill(raylet, signal.SIGKILL)
-    lost_at = time.time()
+
+    def recovering() -> dict | None:  # Tune has seen the trial fail and will retry it
+        if not history.exists():
+            return None
+        return next((e for e in map(json.loads, history.read_text().splitlines())
+                     if e.get("event") == "recover" and e["trial_id"] == lost), None)
+
+    lost_at = wait_for(recovering, 120, "Tune to retry the worker's trial")["time"]
+    gate.touch()  # only now: the killed trial's process cannot report iteration 2 any more
 
     info = wait_job(job, tmp_path, timeout=600)
     assert_completed(info, tmp_path, job)
@@ -86,20 +93,23 @@ def test_a_lost_worker_node_is_survived_by_retries_from_checkpoints(slurm_nodes,
     assert len(rows) == trials and {r["status"] for r in rows} == {"COMPLETED"}, rows
     assert all(int(r["iterations"]) == max_t for r in rows)
     retried = [r for r in rows if int(r["retries"]) >= 1]
-    assert retried, f"no trial was retried:\n{job_output(tmp_path, job)[-4000:]}"
+    assert [r["trial_id"] for r in retried] == [lost], \
+        f"{retried}\n{job_output(tmp_path, job)[-4000:]}"
     for row in retried:
         assert row["retried_because"], row  # why: the actor / node died
         assert row["node"] == head, row  # it finished on the node that was left
     assert {r["node"] for r in rows} <= set(slurm_nodes)  # Slurm's names for the nodes
+    events = [json.loads(line) for line in history.read_text().splitlines()]
+    # it went on from its checkpoint at iteration 1, not from scratch
+    seen = [e["training_iteration"] for e in events
+            if e.get("event") == "result" and e["trial_id"] == lost]
+    assert seen == list(range(1, max_t + 1)), seen
     # after the loss, every result came from the head node
-    late = [e for e in map(json.loads, history.read_text().splitlines())
-            if e.get("event") == "result" and e["time"] > lost_at + 60]
-    assert all(e["node_ip"] == slurm_nodes[head] for e in late)
-    # completed trials were not run again
-    finished = [json.loads(line)["trial_id"] for line in
-                (results / name / "finished.jsonl").read_text().splitlines()]
-    for trial in finished_before:
-        assert finished.count(trial) == 1
+    late = [e for e in events if e.get("event") == "result" and e["time"] > lost_at]
+    assert late and all(e["node_ip"] == slurm_nodes[head] for e in late), late
+    # no trial completed twice
+    finished = completed_trials(results / name)
+    assert sorted(finished) == sorted(set(finished)), "a completed trial ran twice"
 
 
 def driver_of(name: str) -> int | None:
