@@ -20,6 +20,7 @@ searcher and the surrogate.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -215,6 +216,11 @@ class SurrogateSearch:
     hears ``on_trial_result`` / ``on_trial_complete`` from the simulator. ``queue`` is the
     trials made so far; the search is exhausted after ``strategy.trials`` of them, or when the
     searcher says it is finished.
+
+    ``think_s`` is the wall time the searcher has spent so far (proposing and hearing results),
+    measured as it runs here: in a real run Tune's driver does the same work between a result
+    and the trial's next step, so the simulator charges it to the simulated clock
+    (`hpotk.replay.simulation.Simulation`). Random search costs nothing there.
     """
 
     _BATCH = 256
@@ -231,6 +237,8 @@ class SurrogateSearch:
         self._drawn: list[Recorded] = []
         self.fixed = dict(strategy.space.fixed_values())
         self.searcher = None
+        self.think_s = 0.0
+        self.used: set[int] = set()  # recorded trials whose residuals it has drawn
         if strategy.searcher != "random":
             from hpotk import searchers
 
@@ -261,13 +269,15 @@ class SurrogateSearch:
         else:
             from ray.tune.search import Searcher
 
+            started = time.perf_counter()
             config = self.searcher.suggest(trial_id)
+            self.think_s += time.perf_counter() - started
             if config is None:
                 return None
             if config == Searcher.FINISHED:
                 self.finished = True
                 return None
-            recorded = self.surrogate.curve({**self.fixed, **config}, self.seed)
+            recorded = self.surrogate.curve({**self.fixed, **config}, self.seed, self.used)
         self.queue.append(recorded)
         return recorded
 
@@ -285,15 +295,19 @@ class SurrogateSearch:
                 columns[name] = [p.cast(v) for v in draw(p, rng, n)]
         configs = [{**self.fixed, **{name: values[i] for name, values in columns.items()}}
                    for i in range(n)]
-        return self.surrogate.curves(configs, self.seed)
+        return self.surrogate.curves(configs, self.seed, self.used)
 
     def on_result(self, trial_id: str, result: dict[str, Any]) -> None:
         if self.searcher is not None:
+            started = time.perf_counter()
             self.searcher.on_trial_result(trial_id, result)
+            self.think_s += time.perf_counter() - started
 
     def on_complete(self, trial_id: str, result: dict[str, Any] | None) -> None:
         if self.searcher is not None:
+            started = time.perf_counter()
             self.searcher.on_trial_complete(trial_id, result)
+            self.think_s += time.perf_counter() - started
 
     @property
     def exhausted(self) -> bool:
