@@ -244,8 +244,8 @@ def test_a_replay_draws_each_recorded_trials_residual_once(surrogate):
     configs = [{"lr": 10 ** -2.5 * (1 + 1e-4 * k), "width": 16} for k in range(40)]
     x = [np.array(surrogate.encoder.encode(c)) for c in configs]
     used: set[int] = set()
-    once = [surrogate._neighbour(p, c, 3, used) for p, c in zip(x, configs)]
-    again = [surrogate._neighbour(p, c, 3) for p, c in zip(x, configs)]
+    once = [surrogate._neighbour(p, c, 3, used) for p, c in zip(x, configs, strict=True)]
+    again = [surrogate._neighbour(p, c, 3) for p, c in zip(x, configs, strict=True)]
     assert len(set(once)) == len(configs) and used == set(once)
     assert len(set(again)) <= 5  # with replacement: its 5 nearest, over and over
     # every recorded trial drawn: the set starts again
