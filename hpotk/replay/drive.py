@@ -164,6 +164,7 @@ def replay_study(study: Any, table_dir: str | Path | Table, *, out_dir: str | Pa
         own = getattr(entries.get(label), "checkpoint_s", None)
         for strategy, _ in runs:
             strategy.checkpoint_s = float(own if own is not None else checkpoint_s)
+            strategy.charge_searcher = spec.charge_searcher
             refuse(strategy, surrogate=surrogate is not None)
     cost = ReplayCost()
     runs = replay_strategies(table, strategies, cost, surrogate=surrogate)
@@ -181,6 +182,8 @@ def replay_study(study: Any, table_dir: str | Path | Table, *, out_dir: str | Pa
         f"{cost.per_simulated_hour:.1f} s per simulated hour)"
     if checkpoint_s:
         note += f"; {checkpoint_s:.2g} s per checkpoint"
+    if surrogate is not None and not spec.charge_searcher:
+        note += "; the searcher's own time not charged"
     used_up = {k: v for k, v in exhausted.items() if v and surrogate is None}
     if used_up:  # fewer trials than a real run would have had: say so on every output
         note += "; table used up: " + ", ".join(f"{v}/{len(runs[k])} {k}"

@@ -55,6 +55,8 @@ class Strategy:
         space: the strategy's `hpotk.space.param.Space` (needed by grid, by the searchers a
             surrogate replays, and by schedulers that know the space).
         checkpoint_every: iterations between checkpoints (``checkpoint.every``; 0: never).
+        charge_searcher: whether the searcher's measured time is charged to the simulated clock
+            (`hpotk.replay.simulation`; a study's ``charge_searcher``).
         checkpoint_s: seconds a checkpoint costs in replay (charged after each checkpointed
             iteration, and when a paused trial is restored).
     """
@@ -71,6 +73,7 @@ class Strategy:
     space: Any = None
     checkpoint_every: int = 0
     checkpoint_s: float = 0.0
+    charge_searcher: bool = True
 
 
 def strategy_of(exp: Any, *, label: str | None = None, time_s: float | None = None,

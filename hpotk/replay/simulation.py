@@ -36,7 +36,9 @@ time** is charged to the clock: what its ``suggest``, ``on_trial_result`` and
 deciding for and every event after it, as Tune's driver does (a Gaussian process refitted on
 hundreds of results takes a good part of a second, and on the quickstart a real asha/bo run
 finished 133 trials in 75 s where a replay without this charge finished 357). Measured here,
-the replay of a model-based searcher depends a little on this machine's speed.
+the replay of a model-based searcher depends a little on this machine's speed. A study's
+``charge_searcher: false`` leaves it out, for a table whose clock stands for another scale
+(the NERSC study: a training of seconds here stands for hours on the guide's GPUs).
 
 **Checkpoints** cost ``strategy.checkpoint_s`` each: after every ``checkpoint_every``-th
 iteration of a trial that goes on, and when a paused trial is restored.
@@ -105,6 +107,7 @@ class Simulation:
         self.checkpoints = 0
         self._hears = hasattr(search, "on_result")  # a searcher that learns (SurrogateSearch)
         self.think_s = 0.0  # the searcher's measured time, charged to the clock (`_think`)
+        self.charge_searcher = True
         self.metric, self.mode = table.metric, table.mode
         self.deadline = None if time_s is None else table.launch_s + float(time_s)
         self.now = table.launch_s
@@ -238,7 +241,8 @@ class Simulation:
         fit on hundreds of results takes a good part of a second); random search costs 0."""
         spent = getattr(self.search, "think_s", 0.0)
         if spent > self.think_s:
-            self.now += spent - self.think_s
+            if self.charge_searcher:
+                self.now += spent - self.think_s
             self.think_s = spent
 
     def _add(self, recorded: Recorded) -> None:
@@ -459,6 +463,7 @@ def replay(table: Table, strategy: Strategy, seed: int = 0,
                      live_limit=planned if population else None,
                      checkpoint_every=strategy.checkpoint_every,
                      checkpoint_s=strategy.checkpoint_s)
+    sim.charge_searcher = strategy.charge_searcher
     return sim.run()
 
 

@@ -75,6 +75,9 @@ class StudySpec(_Strict):
     replay: str | None = None
     surrogate: bool | Literal["auto"] = "auto"  # replay on a learned surrogate of the table
     checkpoint_s: float | None = Field(None, ge=0)  # replay: seconds a checkpoint costs
+    # replay: charge the searcher's measured time to the simulated clock (false: a table whose
+    # clock stands for another scale, where the searcher's time is negligible)
+    charge_searcher: bool = True
     # also run K real repeats of each replayed strategy (the file's key is `validate`)
     validate_repeats: int = Field(0, ge=0, alias="validate")
     replay_repeats: int | None = Field(None, ge=1)  # seeds per replayed strategy (else repeats)

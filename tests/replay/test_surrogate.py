@@ -275,15 +275,17 @@ def test_the_calibration_brings_the_top_predictions_down_to_what_they_were_worth
 def test_the_searchers_time_is_charged_to_the_simulated_clock(table, surrogate, monkeypatch):
     """What the searcher takes (measured as it runs in the replay) delays the trials, as
     Tune's driver does: a searcher that takes 0.5 s a call finishes fewer trials in the same
-    time, and the replay says how long it took."""
+    time, and the replay says how long it took. With ``charge_searcher`` off (a study's
+    ``charge_searcher: false``) its time is measured but not charged."""
     import itertools
     import types
 
     from hpotk.replay import search as search_module
 
-    def run() -> tuple[int, float]:
+    def run(charge: bool = True) -> tuple[int, float]:
         strategy = replay.Strategy("asha/tpe", scheduler="asha", searcher="tpe", concurrent=2,
-                                   time_s=40.0, max_t=MAX_T, trials=200, space=SPACE)
+                                   time_s=40.0, max_t=MAX_T, trials=200, space=SPACE,
+                                   charge_searcher=charge)
         sim = replay.replay(table, strategy, 1, surrogate=surrogate)
         res = sim.to_results(label="x", strategy=strategy, seed=1)
         return int((res.trials["status"] != "UNFINISHED").sum()), res.meta["replay"]["searcher_s"]
@@ -295,3 +297,5 @@ def test_the_searchers_time_is_charged_to_the_simulated_clock(table, surrogate, 
     slow, slow_s = run()
     assert slow_s > 10 * quick_s and slow_s >= 0.5 * slow
     assert slow < quick
+    free, free_s = run(charge=False)
+    assert free_s > 10 * quick_s and free > slow

@@ -95,6 +95,8 @@ def test_per_strategy_set_overrides_any_key(tmp_path):
     ("strategies: [fifo/random]\nbudget: {time_s: 10}\nband: sd\n", "band",
      "'auto', 't', 'ci', 'bootstrap' or 'iqr'"),
     ("strategies: [fifo/random]\nbudget: {time_s: 10}\ntop_k: 0\n", "top_k", "greater than"),
+    ("strategies: [fifo/random]\nbudget: {time_s: 10}\ncharge_searcher: sometimes\n",
+     "charge_searcher", "boolean"),
 ])
 def test_malformed_study_files_name_the_key(tmp_path, body, key, message):
     path = study_file(tmp_path, body)
