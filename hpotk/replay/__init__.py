@@ -14,7 +14,8 @@ alike.
   searcher that draws the table's configs (`TableSearch`);
 - `simulation`: the clock, its events and the scheduler calls (`Simulation`, `replay`);
 - `surrogate`: a learned model of a table, on which every searcher replays (`Surrogate`,
-  `fit_surrogate`; `hpotk replay check`);
+  `fit_surrogate`; `hpotk replay check`), and `noise`, what a prediction is worth and the
+  recorded luck a replayed config gets;
 - `drive`: many strategies and seeds, and a whole study (`replay_strategies`, `replay_study`);
 - `hybrid`: a study whose baseline runs for real and whose other strategies replay on the
   table pooled from it (`summarise_hybrid`, a study file's ``replay: auto``);

@@ -17,38 +17,9 @@ surrogates, YAHPO Gym, HPOBench): learn a model of the table, then ask it. Here:
   slow) are cross-validated with folds that hold out whole trials (`GroupKFold`), and the one
   with the smallest held-out error is kept. Holding out whole trials asks what a replay asks:
   the curve of a config the table never ran.
-- **What a prediction is worth.** Where a model predicts highest it is most often wrong
-  upwards (the optimiser's curse), and a searcher in replay maximises the model, so it finds
-  those configs. Each metric's predictions go through an isotonic regression of the recorded
-  values on the held-out predictions (`_calibration`): a prediction is worth what held-out
-  predictions like it were worth in the table.
-- **Noise.** A model gives the mean curve; real repeats differ. Each recorded trial leaves
-  held-out residuals (its recorded curve less the calibrated curve predicted without it, every
-  metric, its time and set-up). A replayed config draws one of its ``neighbours`` nearest
-  recorded trials with the replay seed's generator, and takes that trial's objective residual
-  curve: the noise has the table's spread, its shape along the curve (a residual curve, not
-  independent noise per iteration) and its dependence on where in the space the config is.
-  Within one replay each recorded trial's residual is drawn once (until all have been): a real
-  trial's luck is its own, and a searcher proposing hundreds of configs where the model is
-  best would otherwise fill its top-k with copies of the luckiest neighbour's. The other
-  metrics take ``beta`` times the objective's residual plus the rest of their own residual
-  from another neighbour (`Surrogate._residual`): luck in the objective carries over to the
-  report metric as much as it does in the table. The same config in the same seed gets the
-  same curve; another seed, another draw.
-- **Whose prediction the noise is added to.** A drawn residual is the neighbour's distance
-  from a model that did not see it, so a replayed config is predicted by the model fitted
-  without the neighbour's cross-validation fold: near the neighbour that model's error
-  cancels and the neighbour's own noise is what is left. (The model fitted on every trial is
-  already pulled toward the neighbour's luck, and adding its residual as well counted that
-  luck twice: on the quickstart, replays of random search put the top-5 test accuracy 0.8
-  points above the real runs'.)
-- **How much of it.** Far from its neighbour a residual still holds model error, so repeats
-  would differ more than they do and a top-k chosen among many replayed draws would be
-  luckier than a real one. On random halves of the table (`Surrogate._calibrate`), one factor
-  on every metric's residuals (0.5 to 1) is chosen so that a top-5 by the objective among
-  held-out predictions plus drawn noise is as good in the objective as the recorded top-5,
-  and ``beta`` (0 to 1) so that it gets the report metric the recorded top-5 got;
-  `hpotk replay check` prints both.
+- **Noise.** A model gives the mean curve; real repeats differ. How a replayed config gets
+  a recorded trial's luck, and how much of it, is `hpotk.replay.noise` (`Noise`, which
+  `Surrogate` is built on), with the calibration of predictions (`calibration`).
 
 `Surrogate.fit` fits (`fit_surrogate` caches the fit on disk); `Surrogate.curves` answers
 configs as `hpotk.replay.table.Recorded` trials, which the simulator replays like recorded
@@ -61,21 +32,17 @@ import hashlib
 import json
 import math
 import pickle
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hpotk.errors import HpotkError
+from hpotk.replay.noise import Noise, calibration, transform, untransform
 from hpotk.replay.table import Recorded, Table, as_number, normal_value
 
 #: bump when what a fit stores changes (old cached fits are then refitted)
 VERSION = 12
-#: recorded trials whose residuals a replayed config may draw (its nearest)
-NEIGHBOURS = 5
 _FOLDS = 5
-#: the smallest factor on drawn residuals (`Surrogate._calibrate`)
-FLOOR = 0.5
 
 
 def _candidates(seed: int, per_trial: bool) -> dict[str, Any]:
@@ -184,7 +151,7 @@ class SurrogateCheck:
         return "\n".join(lines)
 
 
-class Surrogate:
+class Surrogate(Noise):
     """Fitted models of a table's curves and times, with the residuals that make its noise.
 
     Build with `Surrogate.fit` (or `fit_surrogate`, cached); ask with `curves`.
@@ -204,7 +171,7 @@ class Surrogate:
         self.beta: dict[str, float] = {}
         self.unexplained: dict[str, Any] = {}
         self.folds: Any = None  # recorded trial -> its cross-validation fold
-        # metric -> held-out prediction -> the recorded value expected for it (`_calibration`)
+        # metric -> held-out prediction -> the recorded value expected for it (`hpotk.replay.noise.calibration`)
         self.calibrations: dict[str, Any] = {}
 
     # --- fitting ----------------------------------------------------------------------------
@@ -253,7 +220,7 @@ class Surrogate:
             # a log scale, others as they are
             log: bool | str = ("logit" if np.all((finite >= 0) & (finite <= 1))
                                else bool(np.all(finite > 0)))
-            Z = _diverged_at_fence(_transform(Y, log), table.mode)
+            Z = _diverged_at_fence(transform(Y, log), table.mode)
             z, keep = Z.ravel(), np.isfinite(Z.ravel())
             choice, model, oof = _choose(metric, log, rows[keep], z[keep], groups[keep], folds,
                                          seed, per_trial=False)
@@ -262,12 +229,12 @@ class Surrogate:
             if metric == table.metric:  # the model's own ranking, for the check's Spearman
                 ranking = full.reshape(n, T)[:, -1].copy()
             # what a held-out prediction is worth: the recorded value expected for it
-            calibrations[metric] = _calibration(full[keep], z[keep])
+            calibrations[metric] = calibration(full[keep], z[keep])
             full[keep] = calibrations[metric].predict(full[keep])
             R = (Z.ravel() - full).reshape(n, T)
             residuals[metric] = np.where(np.isfinite(R), R, 0.0)
             models[metric], logs[metric], choices[metric] = model, log, choice
-            held_out[metric] = (Y, _untransform(full.reshape(n, T), log))
+            held_out[metric] = (Y, untransform(full.reshape(n, T), log))
             curves[metric] = (Z, full.reshape(n, T))
         seconds = np.array([t.iter_s for t in table.trials], dtype=float)
         mean_s = np.maximum(seconds.mean(axis=1), 1e-6)
@@ -292,22 +259,6 @@ class Surrogate:
         check.noise_scale = dict(surrogate.noise_scale)
         return surrogate
 
-    def _split_residuals(self, beta: float | None = None) -> None:
-        """For each metric other than the objective: how much of the objective's residual it
-        takes (``beta``; None: the least-squares slope of its residuals on the objective's
-        over every recorded (trial, iteration)) and what is left of its own residuals
-        (``unexplained``); see `_residual`. `_calibrate` chooses ``beta``."""
-        R_o = self.residuals[self.metric]
-        denominator = float((R_o ** 2).sum())
-        for metric in self.metrics:
-            if metric == self.metric:
-                continue
-            R = self.residuals[metric]
-            b = beta if beta is not None else (
-                float((R_o * R).sum()) / denominator if denominator > 0 else 0.0)
-            self.beta[metric], self.unexplained[metric] = b, R - b * R_o
-        self.report.beta = dict(self.beta)
-
     # --- asking -------------------------------------------------------------------------------
 
     def curves(self, configs: Sequence[Mapping[str, Any]], seed: int,
@@ -330,23 +281,23 @@ class Surrogate:
 
         T = self.max_t
         X = np.array([self.encoder.encode(c) for c in configs])
-        draws = np.array([self._neighbour(x, c, seed, used)
-                          for x, c in zip(X, configs, strict=True)])
+        # each config's drawn neighbour (`_neighbour`) and, for the other metrics, another of
+        # its nearest (`_other`): see `hpotk.replay.noise`
+        pairs = [self._draws(x, c, seed, used) for x, c in zip(X, configs, strict=True)]
+        draws = np.array([d for d, _ in pairs], dtype=int)
+        other = np.array([o for _, o in pairs], dtype=int)
         rows = _with_iteration(X, T)
         # each config is predicted by the model fitted without its drawn neighbour's fold: the
         # neighbour's residual is its distance from such a model, and a model that saw the
         # neighbour is already pulled toward its luck (counting it twice made replays optimistic)
-        # the other metrics: what goes with the objective's residual (beta times it), plus
-        # what does not, from another of the nearest (`_other`)
-        other = np.array([self._other(x, c, seed) for x, c in zip(X, configs, strict=True)])
         fold = self.folds[draws]
         predicted = {}
         for metric in self.metrics:
             Z = self.calibrations[metric].predict(self.models[metric].predict_without(
                 rows, np.repeat(fold, T))).reshape(len(X), T)
             R = self._residual(metric, draws, other)
-            predicted[metric] = _untransform(Z + self.noise_scale.get(metric, 1.0) * R,
-                                             self.logs[metric])
+            predicted[metric] = untransform(Z + self.noise_scale.get(metric, 1.0) * R,
+                                            self.logs[metric])
         mean_s = np.exp(self.models["iter_s"].predict_without(X, fold)
                         + self.residuals["iter_s"][draws])
         setup = np.exp(self.models["setup_s"].predict_without(X, fold)
@@ -371,162 +322,6 @@ class Surrogate:
 
     def _key(self, config: Mapping[str, Any]) -> tuple:
         return tuple(normal_value(config.get(name)) for name in self.params)
-
-    def _neighbour(self, x: Any, config: Mapping[str, Any], seed: int,
-                   used: set[int] | None = None) -> int:
-        """The recorded trial whose residuals this config takes in this seed: one of its
-        `NEIGHBOURS` nearest, drawn with a generator of (seed, config).
-
-        With ``used`` (a replay's set, updated), one of its nearest not drawn yet in this
-        replay (all again once every one has been). A real trial's luck is its own: with
-        residuals drawn again and again, a searcher that proposes hundreds of configs where
-        the model is best filled its top-k with copies of the luckiest neighbour's residual
-        (on the quickstart a tpe replay's top 5 were five copies of one recorded trial's)."""
-        import numpy as np
-
-        distance = ((self.positions - x) ** 2).sum(axis=1)
-        if used is not None:
-            if len(used) >= len(distance):
-                used.clear()
-            if used:
-                distance[list(used)] = np.inf
-        k = min(NEIGHBOURS, len(distance) - (len(used) if used else 0))
-        nearest = np.argpartition(distance, k - 1)[:k]
-        rng = np.random.default_rng([int(seed) & 0xFFFFFFFF,
-                                     zlib.crc32(repr(self._key(config)).encode())])
-        drawn = int(nearest[rng.integers(k)])
-        if used is not None:
-            used.add(drawn)
-        return drawn
-
-    def _other(self, x: Any, config: Mapping[str, Any], seed: int) -> int:
-        """The recorded trial whose residuals not explained by the objective's the other
-        metrics take (`_residual`): one of the `NEIGHBOURS` nearest, drawn apart from the
-        objective's neighbour (a generator of (seed, config) of its own)."""
-        import numpy as np
-
-        distance = ((self.positions - x) ** 2).sum(axis=1)
-        k = min(NEIGHBOURS, len(distance))
-        nearest = np.argpartition(distance, k - 1)[:k]
-        rng = np.random.default_rng([int(seed) & 0xFFFFFFFF,
-                                     zlib.crc32(repr(self._key(config)).encode()), 1])
-        return int(nearest[rng.integers(k)])
-
-    def _residual(self, metric: str, drawn: Any, other: Any) -> Any:
-        """The residual curves a replay adds for ``metric`` (fitted scale, before the noise
-        factor): the objective's neighbour's (``drawn``) for the objective; for another metric,
-        ``beta`` times that plus the ``other`` neighbour's part of it that the objective's
-        residual does not explain. A trial's luck in the objective carries over to the report
-        metric as much as it does in the table, and no more: with the neighbour's whole
-        residual in every metric, a searcher that proposes hundreds of configs where the model
-        is best filled its top-k with copies of one neighbour, its report metric's luck
-        included (the quickstart's asha/tpe replayed 0.7 points above its real runs)."""
-        if metric == self.metric or metric not in self.beta:
-            return self.residuals[metric][drawn]
-        return (self.beta[metric] * self.residuals[self.metric][drawn]
-                + self.unexplained[metric][other])
-
-    def _held_out_draws(self, X: Any, seed: int) -> Any:
-        """For each recorded trial, as if it were a config the table never ran: one of its
-        `NEIGHBOURS` nearest among the other trials of its own fold (the model fitted
-        without that fold saw neither), drawn with (seed, trial). Its held-out prediction plus
-        that trial's residual is then what a replay would give it."""
-        import numpy as np
-
-        out = np.empty(len(X), dtype=int)
-        for i, x in enumerate(X):
-            same = np.flatnonzero(self.folds == self.folds[i])
-            same = same[same != i]
-            if not len(same):
-                out[i] = i
-                continue
-            distance = ((self.positions[same] - x) ** 2).sum(axis=1)
-            k = min(NEIGHBOURS, len(same))
-            nearest = same[np.argpartition(distance, k - 1)[:k]]
-            out[i] = int(nearest[np.random.default_rng([int(seed) & 0xFFFFFFFF, i]).integers(k)])
-        return out
-
-    def _calibrate(self, table: Table, curves: dict[str, tuple[Any, Any]], seed: int) -> None:
-        """Choose the factor on every metric's drawn residuals (``noise_scale``, one for all,
-        so that a drawn residual stays one trial's deviation in all metrics together) and how
-        much of the objective's residual the report metric takes (``beta``), so that a
-        replay's top-k is as lucky as a real one, and note the check's numbers.
-
-        A held-out residual holds the model's error where the neighbour is as well as the
-        neighbour's own noise; far from the neighbour that error does not cancel, and drawn
-        whole it makes repeats differ more than they do, so that a top-k chosen among many
-        draws is luckier than a real one (on the quickstart, replays put the top-5 test
-        accuracy 0.4 to 0.8 points above real runs'). Over 40 random halves of the recorded
-        trials, a top-5 by the objective (each trial at its best objective iteration, as a
-        study ranks) among the recorded curves, and among the held-out predicted curves plus
-        drawn noise (`_held_out_draws`, 5 seeds). The factor, of 1.0, 0.95, ..., 0.5, that
-        brings the two top-5s' mean objective nearest wins (ties: the larger); then ``beta``,
-        of 0, 0.1, ..., 1, that brings their mean report metric nearest (the first metric other
-        than the objective; ties: the smaller). On the quickstart's table beta is 0.4: the
-        least-squares slope of test on validation residuals is 0.73 over the whole table, but
-        about 0.45 among the good configs, where a top-k is chosen. ``curves``: metric ->
-        (recorded, held-out predicted), fitted scale. Also notes ``noise_ratio``: the spread
-        of held-out predicted finals plus drawn noise over that of the recorded finals."""
-        import numpy as np
-
-        n, k = len(table.trials), 5
-        X = np.array([self.encoder.encode(t.config) for t in table.trials])
-        draws = [self._held_out_draws(X, seed + 7919 * (j + 1)) for j in range(5)]
-        others_drawn = [self._held_out_draws(X, seed + 104729 * (j + 1)) for j in range(5)]
-        others = [m for m in self.metrics if m != self.metric]
-        report = others[0] if others else self.metric
-        factor = 1.0
-        if n >= 2 * k + 2:
-            sign = -1.0 if self.mode == "max" else 1.0  # smaller signed objective is better
-            rng = np.random.default_rng(seed)
-            halves = [rng.permutation(n)[: n // 2] for _ in range(40)]
-
-            def top_mean(objective: Any, metric: Any, rows: Any, name: str) -> float:
-                o = sign * np.where(np.isfinite(objective[rows]), objective[rows], np.inf)
-                at = np.argmin(o, axis=1)  # each trial's best objective iteration
-                chosen = np.argsort(o[np.arange(len(rows)), at], kind="stable")[:k]
-                return float(np.nanmean(_untransform(metric[rows][chosen, at[chosen]],
-                                                     self.logs[name])))
-
-            o_rec, o_oof = curves[self.metric]
-            m_rec, m_oof = curves[report]
-            r_o = self.residuals[self.metric]
-            # the factor: a replayed top-5 as lucky in the objective as a recorded one
-            target = float(np.mean([top_mean(o_rec, o_rec, h, self.metric) for h in halves]))
-            tried = {}
-            for c in np.round(np.arange(1.0, FLOOR - 0.01, -0.05), 2):
-                tried[float(c)] = float(np.nanmean([top_mean(o_oof + c * r_o[d], o_oof
-                                                             + c * r_o[d], h, self.metric)
-                                                    for d in draws for h in halves]))
-            finite = {c: v for c, v in tried.items() if math.isfinite(v)}
-            if finite and math.isfinite(target):
-                factor = min(finite, key=lambda c: (abs(finite[c] - target), -c))
-            # beta: that top-5 gets the report metric the recorded top-5 got
-            recorded = float(np.mean([top_mean(o_rec, m_rec, h, report) for h in halves]))
-            tried = {}
-            for beta in (np.round(np.arange(0.0, 1.01, 0.1), 1) if report != self.metric
-                         else [None]):
-                if beta is not None:
-                    self._split_residuals(float(beta))
-                tried[beta] = float(np.nanmean([
-                    top_mean(o_oof + factor * r_o[d],
-                             m_oof + factor * self._residual(report, d, a), h, report)
-                    for d, a in zip(draws, others_drawn, strict=True) for h in halves]))
-            finite = {b: v for b, v in tried.items() if math.isfinite(v)}
-            if finite and math.isfinite(recorded):
-                best = min(finite, key=lambda b: (abs(finite[b] - recorded), b or 0.0))
-                if best is not None:
-                    self._split_residuals(float(best))
-                self.report.selection[report] = (recorded, finite[best])
-        for metric, (real, oof) in curves.items():
-            self.noise_scale[metric] = factor
-            real, oof = real[:, -1], oof[:, -1]
-            sd = _spread(real)
-            ok = np.isfinite(oof)
-            self.report.noise_ratio[metric] = (float(np.mean(
-                [_spread((oof + factor * self._residual(metric, d, a)[:, -1])[ok]) / sd
-                 for d, a in zip(draws, others_drawn, strict=True)]))
-                if sd > 0 and ok.sum() >= 4 else math.nan)
 
 
 def fit_surrogate(table: Table, metrics: Sequence[str] = (), *, seed: int = 0,
@@ -606,31 +401,6 @@ def _position(p: Mapping[str, Any], value: Any) -> float:
     return (x - low) / (high - low)
 
 
-def _calibration(predicted: Any, recorded: Any) -> Any:
-    """The recorded value expected for a held-out prediction (fitted scale): an isotonic
-    regression of the recorded values on the held-out predictions of every (trial, iteration).
-
-    Where a model predicts highest it is most often wrong upwards (the optimiser's curse): on
-    the quickstart's table the 10 configs with the highest held-out predicted validation
-    accuracy were predicted 0.9666 and had recorded 0.9611, and the configs a tpe replay put
-    first were predicted 0.9648 and got 0.9589 when run. A searcher in replay maximises the
-    model, so it finds those configs; mapped through this regression, a prediction is worth
-    what held-out predictions like it were worth in the table. Monotone: the model's ranking of
-    configs is kept (ties aside)."""
-    from sklearn.isotonic import IsotonicRegression
-
-    return IsotonicRegression(out_of_bounds="clip").fit(predicted, recorded)
-
-
-def _spread(values: Any) -> float:
-    """The interquartile range: the spread of the bulk of the configs, which a few diverged
-    ones (at the fence) would dominate in a standard deviation."""
-    import numpy as np
-
-    q1, q3 = np.percentile(np.asarray(values, dtype=float), [25, 75])
-    return float(q3 - q1)
-
-
 def _diverged_at_fence(Z: Any, mode: str) -> Any:
     """Values (fitted scale) with the diverged ones set to Tukey's far-out fence of the table's
     values: NaN and inf, and anything beyond ``Q3 + 3 IQR`` (``Q1 - 3 IQR`` for a "max"
@@ -653,33 +423,6 @@ def _with_iteration(X: Any, T: int) -> Any:
 
     its = np.log(np.arange(1, T + 1)) / (math.log(T) if T > 1 else 1.0)
     return np.hstack([np.repeat(X, T, axis=0), np.tile(its, len(X))[:, None]])
-
-
-#: how far inside [0, 1] a logit-scale metric is clipped (an accuracy of exactly 1.0)
-_LOGIT_EDGE = 1e-4
-
-
-def _transform(Y: Any, log: bool | str) -> Any:
-    """To the fitted scale: identity (``False``), log (``True``) or logit (``"logit"``, for a
-    metric that stays in [0, 1], e.g. an accuracy: the model and the noise then stay there)."""
-    import numpy as np
-
-    Y = np.asarray(Y, dtype=float)
-    if not log:
-        return np.where(np.isfinite(Y), Y, np.nan)
-    if log == "logit":
-        p = np.clip(np.where(np.isfinite(Y), Y, np.nan), _LOGIT_EDGE, 1 - _LOGIT_EDGE)
-        return np.log(p / (1 - p))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(np.isfinite(Y) & (Y > 0), np.log(np.where(Y > 0, Y, 1.0)), np.nan)
-
-
-def _untransform(Z: Any, log: bool | str) -> Any:
-    import numpy as np
-
-    if log == "logit":
-        return 1.0 / (1.0 + np.exp(-Z))
-    return np.exp(Z) if log else Z
 
 
 def _folds(n: int, seed: int) -> Any:

@@ -255,16 +255,16 @@ def test_a_replay_draws_each_recorded_trials_residual_once(surrogate):
 
 def test_the_calibration_brings_the_top_predictions_down_to_what_they_were_worth():
     """Where a model predicts highest it is most often wrong upwards (the optimiser's curse);
-    mapped through `_calibration` (recorded on held-out predicted), the top tenth of the
+    mapped through `calibration` (recorded on held-out predicted), the top tenth of the
     predictions is worth what those configs recorded."""
-    from hpotk.replay.surrogate import _calibration
+    from hpotk.replay.noise import calibration
 
     rng = np.random.default_rng(0)
     truth = rng.normal(0.0, 1.0, 4000)
     recorded = truth + rng.normal(0.0, 0.5, truth.size)
     predicted = truth + rng.normal(0.0, 0.8, truth.size)  # a model with its own errors
     top = np.argsort(-predicted)[:400]
-    calibrated = _calibration(predicted, recorded).predict(predicted)
+    calibrated = calibration(predicted, recorded).predict(predicted)
     gap_raw = predicted[top].mean() - recorded[top].mean()
     gap_calibrated = calibrated[top].mean() - recorded[top].mean()
     assert gap_raw > 0.5  # the curse
