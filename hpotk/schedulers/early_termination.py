@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import pickle
 from typing import Any
 
 from ray.tune.result import DEFAULT_METRIC
@@ -26,6 +25,7 @@ from ray.tune.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
 
 from hpotk.errors import ConfigError
 from hpotk.schedulers import SchedulerContext
+from hpotk.schedulers._saved import SavesItsAttributes
 
 INTERVAL_OPTIONS = {"evaluation_interval": int, "delay_evaluation": int}
 WORST = -math.inf
@@ -102,7 +102,7 @@ class Curve:
         return WORST if score is None else score
 
 
-class IntervalPolicy(FIFOScheduler):
+class IntervalPolicy(SavesItsAttributes, FIFOScheduler):
     """Base of the Azure policies: bookkeeping and the schedule; subclasses decide.
 
     Args:
@@ -168,14 +168,6 @@ class IntervalPolicy(FIFOScheduler):
 
     def debug_string(self) -> str:
         return f"Using {type(self).__name__}: {len(self.stopped)} trials stopped."
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as f:
-            pickle.dump(self.__dict__, f)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as f:
-            self.__dict__.update(pickle.load(f))
 
     # --- what subclasses use ----------------------------------------------------------------
 

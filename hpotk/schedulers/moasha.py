@@ -32,7 +32,6 @@ A Ray Tune user builds it directly: ``MOASHA(metrics=["val_mae", "epoch_s"], mod
 from __future__ import annotations
 
 import math
-import pickle
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,6 +43,7 @@ from hpotk.errors import ConfigError
 from hpotk.objectives import crowding_distance, hypervolume_contributions, nondominated_ranks
 from hpotk.objectives import violations as broken_constraints
 from hpotk.schedulers import SchedulerContext
+from hpotk.schedulers._saved import SavesItsAttributes
 from hpotk.schedulers.asha import bracket_plan, rung_count, settings
 
 #: ranks several objectives (`hpotk.registry.refuse_multi_objective`)
@@ -56,7 +56,7 @@ Row = tuple[tuple[float, ...], int]  # a result at a rung: its objective values,
 Key = tuple[int, int, float, float]  # (missing, broken, value or front, tie): smaller ranks ahead
 
 
-class MOASHA(FIFOScheduler):
+class MOASHA(SavesItsAttributes, FIFOScheduler):
     """Multi-objective asynchronous successive halving as a Ray ``TrialScheduler``.
 
     Its state is keyed by trial id, so a pickled copy (or `save`/`restore`) carries on with the
@@ -139,14 +139,6 @@ class MOASHA(FIFOScheduler):
                            for m, r in zip(self._milestones, self._recorded, strict=True))
         return (f"Using MOASHA ({', '.join(self._metrics or [])}; tie_break {self._tie_break}): "
                 f"num_stopped={self._num_stopped}; rungs {rungs}")
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as file:
-            pickle.dump(self.__dict__, file)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as file:
-            self.__dict__.update(pickle.load(file))
 
     # --- the rungs -----------------------------------------------------------------------------
 

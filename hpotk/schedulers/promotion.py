@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import bisect
 import math
-import pickle
 from typing import Any
 
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from hpotk.schedulers import SchedulerContext
+from hpotk.schedulers._saved import SavesItsAttributes
 from hpotk.schedulers.asha import rungs, settings
 from hpotk.schedulers.population import Population, has_trained, wants_population
 from hpotk.schedulers.population import describe as describe_population
@@ -42,7 +42,7 @@ POPULATION = True  # every trial exists from the start (hpotk.schedulers.populat
 OPTIONS = {"grace_period": int, "reduction_factor": (int, float), "max_t": int}
 
 
-class PromotionASHA(Population, FIFOScheduler):
+class PromotionASHA(SavesItsAttributes, Population, FIFOScheduler):
     """Promotion-type ASHA as a Ray ``TrialScheduler``: pause at rungs, promote on a free slot.
 
     Its state is keyed by trial id, so a pickled copy (or `save`/`restore`) carries on with the
@@ -140,14 +140,6 @@ class PromotionASHA(Population, FIFOScheduler):
                                                                     strict=True))
         return (f"Using promotion-type ASHA: reduction_factor {self._eta}, max_t {self._max_t}, "
                 f"trials recorded at each rung ({counts}), {len(self._waiting)} waiting.")
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as file:
-            pickle.dump(self.__dict__, file)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as file:
-            self.__dict__.update(pickle.load(file))
 
     # --- the rungs -----------------------------------------------------------------------------
 
