@@ -1,6 +1,9 @@
 """A trainable whose trials wait at iteration 2 for the test's gate file, and the experiment file
 that runs it: trials are still running when a test takes a node away, whatever the machine's
-speed, and every trial takes a fraction of a second once the gate is open."""
+speed, and every trial takes a fraction of a second once the gate is open.
+
+The gate opens for every trial when the file exists and is empty (``gate.touch()``), or for the
+trials whose ids it lists (``gate.write_text(trial_id)``): one trial completes, the rest wait."""
 
 from __future__ import annotations
 
@@ -14,6 +17,15 @@ from ray import tune
 GATE = {gate!r}
 
 
+def _open(trial_id):
+    try:
+        with open(GATE) as f:
+            allowed = f.read().split()
+    except FileNotFoundError:
+        return False
+    return not allowed or trial_id in allowed
+
+
 class Gated(tune.Trainable):
     \"\"\"Reports iteration 1, then waits for the test's gate file before going on.\"\"\"
 
@@ -22,7 +34,7 @@ class Gated(tune.Trainable):
 
     def step(self):
         self.i += 1
-        while self.i >= 2 and not os.path.exists(GATE):
+        while self.i >= 2 and not _open(self.trial_id):
             time.sleep(0.1)
         time.sleep(0.1)
         return {{"loss": self.x / self.i}}
@@ -58,3 +70,12 @@ def gated_experiment(tmp_path: Path, results: Path, name: str, trials: int, max_
         results: {results}
         """) + textwrap.dedent(extra))
     return experiment, gate
+
+
+def open_for(gate: Path, *trial_ids: str) -> None:
+    """Open the gate for ``trial_ids`` only, or with none for every trial (atomically: a trial
+    never sees a half-written list, nor an empty file that would open it for all). Not
+    ``gate.touch()`` once it lists ids: that leaves the list."""
+    part = gate.with_suffix(".part")
+    part.write_text("".join(f"{t}\n" for t in trial_ids))
+    part.replace(gate)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.slurm.gated import gated_experiment
+from tests.slurm.gated import gated_experiment, open_for
 from tests.slurm.jobs import (
     FINAL_STATES,
     job_info,
@@ -30,11 +30,9 @@ from tests.slurm.jobs import (
     wait_job,
 )
 from tests.slurm.test_e2e import (
-    QUICKSTART,
     SUBMIT,
     assert_completed,
     completed_trials,
-    small,
     trials_csv,
 )
 
@@ -131,17 +129,31 @@ def head_ray_of(job: int, node: str) -> list[int]:
 
 def test_a_lost_head_node_fails_the_job_and_a_requeue_resumes_it(slurm_nodes, job_env,
                                                                  tmp_path):
-    results, name, trials, max_t = tmp_path / "results", "head-loss", 4, 6
+    # gated trials: one trial is let through to complete, the rest wait at iteration 2, so that
+    # the loss comes with a trial completed and others running, whatever the machine's speed
+    results, name, trials, max_t = tmp_path / "results", "head-loss", 4, 4
     head = sorted(slurm_nodes)[0]
-    job = sbatch(str(SUBMIT), str(QUICKSTART), *small(results, name, trials, max_t),
-                 "--set=space.batch_size=8", "--set=checkpoint.every=1", cwd=tmp_path)
+    experiment, gate = gated_experiment(tmp_path, results, name, trials, max_t, concurrent=2)
+    # --set=name: how `driver_of` finds the driver
+    job = sbatch(str(SUBMIT), str(experiment), f"--set=name={name}", "--quiet", cwd=tmp_path)
+    history = results / name / "history.jsonl"
+
+    def running() -> bool:
+        if job_info(job).get("JobState") in FINAL_STATES:
+            pytest.fail(f"job {job} ended early:\n{job_output(tmp_path, job)[-4000:]}")
+        return history.exists() and '"event": "result"' in history.read_text()
+
+    wait_for(running, 360, "a first result")
+    first = next(e["trial_id"] for e in map(json.loads, history.read_text().splitlines())
+                 if e.get("event") == "result")
+    open_for(gate, first)
 
     def one_completed() -> list[str]:
         if job_info(job).get("JobState") in FINAL_STATES:
             pytest.fail(f"job {job} ended early:\n{job_output(tmp_path, job)[-4000:]}")
         return completed_trials(results / name)
 
-    wait_for(one_completed, 360, "a completed trial")
+    wait_for(one_completed, 120, "the first trial to complete")
     driver = wait_for(lambda: driver_of(name), 30, "the driver")
     # the head node goes: its driver and its Ray die at once, with no chance to save
     for pid in [driver, *head_ray_of(job, head)]:
@@ -158,6 +170,7 @@ def test_a_lost_head_node_fails_the_job_and_a_requeue_resumes_it(slurm_nodes, jo
     # Slurm requeues a job whose node failed when it was submitted with --requeue (as
     # submit.sbatch is): do here what slurmctld does then
     subprocess.run(["scontrol", "requeue", str(job)], check=True)
+    open_for(gate)  # every resumed trial goes through
     info = wait_job(job, tmp_path, timeout=420)
     assert_completed(info, tmp_path, job)
     output = job_output(tmp_path, job)
