@@ -106,7 +106,8 @@ def run_study(study: Study, *, address: str | None = None, verbose: int = 1,
                 continue
             exp = exp.model_copy(update={"budget": exp.budget.model_copy(
                 update={"time_s": left})})
-        log(f"[hpotk] study {study.name}: run {run.index + 1} of {len(study.runs)}: {what} "
+        log(f"[hpotk] study {study.name}: run {study.real_runs.index(run) + 1} of "
+            f"{len(study.real_runs)}: {what} "
             f"({exp.strategy.label}), {left:.0f} s" + (" left" if status else ""))
         result = runner.run(exp, address=address, exist_ok=True, verbose=verbose)
         run_state.write_state(run.path, budget=full_budget)

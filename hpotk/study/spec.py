@@ -151,8 +151,9 @@ class Study:
 
     @property
     def real_runs(self) -> list[StudyRun]:
-        """The runs that run for real: all of them, or in a hybrid study the baseline's and the
-        first ``validate`` repeats of every other strategy."""
+        """The runs that run for real, in order: all of them, or in a hybrid study the
+        baseline's and the first ``validate`` repeats of every other strategy. Run i of this
+        list is element i of the study's Slurm job array (``hpotk study FILE --element i``)."""
         if not self.hybrid:
             return list(self.runs)
         return [r for r in self.runs
@@ -175,9 +176,13 @@ class Study:
     def text(self) -> str:
         """`hpotk plan STUDY`'s text: the runs and the total time."""
         b = self.runs[0].experiment.budget
+        counts = {label: sum(r.label == label for r in self.runs) for label in self.labels}
+        shape = (f"{len(self.labels)} strategies x {self.spec.repeats} repeats"
+                 if len(set(counts.values())) == 1
+                 else " + ".join(f"{n} {label}" for label, n in counts.items()))
         lines = [
-            f"study {self.name}: {len(self.labels)} strategies x {self.spec.repeats} repeats = "
-            f"{len(self.runs)} runs of {self.base.name} ({self.source})",
+            f"study {self.name}: {shape} = {len(self.runs)} runs of {self.base.name} "
+            f"({self.source})",
             f"every run: {b.time_s:g} s, {b.concurrent} trials at a time, up to {b.trials} "
             f"trials of max_t {b.max_t}",
             f"curve: mean {self.report_metric} of the top {self.spec.top_k} trials by "
@@ -196,8 +201,8 @@ class Study:
                              f"{where}" + (" (real runs below: the table and validate)"
                                            if self.hybrid else "; nothing runs for real"))
         width = max(len(r.label) for r in self.runs)
-        for run in real:
-            lines.append(f"  {run.index:3d}  {run.label:<{width}}  seed {run.seed:<4d} "
+        for element, run in enumerate(real):  # numbered as --element numbers them
+            lines.append(f"  {element:3d}  {run.label:<{width}}  seed {run.seed:<4d} "
                          f"{run.experiment.strategy.label:<16} {run.path}")
         total = sum(r.experiment.budget.time_s for r in real)
         lines.append(f"total: {duration_text(total)} of running ({len(real)} x "
@@ -256,8 +261,14 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> Study:
         dirs[label] = d
     first_seed = base.seed if spec.seed is None else spec.seed
     runs: list[StudyRun] = []
-    for repeat in range(spec.repeats):
+    # a hybrid study's replayed strategies run `validate` real repeats, which may be more than
+    # the baseline's `repeats` (a replay checked against more real runs than the table has)
+    baseline = spec.baseline or next(iter(entries))
+    replayed_more = spec.validate_repeats if spec.replay == "auto" else 0
+    for repeat in range(max(spec.repeats, replayed_more)):
         for label, entry in entries.items():
+            if repeat >= spec.repeats and label == baseline:
+                continue
             seed = first_seed + repeat
             overrides = _run_overrides(spec, base, entry, label, seed,
                                        results_dir / dirs[label])
