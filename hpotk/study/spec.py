@@ -282,9 +282,13 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> Study:
                                         f"{base_run.label!r} uses scheduler "
                                         f"{base_run.experiment.strategy.scheduler.name!r}; make "
                                         f"the baseline fifo/random", source)
-    if spec.validate_repeats and spec.replay is None:
+    if spec.validate_repeats and spec.replay != "auto":
+        # with a table every strategy is replayed and nothing runs for real: K real repeats
+        # would be silently left out
         raise ConfigError("validate", "validate: K runs K real repeats of each replayed "
-                                      "strategy; it needs replay: auto (or a table)", source)
+                                      "strategy beside the real baseline of a hybrid study; it "
+                                      "needs replay: auto (with a table, or no replay, drop "
+                                      "validate)", source)
     if runs[0].experiment.budget.time_s is None:
         raise ConfigError("budget.time_s", "a study compares strategies at equal time: give "
                                            "budget.time_s (seconds per run)", source)

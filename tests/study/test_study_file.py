@@ -97,6 +97,11 @@ def test_per_strategy_set_overrides_any_key(tmp_path):
     ("strategies: [fifo/random]\nbudget: {time_s: 10}\ntop_k: 0\n", "top_k", "greater than"),
     ("strategies: [fifo/random]\nbudget: {time_s: 10}\ncharge_searcher: sometimes\n",
      "charge_searcher", "boolean"),
+    ("strategies: [fifo/random, asha/random]\nbudget: {time_s: 10}\nvalidate: 1\n",
+     "validate", "needs replay: auto"),
+    # with a table nothing runs for real, so validate's runs were silently left out
+    ("strategies: [fifo/random, asha/random]\nbudget: {time_s: 10}\nreplay: table.tar.gz\n"
+     "validate: 1\n", "validate", "needs replay: auto"),
 ])
 def test_malformed_study_files_name_the_key(tmp_path, body, key, message):
     path = study_file(tmp_path, body)
