@@ -479,12 +479,12 @@ def cmd_submit(args: argparse.Namespace) -> int:
             planning.make_plan(run.experiment)
         # one element per run that runs for real (`hpotk study --element i`): a hybrid study's
         # replayed strategies run only their `validate` repeats
-        if study.spec.replay is not None and not study.hybrid:
+        elements = len(study.real_runs)
+        if not elements:
             raise HpotkError(f"{args.experiment}: the study replays on "
                              f"{study.table_source} in simulated time and runs nothing for "
                              f"real; run `hpotk study {args.experiment}` where you are "
                              f"instead of submitting it")
-        elements = len(study.real_runs)
     else:
         run_ns = build_parser().parse_args(["run", args.experiment, *run_args])
         exp = _load(run_ns)

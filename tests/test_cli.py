@@ -82,3 +82,20 @@ budget: {{time_s: 60, concurrent: 2}}
     assert main(["submit", str(study), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert "runs nothing for real" in err and f"hpotk study {study}" in err
+
+
+def test_the_plan_of_a_study_replayed_on_a_table_lists_no_real_runs(tmp_path, capsys):
+    """It listed every strategy x repeat with their real running time (57 min for the NERSC
+    study, which replays in about a minute)."""
+    study = tmp_path / "replayed.yaml"
+    study.write_text(f"""\
+name: replayed
+experiment: {QUICKSTART}
+strategies: [fifo/random, asha/random]
+replay: {tmp_path / "table"}
+budget: {{time_s: 60, concurrent: 2}}
+""")
+    assert main(["plan", str(study)]) == 0
+    out = capsys.readouterr().out
+    assert "nothing runs for real" in out
+    assert " seed " not in out and "total:" not in out

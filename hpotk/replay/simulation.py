@@ -96,7 +96,7 @@ class Simulation:
     def __init__(self, table: Table, scheduler: Any, search: Any, *, concurrent: int,
                  max_t: int, time_s: float | None = None, seed: int = 0,
                  live_limit: int | None = None, checkpoint_every: int = 0,
-                 checkpoint_s: float = 0.0):
+                 checkpoint_s: float = 0.0, charge_searcher: bool = True):
         from ray.tune.experiment import Trial
 
         self._Trial = Trial
@@ -107,7 +107,7 @@ class Simulation:
         self.checkpoints = 0
         self._hears = hasattr(search, "on_result")  # a searcher that learns (SurrogateSearch)
         self.think_s = 0.0  # the searcher's measured time, charged to the clock (`_think`)
-        self.charge_searcher = True
+        self.charge_searcher = charge_searcher
         self.metric, self.mode = table.metric, table.mode
         self.deadline = None if time_s is None else table.launch_s + float(time_s)
         self.now = table.launch_s
@@ -462,8 +462,8 @@ def replay(table: Table, strategy: Strategy, seed: int = 0,
                      max_t=strategy.max_t or table.max_t, time_s=strategy.time_s, seed=seed,
                      live_limit=planned if population else None,
                      checkpoint_every=strategy.checkpoint_every,
-                     checkpoint_s=strategy.checkpoint_s)
-    sim.charge_searcher = strategy.charge_searcher
+                     checkpoint_s=strategy.checkpoint_s,
+                     charge_searcher=strategy.charge_searcher)
     return sim.run()
 
 

@@ -82,7 +82,8 @@ def run_study(study: Study, *, address: str | None = None, verbose: int = 1,
 
     outcome = StudyOutcome()
     write_study_json(study)
-    runs = study.real_runs if only is None else [_element(study, only)]
+    real = study.real_runs
+    runs = real if only is None else [_element(study, only)]
     pending = [r for r in runs if _run_status(r) not in ("complete", "failed")]
     if pending:
         prepare_data(study, log)
@@ -106,8 +107,7 @@ def run_study(study: Study, *, address: str | None = None, verbose: int = 1,
                 continue
             exp = exp.model_copy(update={"budget": exp.budget.model_copy(
                 update={"time_s": left})})
-        log(f"[hpotk] study {study.name}: run {study.real_runs.index(run) + 1} of "
-            f"{len(study.real_runs)}: {what} "
+        log(f"[hpotk] study {study.name}: run {real.index(run) + 1} of {len(real)}: {what} "
             f"({exp.strategy.label}), {left:.0f} s" + (" left" if status else ""))
         result = runner.run(exp, address=address, exist_ok=True, verbose=verbose)
         run_state.write_state(run.path, budget=full_budget)

@@ -151,9 +151,12 @@ class Study:
 
     @property
     def real_runs(self) -> list[StudyRun]:
-        """The runs that run for real, in order: all of them, or in a hybrid study the
-        baseline's and the first ``validate`` repeats of every other strategy. Run i of this
-        list is element i of the study's Slurm job array (``hpotk study FILE --element i``)."""
+        """The runs that run for real, in order: all of them; in a hybrid study the baseline's
+        and the first ``validate`` repeats of every other strategy; none in a study replayed on
+        a table. Run i of this list is element i of the study's Slurm job array (``hpotk study
+        FILE --element i``)."""
+        if self.spec.replay is not None and not self.hybrid:
+            return []
         if not self.hybrid:
             return list(self.runs)
         return [r for r in self.runs
@@ -204,10 +207,13 @@ class Study:
         for element, run in enumerate(real):  # numbered as --element numbers them
             lines.append(f"  {element:3d}  {run.label:<{width}}  seed {run.seed:<4d} "
                          f"{run.experiment.strategy.label:<16} {run.path}")
-        total = sum(r.experiment.budget.time_s for r in real)
-        lines.append(f"total: {duration_text(total)} of running ({len(real)} x "
-                     f"{self.time_s:g} s), plus start-up and data preparation before the first "
-                     f"run")
+        if real:
+            total = sum(r.experiment.budget.time_s for r in real)
+            lines.append(f"total: {duration_text(total)} of running ({len(real)} x "
+                         f"{self.time_s:g} s), plus start-up and data preparation before the "
+                         f"first run")
+        else:
+            lines.remove("runs (one after another):")
         names = (layout.STUDY_CURVES, layout.STUDY_SUMMARY_CSV, layout.STUDY_SUMMARY_MD,
                  layout.STUDY_FIGURE, STUDY_FILE)
         lines.append(f"outputs: {self.results_dir}/ ({', '.join(names)})")
